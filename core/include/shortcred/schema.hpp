@@ -1,0 +1,70 @@
+// The Redis schema of DESIGN.md: key names, the revocation channel messages
+// and the credential / org records. Pure formatting and parsing; the I/O
+// layers (plugin, token service) share it so they cannot disagree.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "shortcred/errc.hpp"
+
+namespace shortcred {
+
+inline constexpr std::string_view kDefaultKeyPrefix = "shortcred:";
+inline constexpr std::string_view kRevokedChannelSuffix = "revoked";
+
+// `<prefix>{<org>}:cred:<token id>` and friends.
+std::string cred_key(std::string_view prefix, std::string_view org, std::string_view token_id);
+std::string user_index_key(std::string_view prefix, std::string_view org, std::string_view user);
+std::string org_key(std::string_view prefix, std::string_view org);
+std::string org_apikeys_key(std::string_view prefix, std::string_view org);
+std::string apikey_key(std::string_view prefix, std::string_view key_id);
+std::string audit_key(std::string_view prefix, std::string_view org);
+std::string revoked_channel(std::string_view prefix);  // `<prefix>revoked`
+
+// Messages on the revocation channel.
+struct Revocation {
+  enum class Kind : std::uint8_t { token, user, org } kind = Kind::token;
+  std::string org;
+  std::string subject;  // token id, user id, or empty for org
+};
+std::string format_revocation(const Revocation& r);
+// Strict: `token <org> <id>`, `user <org> <user>`, `org <org>`, ids validated.
+std::optional<Revocation> parse_revocation(std::string_view msg);
+
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+// The cred hash.
+struct CredentialRecord {
+  std::string user;
+  std::string secret_sha256;
+  std::int64_t issued_at_ms = 0;
+  std::int64_t expires_at_ms = 0;
+  std::vector<std::string> scope;  // empty = no scope
+  std::string client_id;           // empty = no binding
+  std::string apikey;              // issuing key id (may be empty for CLI mints)
+};
+Fields to_fields(const CredentialRecord& c);
+// Fails (returns nullopt) when a required field is missing or malformed.
+std::optional<CredentialRecord> credential_from_fields(const Fields& f);
+
+// The org hash; absent fields are std::nullopt and take configured defaults.
+struct OrgRecord {
+  std::string name;
+  std::string created_at;
+  bool disabled = false;
+  std::optional<std::int64_t> default_ttl, max_ttl, pub_rate, pub_burst, max_connections,
+      user_pub_rate, user_max_connections;
+};
+OrgRecord org_from_fields(const Fields& f);
+// Names of the numeric org fields, for `shortcredctl org set --FIELD`.
+const std::vector<std::string_view>& org_numeric_fields();
+
+// Parses a non-negative decimal integer without sign, spaces or overflow.
+bool parse_u64(std::string_view s, std::uint64_t& out) noexcept;
+
+}  // namespace shortcred
