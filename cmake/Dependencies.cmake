@@ -1,11 +1,13 @@
 # Each dependency is found as a target: the package's CMake config first, then
-# pkg-config with IMPORTED_TARGET. Debian 12 ships configs for hiredis, jsoncpp
+# pkg-config with IMPORTED_TARGET. Debian 12 ships working configs for jsoncpp
 # and Catch2, and only pkg-config files for mosquitto and cpp-httplib.
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 find_package(OpenSSL REQUIRED)
 
-find_package(hiredis CONFIG QUIET NAMES hiredis Hiredis)
+# hiredis 1.x installs a usable `hiredis` config; Debian 12's 0.14.1 ships a
+# HiredisConfigVersion.cmake that errors out, so only ask for the 1.x name.
+find_package(hiredis 1 CONFIG QUIET)
 if(TARGET hiredis::hiredis)
   set(SHORTCRED_HIREDIS hiredis::hiredis)
 else()
