@@ -1,0 +1,12 @@
+#pragma once
+
+namespace support {
+
+// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0 and
+// read it back). Ports handed out are not reused within one process.
+int free_port();
+
+// True once something accepts TCP connections on 127.0.0.1:port.
+bool port_open(int port);
+
+}  // namespace support
