@@ -9,7 +9,9 @@ bool is_alnum(unsigned char c) noexcept {
 
 // Org ids land in Redis hash tags and topic levels, so the alphabet excludes
 // `{`, `}`, `/`, `+`, `#`, `$` and `@` (the username separator).
-bool is_org_char(unsigned char c) noexcept { return is_alnum(c) || c == '_' || c == '-'; }
+bool is_org_char(unsigned char c) noexcept {
+  return is_alnum(c) || c == '_' || c == '-';
+}
 
 // User ids are the customer's, so a wider alphabet; still nothing that is an
 // MQTT wildcard, a level separator, whitespace or a control byte.

@@ -7,7 +7,9 @@ namespace shortcred {
 namespace {
 
 // NaN and negatives mean "no limit" rather than a bucket that never refills.
-double sanitize_rate(double rate) noexcept { return rate > 0 ? rate : 0; }
+double sanitize_rate(double rate) noexcept {
+  return rate > 0 ? rate : 0;
+}
 
 double effective_burst(double rate, double burst) noexcept {
   if (rate > 0 && !(burst > 0)) return std::max(1.0, rate);

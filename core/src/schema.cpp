@@ -41,7 +41,8 @@ bool is_sha256_hex(std::string_view s) noexcept {
 // A unix-ms timestamp: a u64 that also fits the signed field it lands in.
 bool parse_i64_nonneg(std::string_view s, std::int64_t& out) noexcept {
   std::uint64_t v = 0;
-  if (!parse_u64(s, v) || v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+  if (!parse_u64(s, v) ||
+      v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
     return false;
   }
   out = static_cast<std::int64_t>(v);
@@ -65,12 +66,28 @@ std::vector<std::string> split_lines(std::string_view s) {
 
 std::string join_lines(const std::vector<std::string>& lines) {
   std::string out;
-  for (const auto& l : lines) {
-    if (!out.empty() || &l != &lines.front()) out.push_back('\n');
-    out.append(l);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (i > 0) out.push_back('\n');
+    out.append(lines[i]);
   }
   return out;
 }
+
+using OrgNumber = std::optional<std::int64_t> OrgRecord::*;
+struct OrgNumericField {
+  std::string_view name;
+  OrgNumber member;
+};
+// One table for the parser and for org_numeric_fields(), so they cannot drift.
+constexpr OrgNumericField kOrgNumeric[] = {
+    {"default_ttl", &OrgRecord::default_ttl},
+    {"max_ttl", &OrgRecord::max_ttl},
+    {"pub_rate", &OrgRecord::pub_rate},
+    {"pub_burst", &OrgRecord::pub_burst},
+    {"max_connections", &OrgRecord::max_connections},
+    {"user_pub_rate", &OrgRecord::user_pub_rate},
+    {"user_max_connections", &OrgRecord::user_max_connections},
+};
 
 // Splits on single spaces; a message never carries empty tokens.
 std::vector<std::string_view> split_words(std::string_view s) {
@@ -202,15 +219,6 @@ std::optional<CredentialRecord> credential_from_fields(const Fields& f) {
 // admin CLI validates before writing; this is the reader's fallback.
 OrgRecord org_from_fields(const Fields& f) {
   OrgRecord o;
-  const std::pair<std::string_view, std::optional<std::int64_t> OrgRecord::*> numeric[] = {
-      {"default_ttl", &OrgRecord::default_ttl},
-      {"max_ttl", &OrgRecord::max_ttl},
-      {"pub_rate", &OrgRecord::pub_rate},
-      {"pub_burst", &OrgRecord::pub_burst},
-      {"max_connections", &OrgRecord::max_connections},
-      {"user_pub_rate", &OrgRecord::user_pub_rate},
-      {"user_max_connections", &OrgRecord::user_max_connections},
-  };
   for (const auto& [name, value] : f) {
     if (name == "name") {
       o.name = value;
@@ -219,14 +227,10 @@ OrgRecord org_from_fields(const Fields& f) {
     } else if (name == "disabled") {
       o.disabled = value == "1";
     } else {
-      for (const auto& [field, member] : numeric) {
-        if (name != field) continue;
+      for (const auto& field : kOrgNumeric) {
+        if (name != field.name) continue;
         std::int64_t v = 0;
-        if (parse_i64_nonneg(value, v)) {
-          o.*member = v;
-        } else {
-          o.*member = std::nullopt;
-        }
+        o.*field.member = parse_i64_nonneg(value, v) ? std::optional(v) : std::nullopt;
       }
     }
   }
@@ -234,10 +238,12 @@ OrgRecord org_from_fields(const Fields& f) {
 }
 
 const std::vector<std::string_view>& org_numeric_fields() {
-  static const std::vector<std::string_view> kFields = {
-      "default_ttl", "max_ttl",         "pub_rate",     "pub_burst",
-      "max_connections", "user_pub_rate", "user_max_connections"};
-  return kFields;
+  static const std::vector<std::string_view> kNames = [] {
+    std::vector<std::string_view> names;
+    for (const auto& field : kOrgNumeric) names.push_back(field.name);
+    return names;
+  }();
+  return kNames;
 }
 
 bool parse_u64(std::string_view s, std::uint64_t& out) noexcept {

@@ -115,9 +115,13 @@ Errc validate_token_id(std::string_view id) noexcept {
   return all_of(id, is_lower_alnum) ? Errc::ok : Errc::bad_char;
 }
 
-Minted mint_password(const RandomSource& rnd) { return mint(rnd, kTokenPrefix); }
+Minted mint_password(const RandomSource& rnd) {
+  return mint(rnd, kTokenPrefix);
+}
 
-Minted mint_api_key(const RandomSource& rnd) { return mint(rnd, kApiKeyPrefix); }
+Minted mint_api_key(const RandomSource& rnd) {
+  return mint(rnd, kApiKeyPrefix);
+}
 
 std::string random_base62(const RandomSource& rnd, std::size_t n) {
   return random_from(rnd, n, kBase62);

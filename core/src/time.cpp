@@ -12,9 +12,9 @@ constexpr std::int64_t kSecondsPerDay = 86400;
 std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
   y -= m <= 2;
   const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);             // [0, 399]
+  const auto yoe = static_cast<unsigned>(y - era * 400);                 // [0, 399]
   const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;  // [0, 365]
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;        // [0, 146096]
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;            // [0, 146096]
   return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
@@ -27,16 +27,18 @@ struct Civil {
 Civil civil_from_days(std::int64_t z) noexcept {
   z += 719468;
   const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);                 // [0, 146096]
+  const auto doe = static_cast<unsigned>(z - era * 146097);                    // [0, 146096]
   const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);             // [0, 365]
-  const unsigned mp = (5 * doy + 2) / 153;                                  // [0, 11]
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // [0, 365]
+  const unsigned mp = (5 * doy + 2) / 153;                                     // [0, 11]
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   return {static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2), m, d};
 }
 
-bool is_leap(std::int64_t y) noexcept { return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0); }
+bool is_leap(std::int64_t y) noexcept {
+  return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+}
 
 unsigned days_in_month(std::int64_t y, unsigned m) noexcept {
   static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -115,9 +117,8 @@ std::string format_rfc3339(std::int64_t unix_seconds) {
   const Civil c = civil_from_days(days);
   char buf[48];
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
-                static_cast<long long>(c.year), c.month, c.day,
-                static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
-                static_cast<long long>(secs % 60));
+                static_cast<long long>(c.year), c.month, c.day, static_cast<long long>(secs / 3600),
+                static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60));
   return buf;
 }
 
@@ -130,11 +131,11 @@ Errc parse_rfc3339(std::string_view text, std::int64_t& unix_seconds) noexcept {
   Reader r(text);
   unsigned year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   std::int64_t offset_s = 0;
-  const bool shaped = r.digits(4, year) && r.literal('-') && r.digits(2, month) &&
-                      r.literal('-') && r.digits(2, day) && r.literal('T', 't') &&
-                      r.digits(2, hour) && r.literal(':') && r.digits(2, minute) &&
-                      r.literal(':') && r.digits(2, second) && r.optional_fraction() &&
-                      read_offset(r, offset_s) && r.done();
+  const bool shaped = r.digits(4, year) && r.literal('-') && r.digits(2, month) && r.literal('-') &&
+                      r.digits(2, day) && r.literal('T', 't') && r.digits(2, hour) &&
+                      r.literal(':') && r.digits(2, minute) && r.literal(':') &&
+                      r.digits(2, second) && r.optional_fraction() && read_offset(r, offset_s) &&
+                      r.done();
   if (!shaped) return Errc::bad_time;
   if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)) {
     return Errc::bad_time;
