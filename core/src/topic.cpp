@@ -52,7 +52,7 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
   if (b0 == 0xE0) return cont(1, 0xA0) && cont(2) ? 3 : 0;        // no overlongs
   if (b0 == 0xED) return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;  // no surrogates
   if (b0 >= 0xE1 && b0 <= 0xEF) return cont(1) && cont(2) ? 3 : 0;
-  if (b0 == 0xF0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;        // no overlongs
+  if (b0 == 0xF0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;  // no overlongs
   if (b0 >= 0xF1 && b0 <= 0xF3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
   if (b0 == 0xF4) return cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0;  // ≤ U+10FFFF
   return 0;  // stray continuation byte, C0/C1 overlong lead, or F5..FF
@@ -73,7 +73,9 @@ Errc validate_common(std::string_view s) noexcept {
   return levels > kMaxTopicLevels ? Errc::too_deep : Errc::ok;
 }
 
-bool is_wildcard_level(std::string_view level) noexcept { return level == "+" || level == "#"; }
+bool is_wildcard_level(std::string_view level) noexcept {
+  return level == "+" || level == "#";
+}
 
 }  // namespace
 
