@@ -56,17 +56,21 @@ std::string quote(std::string_view token) {
 }
 
 bool parse_access(std::string_view word, Access& out) {
-  if (word == "read")
-    out = Access::read;
-  else if (word == "write")
-    out = Access::write;
-  else if (word == "readwrite")
-    out = Access::readwrite;
-  else if (word == "deny")
-    out = Access::deny;
-  else
-    return false;
-  return true;
+  struct Word {
+    std::string_view text;
+    Access access;
+  };
+  static constexpr Word kWords[] = {{"read", Access::read},
+                                    {"write", Access::write},
+                                    {"readwrite", Access::readwrite},
+                                    {"deny", Access::deny}};
+  for (const Word& w : kWords) {
+    if (w.text == word) {
+      out = w.access;
+      return true;
+    }
+  }
+  return false;
 }
 
 // Wording specific to a rule pattern; never echoes more than the quoted token.

@@ -139,7 +139,7 @@ bool filter_within(std::string_view inner, std::string_view outer) noexcept {
       // `#` as the whole inner filter matches every non-`$` topic of one or
       // more levels, and so does `+/#` (its `#` matches the parent level).
       // Deeper down, inner `a/#` matches `a` itself, which only `#` covers.
-      return first && out.rest() == "#";
+      return first && ol == "+" && out.rest() == "#";
     }
     if (ol == "+") {
       if (dollar) return false;
