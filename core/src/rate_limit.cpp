@@ -6,6 +6,10 @@
 namespace shortcred {
 namespace {
 
+// Refill sums many small float increments; a token that is due must not be
+// refused for being one rounding error short of whole.
+constexpr double kEpsilon = 1e-9;
+
 // NaN and negatives mean "no limit" rather than a bucket that never refills.
 double sanitize_rate(double rate) noexcept {
   return rate > 0 ? rate : 0;
@@ -32,7 +36,7 @@ void TokenBucket::refill(std::int64_t now_ns) noexcept {
     // Unsigned difference: now - last cannot overflow when now > last.
     const auto elapsed_ns =
         static_cast<std::uint64_t>(now_ns) - static_cast<std::uint64_t>(last_ns_);
-    tokens_ = std::min(burst_, tokens_ + static_cast<double>(elapsed_ns) * 1e-9 * rate_);
+    tokens_ = std::min(burst_, tokens_ + static_cast<double>(elapsed_ns) / 1e9 * rate_);
   }
   last_ns_ = now_ns;
 }
@@ -40,15 +44,15 @@ void TokenBucket::refill(std::int64_t now_ns) noexcept {
 bool TokenBucket::try_take(std::int64_t now_ns, double n) noexcept {
   if (unlimited()) return true;
   refill(now_ns);
-  if (tokens_ < n) return false;
-  tokens_ -= n;
+  if (tokens_ + kEpsilon < n) return false;
+  tokens_ = std::max(0.0, tokens_ - n);  // the epsilon must not go negative
   return true;
 }
 
 double TokenBucket::seconds_until(std::int64_t now_ns, double n) noexcept {
   if (unlimited()) return 0;
   refill(now_ns);
-  if (tokens_ >= n) return 0;
+  if (tokens_ + kEpsilon >= n) return 0;
   // More than the bucket can ever hold: say so rather than promise a time.
   if (n > burst_) return std::numeric_limits<double>::infinity();
   return (n - tokens_) / rate_;
