@@ -1,0 +1,40 @@
+// Organisation API keys (`sk_<key id>_<secret>`): creation, listing,
+// revocation, and the per-request check of the service. No cache: a revoked
+// key is refused on the very next request.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shortcred/redis/connection.hpp"
+#include "shortcred/secrets.hpp"
+#include "shortcred/tokens/status.hpp"
+#include "shortcred/tokens/store.hpp"
+
+namespace shortcred::tokens {
+
+struct ApiKeyInfo {
+  std::string key_id;
+  std::string org;
+  std::string name;
+  std::string created_at;  // RFC 3339
+};
+
+// Creates a key for an existing org (Code::not_found otherwise). `api_key`
+// is the full `sk_…` text, to be shown once.
+Status create_api_key(redis::Connection& c, const std::string& prefix, const std::string& org,
+                      const std::string& name, const RandomSource& rnd, ApiKeyInfo& info,
+                      std::string& api_key);
+Status list_api_keys(redis::Connection& c, const std::string& prefix, const std::string& org,
+                     std::vector<ApiKeyInfo>& out);
+Status revoke_api_key(redis::Connection& c, const std::string& prefix, const std::string& key_id,
+                      const AuditInfo& who);
+
+enum class AuthResult { ok, malformed, unknown, unavailable };
+// Parses `sk_…` (garbage never reaches Redis), HGETALL the key hash, compares
+// the secret's SHA-256 in constant time.
+AuthResult authenticate(redis::Connection& c, const std::string& prefix, std::string_view api_key,
+                        ApiKeyInfo& out);
+
+}  // namespace shortcred::tokens

@@ -1,0 +1,34 @@
+// Outcomes of the store operations, shared by the HTTP service and
+// shortcredctl. Each adapter maps them in one place: HTTP statuses in
+// routes.cpp, exit codes in ctl.cpp. "Could not ask Redis" (unavailable) is
+// never confused with "not found" or "refused".
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace shortcred::tokens {
+
+enum class Code : std::uint8_t {
+  ok,
+  invalid,      // a field fails validation (HTTP 422); `field` names it
+  not_found,    // no such org / credential / key (HTTP 404)
+  forbidden,    // the org is disabled (HTTP 403)
+  unavailable,  // Redis did not answer (HTTP 503)
+  internal,     // Redis answered with an error (WRONGTYPE…) (HTTP 500)
+};
+
+struct Status {
+  Code code = Code::ok;
+  std::string field;    // for Code::invalid
+  std::string message;  // a sentence for people; never carries a secret
+
+  bool ok() const noexcept { return code == Code::ok; }
+  static Status success() { return {}; }
+  static Status invalid(std::string field, std::string message) {
+    return {Code::invalid, std::move(field), std::move(message)};
+  }
+  static Status make(Code c, std::string message) { return {c, {}, std::move(message)}; }
+};
+
+}  // namespace shortcred::tokens

@@ -1,0 +1,107 @@
+// The Redis side of issuing and revoking credentials (DESIGN.md "Redis
+// schema"). One implementation, used by shortcred-tokend and shortcredctl.
+//
+// Issue  = one MULTI/EXEC: HSET cred + PEXPIREAT, ZADD user index + trim of
+//          expired members + PEXPIREAT NX/GT (the index lives as long as its
+//          latest credential), XADD audit MAXLEN ~ 100000.
+// Revoke = one MULTI/EXEC: DEL cred, ZREM index, XADD audit, PUBLISH on
+//          `<prefix>revoked` so brokers disconnect at once.
+//
+// Every function takes a live connection and returns a Status; Code::
+// unavailable means the connection failed (the caller drops it).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shortcred/redis/connection.hpp"
+#include "shortcred/schema.hpp"
+#include "shortcred/secrets.hpp"
+#include "shortcred/tokens/status.hpp"
+
+namespace shortcred::tokens {
+
+struct StoreConfig {
+  std::string prefix{kDefaultKeyPrefix};
+  std::int64_t default_ttl = 3600;  // used when neither request nor org sets one
+  std::int64_t max_ttl = 86400;     // used when the org hash has no max_ttl
+};
+
+// Who did it, for the audit stream.
+struct AuditInfo {
+  std::string apikey;  // key id, empty for shortcredctl
+  std::string remote;  // peer address, or "shortcredctl"
+};
+
+struct IssueRequest {
+  std::string org;
+  std::string user;
+  std::optional<std::int64_t> ttl_seconds;
+  std::vector<std::string> scope;  // already validated
+  std::string client_id;           // already validated; empty = no binding
+  std::string event = "issue";     // audit event name ("issue" | "refresh")
+};
+
+struct Issued {
+  std::string token_id;
+  std::string username;  // <user>@<org>
+  std::string password;  // shown once; never logged
+  std::int64_t issued_at_ms = 0;
+  std::int64_t expires_at_ms = 0;
+  std::int64_t ttl_seconds = 0;
+  std::vector<std::string> scope;
+  std::string client_id;
+};
+
+struct TokenInfo {
+  std::string token_id;
+  CredentialRecord record;  // secret_sha256 is never shown to anyone
+};
+
+std::int64_t now_ms();
+
+// Reads the org hash. `exists` is false when the hash is missing.
+Status read_org(redis::Connection& c, const std::string& prefix, const std::string& org,
+                OrgRecord& out, bool& exists);
+
+// Resolves the TTL (request → org default_ttl → cfg.default_ttl), checks it
+// against [60, org max_ttl or cfg.max_ttl], refuses a disabled org, mints and
+// writes the credential.
+Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& req,
+             const AuditInfo& who, const RandomSource& rnd, Issued& out);
+
+// The credential of `org` with `token_id`; Code::not_found when absent.
+Status get_credential(redis::Connection& c, const std::string& prefix, const std::string& org,
+                      const std::string& token_id, CredentialRecord& out);
+
+Status revoke_token(redis::Connection& c, const std::string& prefix, const std::string& org,
+                    const std::string& token_id, const AuditInfo& who);
+
+// Deletes every credential in the user's index and the index itself;
+// `revoked` counts the credentials that still existed.
+Status revoke_user(redis::Connection& c, const std::string& prefix, const std::string& org,
+                   const std::string& user, const AuditInfo& who, std::int64_t& revoked);
+
+// Active credentials of the org (SCAN over its cred keys) or of one user (its
+// index), sorted by expiry. At most kMaxListed entries.
+inline constexpr std::size_t kMaxListed = 10000;
+Status list_tokens(redis::Connection& c, const std::string& prefix, const std::string& org,
+                   const std::optional<std::string>& user, std::vector<TokenInfo>& out);
+
+// Audit entry XADD argv (MAXLEN ~ 100000), for callers composing transactions.
+std::vector<std::string> audit_command(const std::string& prefix, const std::string& org,
+                                       const std::string& event, const std::string& user,
+                                       const std::string& token, const AuditInfo& who,
+                                       const std::string& ttl = {});
+
+// Runs `cmds` inside MULTI/EXEC in one round trip. On success `exec` is the
+// EXEC array (one reply per command).
+Status transaction(redis::Connection& c, const std::vector<std::vector<std::string>>& cmds,
+                   redis::Reply& exec);
+
+// Maps a failed reply to unavailable (null: I/O error) or internal.
+Status reply_status(redis::Connection& c, const redis::Reply& r);
+
+}  // namespace shortcred::tokens

@@ -1,0 +1,86 @@
+#include "shortcred/tokens/api_keys.hpp"
+
+#include <algorithm>
+
+#include "shortcred/schema.hpp"
+#include "shortcred/time.hpp"
+
+namespace shortcred::tokens {
+
+Status create_api_key(redis::Connection& c, const std::string& prefix, const std::string& org,
+                      const std::string& name, const RandomSource& rnd, ApiKeyInfo& info,
+                      std::string& api_key) {
+  redis::Reply exists = c.command({"EXISTS", org_key(prefix, org)});
+  if (!exists || exists->type != REDIS_REPLY_INTEGER) return reply_status(c, exists);
+  if (exists->integer == 0) return Status::make(Code::not_found, "no organisation " + org);
+  Minted m = mint_api_key(rnd);
+  info = ApiKeyInfo{m.id, org, name, format_rfc3339(now_ms() / 1000)};
+  const std::vector<std::vector<std::string>> cmds{
+      {"HSET", apikey_key(prefix, m.id), "org", org, "name", name, "secret_sha256",
+       m.sha256_hex, "created_at", info.created_at},
+      {"SADD", org_apikeys_key(prefix, org), m.id},
+      audit_command(prefix, org, "apikey_create", "", "", AuditInfo{m.id, "shortcredctl"}),
+  };
+  redis::Reply exec;
+  if (Status s = transaction(c, cmds, exec); !s.ok()) return s;
+  api_key = std::move(m.full);
+  return Status::success();
+}
+
+Status list_api_keys(redis::Connection& c, const std::string& prefix, const std::string& org,
+                     std::vector<ApiKeyInfo>& out) {
+  redis::Reply ids = c.command({"SMEMBERS", org_apikeys_key(prefix, org)});
+  if (!ids || ids->type != REDIS_REPLY_ARRAY) return reply_status(c, ids);
+  out.clear();
+  for (std::size_t i = 0; i < ids->elements; ++i) {
+    const std::string id = redis::to_string(ids->element[i]);
+    redis::Reply h = c.command({"HGETALL", apikey_key(prefix, id)});
+    if (!h || h->type != REDIS_REPLY_ARRAY) return reply_status(c, h);
+    if (h->elements == 0) continue;  // deleted by hand; the set entry is stale
+    ApiKeyInfo k{id, org, {}, {}};
+    for (const auto& [f, v] : redis::to_pairs(h.get())) {
+      if (f == "name") k.name = v;
+      if (f == "created_at") k.created_at = v;
+    }
+    out.push_back(std::move(k));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ApiKeyInfo& a, const ApiKeyInfo& b) { return a.created_at < b.created_at; });
+  return Status::success();
+}
+
+Status revoke_api_key(redis::Connection& c, const std::string& prefix, const std::string& key_id,
+                      const AuditInfo& who) {
+  redis::Reply org = c.command({"HGET", apikey_key(prefix, key_id), "org"});
+  if (!org) return reply_status(c, org);
+  if (org->type == REDIS_REPLY_NIL) return Status::make(Code::not_found, "no API key " + key_id);
+  if (org->type != REDIS_REPLY_STRING) return reply_status(c, org);
+  const std::string o = redis::to_string(org.get());
+  const std::vector<std::vector<std::string>> cmds{
+      {"DEL", apikey_key(prefix, key_id)},
+      {"SREM", org_apikeys_key(prefix, o), key_id},
+      audit_command(prefix, o, "apikey_revoke", "", "", AuditInfo{key_id, who.remote}),
+  };
+  redis::Reply exec;
+  return transaction(c, cmds, exec);
+}
+
+AuthResult authenticate(redis::Connection& c, const std::string& prefix, std::string_view api_key,
+                        ApiKeyInfo& out) {
+  SecretParts parts;
+  if (parse_api_key(api_key, parts) != Errc::ok) return AuthResult::malformed;
+  redis::Reply h = c.command({"HGETALL", apikey_key(prefix, parts.id)});
+  if (!h) return AuthResult::unavailable;
+  if (h->type != REDIS_REPLY_ARRAY || h->elements == 0) return AuthResult::unknown;
+  std::string org, sha, name;
+  for (const auto& [f, v] : redis::to_pairs(h.get())) {
+    if (f == "org") org = v;
+    if (f == "secret_sha256") sha = v;
+    if (f == "name") name = v;
+  }
+  if (org.empty() || !verify_secret(parts.secret, sha)) return AuthResult::unknown;
+  out = ApiKeyInfo{std::string(parts.id), std::move(org), std::move(name), {}};
+  return AuthResult::ok;
+}
+
+}  // namespace shortcred::tokens

@@ -1,0 +1,167 @@
+#include "shortcred/tokens/ctl.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <ostream>
+
+#include "ctl_internal.hpp"
+#include "shortcred/redis_url.hpp"
+#include "shortcred/schema.hpp"
+#include "shortcred/tokens/json_body.hpp"
+
+namespace shortcred::tokens {
+namespace ctl {
+namespace {
+
+// Options that take no value.
+const std::vector<std::string> kFlags{"json", "retain", "help"};
+
+constexpr const char* kUsage =
+    "usage: shortcredctl [--redis URL] [--key-prefix P] [--json] COMMAND ...\n"
+    "\n"
+    "  org create [--id ID] [--name NAME]\n"
+    "  org show ORG\n"
+    "  org set ORG --FIELD VALUE...   (name, disabled 0|1, default_ttl, max_ttl, pub_rate,\n"
+    "                                  pub_burst, max_connections, user_pub_rate,\n"
+    "                                  user_max_connections)\n"
+    "  org disable ORG\n"
+    "  apikey create --org ORG [--name NAME]\n"
+    "  apikey list --org ORG\n"
+    "  apikey revoke KEY_ID\n"
+    "  token mint --org ORG --user USER [--ttl S] [--scope RULE]... [--client-id ID]\n"
+    "  token list --org ORG [--user USER]\n"
+    "  token revoke ORG TOKEN_ID\n"
+    "  token revoke-user ORG USER\n"
+    "  acl check --org ORG --user USER [--client-id ID] [--scope RULE]... [--acl-file F]\n"
+    "            (--publish TOPIC | --subscribe FILTER | --deliver TOPIC) [--qos N] [--retain]\n"
+    "  acl lint FILE\n"
+    "\n"
+    "--redis defaults to $SHORTCRED_REDIS_URL, else redis://127.0.0.1:6379/0;\n"
+    "--key-prefix to $SHORTCRED_KEY_PREFIX, else shortcred:.\n"
+    "Exit codes: 0 ok, 1 refused / not found / denied / Redis unavailable, 2 usage error.\n";
+
+std::string env_or(const char* name, std::string_view fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::string(v) : std::string(fallback);
+}
+
+}  // namespace
+
+std::optional<std::string> Args::get(const std::string& name) const {
+  auto it = options.find(name);
+  if (it == options.end()) return std::nullopt;
+  if (options.count(name) > 1) throw UsageError("--" + name + " given more than once");
+  return it->second;
+}
+
+std::string Args::require(const std::string& name) const {
+  auto v = get(name);
+  if (!v) throw UsageError("missing --" + name);
+  return *v;
+}
+
+std::vector<std::string> Args::all(const std::string& name) const {
+  std::vector<std::string> out;
+  auto [b, e] = options.equal_range(name);
+  for (auto it = b; it != e; ++it) out.push_back(it->second);
+  return out;
+}
+
+void Args::allow_only(const std::vector<std::string>& allowed) const {
+  for (const auto& [k, v] : options) {
+    if (k == "json" || k == "redis" || k == "key-prefix") continue;
+    bool ok = false;
+    for (const auto& a : allowed) ok = ok || a == k;
+    if (!ok) throw UsageError("unknown option --" + k + " for this command");
+  }
+}
+
+void Args::expect_positionals(std::size_t n, const char* usage) const {
+  if (positional.size() != n + 2) throw UsageError(std::string("usage: shortcredctl ") + usage);
+}
+
+Args parse_args(const std::vector<std::string>& argv) {
+  Args a;
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    const std::string& s = argv[i];
+    if (s.size() > 2 && s.rfind("--", 0) == 0) {
+      std::string name = s.substr(2);
+      std::string value;
+      const auto eq = name.find('=');
+      bool is_flag = false;
+      for (const auto& f : kFlags) is_flag = is_flag || f == name;
+      if (eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name.resize(eq);
+      } else if (!is_flag) {
+        if (i + 1 >= argv.size()) throw UsageError("--" + name + " needs a value");
+        value = argv[++i];
+      }
+      a.options.emplace(std::move(name), std::move(value));
+    } else if (s == "-h") {
+      a.options.emplace("help", "");
+    } else {
+      a.positional.push_back(s);
+    }
+  }
+  return a;
+}
+
+redis::Connection& Context::redis() {
+  if (conn) return *conn;
+  RedisEndpoint ep;
+  if (parse_redis_url(redis_url, ep) != Errc::ok) {
+    throw UsageError("--redis: not a redis:// or unix:// URL");
+  }
+  std::string e;
+  auto c = redis::Connection::open(ep, std::chrono::milliseconds(2000), e);
+  if (!c.ok()) throw std::runtime_error(e);
+  conn.emplace(std::move(c));
+  return *conn;
+}
+
+void Context::print_json(const Json::Value& v) const { *out << to_json_text(v) << "\n"; }
+
+int Context::fail(const Status& s) const {
+  static constexpr const char* kCodes[] = {"ok",        "invalid_field",     "not_found",
+                                           "forbidden", "redis_unavailable", "internal_error"};
+  const char* code = kCodes[static_cast<int>(s.code)];
+  if (json) print_json(error_json(code, s.message));
+  *err << "shortcredctl: " << s.message << "\n";
+  return s.code == Code::invalid ? kExitUsage : kExitRefused;
+}
+
+}  // namespace ctl
+
+int run_ctl(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+  ctl::Context ctx;
+  ctx.out = &out;
+  ctx.err = &err;
+  try {
+    ctx.args = ctl::parse_args(argv);
+    if (ctx.args.flag("help") || ctx.args.positional.empty()) {
+      (ctx.args.flag("help") ? out : err) << ctl::kUsage;
+      return ctx.args.flag("help") ? kExitOk : kExitUsage;
+    }
+    ctx.json = ctx.args.flag("json");
+    ctx.redis_url = ctx.args.get("redis").value_or(
+        ctl::env_or("SHORTCRED_REDIS_URL", kDefaultRedisUrl));
+    ctx.prefix = ctx.args.get("key-prefix").value_or(
+        ctl::env_or("SHORTCRED_KEY_PREFIX", kDefaultKeyPrefix));
+    const std::string& group = ctx.args.positional[0];
+    if (group == "org") return ctl::cmd_org(ctx);
+    if (group == "apikey") return ctl::cmd_apikey(ctx);
+    if (group == "token") return ctl::cmd_token(ctx);
+    if (group == "acl") return ctl::cmd_acl(ctx);
+    throw ctl::UsageError("unknown command '" + group + "'");
+  } catch (const ctl::UsageError& e) {
+    err << "shortcredctl: " << e.what() << "\n(see shortcredctl --help)\n";
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    if (ctx.json) ctx.print_json(error_json("error", e.what()));
+    err << "shortcredctl: " << e.what() << "\n";
+    return kExitRefused;
+  }
+}
+
+}  // namespace shortcred::tokens

@@ -1,0 +1,103 @@
+// shortcredctl apikey create | list | revoke
+#include <ostream>
+
+#include "ctl_internal.hpp"
+#include "shortcred/ids.hpp"
+#include "shortcred/secrets.hpp"
+#include "shortcred/tokens/api_keys.hpp"
+
+namespace shortcred::tokens::ctl {
+namespace {
+
+std::string org_option(const Args& a) {
+  std::string org = a.require("org");
+  if (validate_org_id(org) != Errc::ok) {
+    throw UsageError("--org '" + org + "' is not 1-64 characters of [A-Za-z0-9_-]");
+  }
+  return org;
+}
+
+Json::Value key_json(const ApiKeyInfo& k) {
+  Json::Value v(Json::objectValue);
+  v["key_id"] = k.key_id;
+  v["org"] = k.org;
+  v["name"] = k.name;
+  v["created_at"] = k.created_at;
+  return v;
+}
+
+int create(Context& ctx) {
+  ctx.args.allow_only({"org", "name"});
+  ctx.args.expect_positionals(0, "apikey create --org ORG [--name NAME]");
+  const std::string org = org_option(ctx.args);
+  const std::string name = ctx.args.get("name").value_or("");
+  ApiKeyInfo info;
+  std::string key;
+  if (Status s = create_api_key(ctx.redis(), ctx.prefix, org, name, openssl_random(), info, key);
+      !s.ok()) {
+    return ctx.fail(s);
+  }
+  if (ctx.json) {
+    Json::Value v = key_json(info);
+    v["api_key"] = key;
+    ctx.print_json(v);
+  } else {
+    *ctx.out << "key_id  " << info.key_id << "\napi_key " << key
+             << "\n(the API key is shown only now: store it in your backend's secrets)\n";
+  }
+  return kExitOk;
+}
+
+int list(Context& ctx) {
+  ctx.args.allow_only({"org"});
+  ctx.args.expect_positionals(0, "apikey list --org ORG");
+  const std::string org = org_option(ctx.args);
+  std::vector<ApiKeyInfo> keys;
+  if (Status s = list_api_keys(ctx.redis(), ctx.prefix, org, keys); !s.ok()) return ctx.fail(s);
+  if (ctx.json) {
+    Json::Value v(Json::objectValue);
+    v["keys"] = Json::Value(Json::arrayValue);
+    for (const auto& k : keys) v["keys"].append(key_json(k));
+    ctx.print_json(v);
+  } else {
+    for (const auto& k : keys) {
+      *ctx.out << k.key_id << "  " << k.created_at << "  " << k.name << "\n";
+    }
+    if (keys.empty()) *ctx.out << "(no API keys)\n";
+  }
+  return kExitOk;
+}
+
+int revoke(Context& ctx) {
+  ctx.args.allow_only({});
+  ctx.args.expect_positionals(1, "apikey revoke KEY_ID");
+  const std::string& id = ctx.args.positional[2];
+  if (validate_token_id(id) != Errc::ok) {
+    throw UsageError("key id '" + id + "' is not 16 characters of [0-9a-z]");
+  }
+  if (Status s = revoke_api_key(ctx.redis(), ctx.prefix, id, AuditInfo{"", "shortcredctl"});
+      !s.ok()) {
+    return ctx.fail(s);
+  }
+  if (ctx.json) {
+    Json::Value v(Json::objectValue);
+    v["revoked"] = true;
+    ctx.print_json(v);
+  } else {
+    *ctx.out << "revoked API key " << id << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int cmd_apikey(Context& ctx) {
+  const auto& p = ctx.args.positional;
+  const std::string sub = p.size() > 1 ? p[1] : "";
+  if (sub == "create") return create(ctx);
+  if (sub == "list") return list(ctx);
+  if (sub == "revoke") return revoke(ctx);
+  throw UsageError("apikey: expected create, list or revoke");
+}
+
+}  // namespace shortcred::tokens::ctl

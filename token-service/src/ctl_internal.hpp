@@ -1,0 +1,61 @@
+// Shared plumbing of the shortcredctl command files (ctl_*.cpp).
+#pragma once
+
+#include <iosfwd>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <json/json.h>
+
+#include "shortcred/redis/connection.hpp"
+#include "shortcred/tokens/ctl.hpp"
+#include "shortcred/tokens/status.hpp"
+
+namespace shortcred::tokens::ctl {
+
+// A usage error: printed with a hint, exit code 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Parsed command line: positionals in order, options by name (repeatable).
+// `--name value` and `--name=value`; flags (no value) are listed in kFlags.
+struct Args {
+  std::vector<std::string> positional;
+  std::multimap<std::string, std::string> options;
+
+  bool flag(const std::string& name) const { return options.count(name) > 0; }
+  std::optional<std::string> get(const std::string& name) const;
+  std::string require(const std::string& name) const;  // throws UsageError
+  std::vector<std::string> all(const std::string& name) const;
+  // Throws UsageError naming the first option not in `allowed`.
+  void allow_only(const std::vector<std::string>& allowed) const;
+  // Throws unless exactly `n` positionals follow the command words.
+  void expect_positionals(std::size_t n, const char* usage) const;
+};
+Args parse_args(const std::vector<std::string>& argv);
+
+struct Context {
+  Args args;
+  std::string prefix;
+  bool json = false;
+  std::string redis_url;
+  std::ostream* out = nullptr;
+  std::ostream* err = nullptr;
+  std::optional<redis::Connection> conn;
+
+  redis::Connection& redis();  // connects on first use; throws std::runtime_error
+  void print_json(const Json::Value& v) const;
+  // Reports a failed Status on stderr (and as JSON error with --json), returns its exit code.
+  int fail(const Status& s) const;
+};
+
+int cmd_org(Context& ctx);
+int cmd_apikey(Context& ctx);
+int cmd_token(Context& ctx);
+int cmd_acl(Context& ctx);
+
+}  // namespace shortcred::tokens::ctl

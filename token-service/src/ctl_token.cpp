@@ -1,0 +1,157 @@
+// shortcredctl token mint | list | revoke | revoke-user
+#include <ostream>
+
+#include "ctl_internal.hpp"
+#include "shortcred/ids.hpp"
+#include "shortcred/schema.hpp"
+#include "shortcred/time.hpp"
+#include "shortcred/tokens/json_body.hpp"
+#include "shortcred/tokens/store.hpp"
+#include "shortcred/tokens/validation.hpp"
+
+namespace shortcred::tokens::ctl {
+namespace {
+
+const AuditInfo kWho{"", "shortcredctl"};
+
+void require_org_id(const std::string& org) {
+  if (validate_org_id(org) != Errc::ok) {
+    throw UsageError("org id '" + org + "' is not 1-64 characters of [A-Za-z0-9_-]");
+  }
+}
+
+void require_user_id(const std::string& field, const std::string& user) {
+  if (Status s = validate_user_field(field, user); !s.ok()) throw UsageError(s.message);
+}
+
+void require_token_id(const std::string& id) {
+  if (validate_token_id(id) != Errc::ok) {
+    throw UsageError("token id '" + id + "' is not 16 characters of [0-9a-z]");
+  }
+}
+
+int mint(Context& ctx) {
+  const Args& a = ctx.args;
+  a.allow_only({"org", "user", "ttl", "scope", "client-id"});
+  a.expect_positionals(0, "token mint --org ORG --user USER [--ttl S] [--scope RULE]... "
+                          "[--client-id ID]");
+  IssueRequest req;
+  req.org = a.require("org");
+  req.user = a.require("user");
+  require_org_id(req.org);
+  require_user_id("--user", req.user);
+  if (auto ttl = a.get("ttl")) {
+    std::uint64_t v = 0;
+    if (!parse_u64(*ttl, v) || v > 1'000'000'000) {
+      throw UsageError("--ttl must be a whole number of seconds, got '" + *ttl + "'");
+    }
+    req.ttl_seconds = static_cast<std::int64_t>(v);
+  }
+  req.scope = a.all("scope");
+  if (Status s = validate_scope_field("--scope", req.scope); !s.ok()) throw UsageError(s.message);
+  if (auto cid = a.get("client-id")) {
+    if (Status s = validate_client_id_field("--client-id", *cid); !s.ok()) {
+      throw UsageError(s.message);
+    }
+    req.client_id = *cid;
+  }
+  StoreConfig cfg;
+  cfg.prefix = ctx.prefix;
+  Issued t;
+  if (Status s = issue(ctx.redis(), cfg, req, kWho, openssl_random(), t); !s.ok()) {
+    return ctx.fail(s);
+  }
+  if (ctx.json) {
+    ctx.print_json(issued_json(t, now_ms()));
+  } else {
+    *ctx.out << "token_id   " << t.token_id << "\nusername   " << t.username << "\npassword   "
+             << t.password << "\nexpires_at " << format_rfc3339(t.expires_at_ms / 1000) << "\n";
+  }
+  return kExitOk;
+}
+
+int list(Context& ctx) {
+  const Args& a = ctx.args;
+  a.allow_only({"org", "user"});
+  a.expect_positionals(0, "token list --org ORG [--user USER]");
+  const std::string org = a.require("org");
+  require_org_id(org);
+  const auto user = a.get("user");
+  if (user) require_user_id("--user", *user);
+  std::vector<TokenInfo> tokens;
+  if (Status s = list_tokens(ctx.redis(), ctx.prefix, org, user, tokens); !s.ok()) {
+    return ctx.fail(s);
+  }
+  if (ctx.json) {
+    Json::Value v(Json::objectValue);
+    v["tokens"] = Json::Value(Json::arrayValue);
+    for (const auto& t : tokens) v["tokens"].append(token_info_json(t));
+    ctx.print_json(v);
+  } else {
+    for (const auto& t : tokens) {
+      *ctx.out << t.token_id << "  " << t.record.user << "  expires "
+               << format_rfc3339(t.record.expires_at_ms / 1000);
+      if (!t.record.client_id.empty()) *ctx.out << "  client_id " << t.record.client_id;
+      if (!t.record.scope.empty()) *ctx.out << "  scope " << t.record.scope.size() << " rule(s)";
+      *ctx.out << "\n";
+    }
+    if (tokens.empty()) *ctx.out << "(no active credentials)\n";
+  }
+  return kExitOk;
+}
+
+int revoke(Context& ctx) {
+  ctx.args.allow_only({});
+  ctx.args.expect_positionals(2, "token revoke ORG TOKEN_ID");
+  const std::string& org = ctx.args.positional[2];
+  const std::string& id = ctx.args.positional[3];
+  require_org_id(org);
+  require_token_id(id);
+  if (Status s = revoke_token(ctx.redis(), ctx.prefix, org, id, kWho); !s.ok()) {
+    return ctx.fail(s);
+  }
+  if (ctx.json) {
+    Json::Value v(Json::objectValue);
+    v["revoked"] = true;
+    v["token_id"] = id;
+    ctx.print_json(v);
+  } else {
+    *ctx.out << "revoked " << id << "\n";
+  }
+  return kExitOk;
+}
+
+int revoke_all(Context& ctx) {
+  ctx.args.allow_only({});
+  ctx.args.expect_positionals(2, "token revoke-user ORG USER");
+  const std::string& org = ctx.args.positional[2];
+  const std::string& user = ctx.args.positional[3];
+  require_org_id(org);
+  require_user_id("USER", user);
+  std::int64_t n = 0;
+  if (Status s = revoke_user(ctx.redis(), ctx.prefix, org, user, kWho, n); !s.ok()) {
+    return ctx.fail(s);
+  }
+  if (ctx.json) {
+    Json::Value v(Json::objectValue);
+    v["revoked"] = Json::Int64(n);
+    ctx.print_json(v);
+  } else {
+    *ctx.out << "revoked " << n << " credential(s) of " << user << "@" << org << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int cmd_token(Context& ctx) {
+  const auto& p = ctx.args.positional;
+  const std::string sub = p.size() > 1 ? p[1] : "";
+  if (sub == "mint") return mint(ctx);
+  if (sub == "list") return list(ctx);
+  if (sub == "revoke") return revoke(ctx);
+  if (sub == "revoke-user") return revoke_all(ctx);
+  throw UsageError("token: expected mint, list, revoke or revoke-user");
+}
+
+}  // namespace shortcred::tokens::ctl

@@ -1,0 +1,259 @@
+#include "shortcred/tokens/store.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "shortcred/ids.hpp"
+#include "shortcred/tokens/validation.hpp"
+
+namespace shortcred::tokens {
+namespace {
+
+constexpr std::string_view kAuditMaxLen = "100000";
+
+Status unavailable(redis::Connection& c) {
+  return Status::make(Code::unavailable, "Redis is unavailable (" + c.error() + ")");
+}
+
+// SCAN MATCH treats * ? [ ] \ specially; the prefix is configurable, so escape.
+std::string glob_escape(std::string_view s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '*' || ch == '?' || ch == '[' || ch == ']' || ch == '\\') out.push_back('\\');
+    out.push_back(ch);
+  }
+  return out;
+}
+
+Status fetch_credentials(redis::Connection& c, const std::string& prefix, const std::string& org,
+                         const std::vector<std::string>& ids, std::vector<TokenInfo>& out) {
+  for (const auto& id : ids) {
+    if (!c.append({"HGETALL", cred_key(prefix, org, id)})) return unavailable(c);
+  }
+  for (const auto& id : ids) {
+    redis::Reply r = c.read_reply();
+    if (!r) return unavailable(c);
+    if (r->type != REDIS_REPLY_ARRAY) return reply_status(c, r);
+    if (r->elements == 0) continue;  // expired or revoked since it was indexed
+    auto rec = credential_from_fields(redis::to_pairs(r.get()));
+    if (rec) out.push_back(TokenInfo{id, std::move(*rec)});
+  }
+  return Status::success();
+}
+
+}  // namespace
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status reply_status(redis::Connection& c, const redis::Reply& r) {
+  if (!r) return unavailable(c);
+  if (r->type == REDIS_REPLY_ERROR) {
+    return Status::make(Code::internal, "Redis error: " + redis::to_string(r.get()));
+  }
+  return Status::make(Code::internal, "unexpected Redis reply type " + std::to_string(r->type));
+}
+
+Status transaction(redis::Connection& c, const std::vector<std::vector<std::string>>& cmds,
+                   redis::Reply& exec) {
+  bool ok = c.append({"MULTI"});
+  for (const auto& cmd : cmds) ok = ok && c.append(cmd);
+  ok = ok && c.append({"EXEC"});
+  if (!ok) return unavailable(c);
+  // MULTI and every queued command answer +OK/+QUEUED; an error there makes
+  // EXEC abort (EXECABORT), which is reported below.
+  Status first_error;
+  for (std::size_t i = 0; i < cmds.size() + 1; ++i) {
+    redis::Reply r = c.read_reply();
+    if (!r) return unavailable(c);
+    if (r->type == REDIS_REPLY_ERROR && first_error.ok()) first_error = reply_status(c, r);
+  }
+  exec = c.read_reply();
+  if (!exec) return unavailable(c);
+  if (!first_error.ok()) return first_error;
+  if (exec->type != REDIS_REPLY_ARRAY || exec->elements != cmds.size()) {
+    return reply_status(c, exec);
+  }
+  for (std::size_t i = 0; i < exec->elements; ++i) {
+    if (exec->element[i]->type == REDIS_REPLY_ERROR) {
+      return Status::make(Code::internal,
+                          "Redis error: " + redis::to_string(exec->element[i]));
+    }
+  }
+  return Status::success();
+}
+
+std::vector<std::string> audit_command(const std::string& prefix, const std::string& org,
+                                       const std::string& event, const std::string& user,
+                                       const std::string& token, const AuditInfo& who,
+                                       const std::string& ttl) {
+  return {"XADD", audit_key(prefix, org), "MAXLEN", "~", std::string(kAuditMaxLen), "*",
+          "event", event, "user", user, "token", token, "apikey", who.apikey,
+          "ttl", ttl, "remote", who.remote};
+}
+
+Status read_org(redis::Connection& c, const std::string& prefix, const std::string& org,
+                OrgRecord& out, bool& exists) {
+  redis::Reply r = c.command({"HGETALL", org_key(prefix, org)});
+  if (!r || r->type != REDIS_REPLY_ARRAY) return reply_status(c, r);
+  exists = r->elements > 0;
+  out = org_from_fields(redis::to_pairs(r.get()));
+  return Status::success();
+}
+
+Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& req,
+             const AuditInfo& who, const RandomSource& rnd, Issued& out) {
+  OrgRecord org;
+  bool exists = false;
+  if (Status s = read_org(c, cfg.prefix, req.org, org, exists); !s.ok()) return s;
+  if (org.disabled) {
+    return Status::make(Code::forbidden, "organisation " + req.org + " is disabled");
+  }
+  const std::int64_t max_ttl = org.max_ttl.value_or(cfg.max_ttl);
+  const std::int64_t ttl =
+      req.ttl_seconds.value_or(org.default_ttl.value_or(cfg.default_ttl));
+  if (Status s = validate_ttl_field("ttl_seconds", ttl, max_ttl); !s.ok()) return s;
+
+  const Minted m = mint_password(rnd);
+  const std::int64_t now = now_ms();
+  CredentialRecord rec;
+  rec.user = req.user;
+  rec.secret_sha256 = m.sha256_hex;
+  rec.issued_at_ms = now;
+  rec.expires_at_ms = now + ttl * 1000;
+  rec.scope = req.scope;
+  rec.client_id = req.client_id;
+  rec.apikey = who.apikey;
+
+  const std::string ckey = cred_key(cfg.prefix, req.org, m.id);
+  const std::string ukey = user_index_key(cfg.prefix, req.org, req.user);
+  const std::string exp = std::to_string(rec.expires_at_ms);
+  std::vector<std::string> hset{"HSET", ckey};
+  for (auto& [k, v] : to_fields(rec)) {
+    hset.push_back(std::move(k));
+    hset.push_back(std::move(v));
+  }
+  // The index expires with its latest credential: NX sets the first expiry,
+  // GT only ever extends it (Redis >= 7.0).
+  const std::vector<std::vector<std::string>> cmds{
+      std::move(hset),
+      {"PEXPIREAT", ckey, exp},
+      {"ZADD", ukey, exp, m.id},
+      {"ZREMRANGEBYSCORE", ukey, "-inf", std::to_string(now)},
+      {"PEXPIREAT", ukey, exp, "NX"},
+      {"PEXPIREAT", ukey, exp, "GT"},
+      audit_command(cfg.prefix, req.org, req.event, req.user, m.id, who, std::to_string(ttl)),
+  };
+  redis::Reply exec;
+  if (Status s = transaction(c, cmds, exec); !s.ok()) return s;
+
+  out.token_id = m.id;
+  out.username = req.user + "@" + req.org;
+  out.password = m.full;
+  out.issued_at_ms = rec.issued_at_ms;
+  out.expires_at_ms = rec.expires_at_ms;
+  out.ttl_seconds = ttl;
+  out.scope = req.scope;
+  out.client_id = req.client_id;
+  return Status::success();
+}
+
+Status get_credential(redis::Connection& c, const std::string& prefix, const std::string& org,
+                      const std::string& token_id, CredentialRecord& out) {
+  redis::Reply r = c.command({"HGETALL", cred_key(prefix, org, token_id)});
+  if (!r || r->type != REDIS_REPLY_ARRAY) return reply_status(c, r);
+  auto rec = r->elements == 0 ? std::nullopt : credential_from_fields(redis::to_pairs(r.get()));
+  if (!rec) return Status::make(Code::not_found, "no active credential " + token_id);
+  out = std::move(*rec);
+  return Status::success();
+}
+
+Status revoke_token(redis::Connection& c, const std::string& prefix, const std::string& org,
+                    const std::string& token_id, const AuditInfo& who) {
+  const std::string ckey = cred_key(prefix, org, token_id);
+  redis::Reply user = c.command({"HGET", ckey, "user"});
+  if (!user) return unavailable(c);
+  if (user->type == REDIS_REPLY_NIL) {
+    return Status::make(Code::not_found, "no active credential " + token_id);
+  }
+  if (user->type != REDIS_REPLY_STRING) return reply_status(c, user);
+  const std::string u = redis::to_string(user.get());
+  const std::vector<std::vector<std::string>> cmds{
+      {"DEL", ckey},
+      {"ZREM", user_index_key(prefix, org, u), token_id},
+      audit_command(prefix, org, "revoke", u, token_id, who),
+      {"PUBLISH", revoked_channel(prefix),
+       format_revocation({Revocation::Kind::token, org, token_id})},
+  };
+  redis::Reply exec;
+  if (Status s = transaction(c, cmds, exec); !s.ok()) return s;
+  // It may have expired between HGET and DEL: then it is gone anyway.
+  if (exec->element[0]->integer == 0) {
+    return Status::make(Code::not_found, "no active credential " + token_id);
+  }
+  return Status::success();
+}
+
+Status revoke_user(redis::Connection& c, const std::string& prefix, const std::string& org,
+                   const std::string& user, const AuditInfo& who, std::int64_t& revoked) {
+  const std::string ukey = user_index_key(prefix, org, user);
+  redis::Reply ids = c.command({"ZRANGE", ukey, "0", "-1"});
+  if (!ids || ids->type != REDIS_REPLY_ARRAY) return reply_status(c, ids);
+  std::vector<std::vector<std::string>> cmds;
+  for (std::size_t i = 0; i < ids->elements; ++i) {
+    cmds.push_back({"DEL", cred_key(prefix, org, redis::to_string(ids->element[i]))});
+  }
+  const std::size_t n_del = cmds.size();
+  cmds.push_back({"DEL", ukey});
+  cmds.push_back(audit_command(prefix, org, "revoke_user", user, "", who));
+  // Published even when nothing was indexed: a credential deleted by hand may
+  // still have a live session on some broker.
+  cmds.push_back({"PUBLISH", revoked_channel(prefix),
+                  format_revocation({Revocation::Kind::user, org, user})});
+  redis::Reply exec;
+  if (Status s = transaction(c, cmds, exec); !s.ok()) return s;
+  revoked = 0;
+  for (std::size_t i = 0; i < n_del; ++i) revoked += exec->element[i]->integer;
+  return Status::success();
+}
+
+Status list_tokens(redis::Connection& c, const std::string& prefix, const std::string& org,
+                   const std::optional<std::string>& user, std::vector<TokenInfo>& out) {
+  std::vector<std::string> ids;
+  if (user) {
+    redis::Reply r = c.command({"ZRANGEBYSCORE", user_index_key(prefix, org, *user),
+                                "(" + std::to_string(now_ms()), "+inf"});
+    if (!r || r->type != REDIS_REPLY_ARRAY) return reply_status(c, r);
+    for (std::size_t i = 0; i < r->elements && ids.size() < kMaxListed; ++i) {
+      ids.push_back(redis::to_string(r->element[i]));
+    }
+  } else {
+    // No org-wide index exists (it would need trimming on every expiry), so
+    // listing a whole org walks its keys with SCAN; fine for admin use.
+    const std::string head = cred_key(prefix, org, "");
+    const std::string match = glob_escape(head) + "*";
+    std::string cursor = "0";
+    do {
+      redis::Reply r = c.command({"SCAN", cursor, "MATCH", match, "COUNT", "1000"});
+      if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) return reply_status(c, r);
+      cursor = redis::to_string(r->element[0]);
+      const redisReply* keys = r->element[1];
+      for (std::size_t i = 0; i < keys->elements && ids.size() < kMaxListed; ++i) {
+        ids.push_back(redis::to_string(keys->element[i]).substr(head.size()));
+      }
+    } while (cursor != "0" && ids.size() < kMaxListed);
+  }
+  out.clear();
+  if (Status s = fetch_credentials(c, prefix, org, ids, out); !s.ok()) return s;
+  std::sort(out.begin(), out.end(), [](const TokenInfo& a, const TokenInfo& b) {
+    return a.record.expires_at_ms != b.record.expires_at_ms
+               ? a.record.expires_at_ms < b.record.expires_at_ms
+               : a.token_id < b.token_id;
+  });
+  return Status::success();
+}
+
+}  // namespace shortcred::tokens
