@@ -1,6 +1,5 @@
 // Identifiers of DESIGN.md "Identifiers and secrets".
 #include <catch2/catch.hpp>
-
 #include <string>
 
 #include "shortcred/errc.hpp"
@@ -12,7 +11,9 @@ using namespace std::string_literals;
 namespace {
 
 // One byte `c` at the start, middle and end of an otherwise valid id.
-std::string with_byte(char c) { return "ab"s + c + "cd"; }
+std::string with_byte(char c) {
+  return "ab"s + c + "cd";
+}
 
 }  // namespace
 
@@ -22,12 +23,8 @@ TEST_CASE("org ids are 1 to 64 chars of [A-Za-z0-9_-]", "[ids]") {
     Errc expected;
   };
   const Case cases[] = {
-      {"org_k7xm4pqr2n5t", Errc::ok},
-      {"A", Errc::ok},
-      {"Acme-Corp_2", Errc::ok},
-      {std::string(64, 'a'), Errc::ok},
-      {"", Errc::empty},
-      {std::string(65, 'a'), Errc::too_long},
+      {"org_k7xm4pqr2n5t", Errc::ok},   {"A", Errc::ok},   {"Acme-Corp_2", Errc::ok},
+      {std::string(64, 'a'), Errc::ok}, {"", Errc::empty}, {std::string(65, 'a'), Errc::too_long},
   };
   for (const auto& c : cases) {
     CAPTURE(c.org.size());
@@ -51,14 +48,10 @@ TEST_CASE("user ids are 1 to 128 bytes of [A-Za-z0-9._:@-]", "[ids]") {
     Errc expected;
   };
   const Case cases[] = {
-      {"alice", Errc::ok},
-      {"alice@example.com", Errc::ok},
-      {"urn:user:42", Errc::ok},
-      {"a.b_c-d:e@f", Errc::ok},
-      {"7", Errc::ok},
-      {std::string(128, 'u'), Errc::ok},
-      {"", Errc::empty},
-      {std::string(129, 'u'), Errc::too_long},
+      {"alice", Errc::ok},       {"alice@example.com", Errc::ok},
+      {"urn:user:42", Errc::ok}, {"a.b_c-d:e@f", Errc::ok},
+      {"7", Errc::ok},           {std::string(128, 'u'), Errc::ok},
+      {"", Errc::empty},         {std::string(129, 'u'), Errc::too_long},
   };
   for (const auto& c : cases) {
     CAPTURE(c.user.size());

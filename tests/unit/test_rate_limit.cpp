@@ -1,6 +1,5 @@
 // The per-org / per-user publish token bucket.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <limits>

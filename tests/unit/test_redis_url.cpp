@@ -1,6 +1,5 @@
 // The `redis_url` option: TCP and unix-socket endpoints.
 #include <catch2/catch.hpp>
-
 #include <string>
 
 #include "shortcred/redis_url.hpp"

@@ -1,7 +1,6 @@
 // Redis key names, revocation messages and the cred / org hashes.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <string>
 
 #include "shortcred/schema.hpp"
@@ -28,10 +27,8 @@ CredentialRecord full_record() {
 }
 
 Fields required_fields() {
-  return {{"user", "alice"},
-          {"secret_sha256", kSha},
-          {"issued_at", "1000"},
-          {"expires_at", "2000"}};
+  return {
+      {"user", "alice"}, {"secret_sha256", kSha}, {"issued_at", "1000"}, {"expires_at", "2000"}};
 }
 
 Fields without(Fields f, const std::string& name) {
@@ -213,11 +210,11 @@ TEST_CASE("an org hash reads into its record; absent fields stay unset", "[schem
   CHECK_FALSE(empty.default_ttl.has_value());
   CHECK_FALSE(empty.user_max_connections.has_value());
 
-  const Fields f = {{"name", "Acme"},           {"created_at", "2026-11-27T18:41:07Z"},
-                    {"disabled", "1"},          {"default_ttl", "600"},
-                    {"max_ttl", "7200"},        {"pub_rate", "500"},
-                    {"pub_burst", "1000"},      {"max_connections", "50"},
-                    {"user_pub_rate", "5"},     {"user_max_connections", "0"},
+  const Fields f = {{"name", "Acme"},        {"created_at", "2026-11-27T18:41:07Z"},
+                    {"disabled", "1"},       {"default_ttl", "600"},
+                    {"max_ttl", "7200"},     {"pub_rate", "500"},
+                    {"pub_burst", "1000"},   {"max_connections", "50"},
+                    {"user_pub_rate", "5"},  {"user_max_connections", "0"},
                     {"unrelated", "ignored"}};
   const OrgRecord o = org_from_fields(f);
   CHECK(o.name == "Acme");
@@ -249,8 +246,7 @@ TEST_CASE("a malformed numeric org field is treated as absent", "[schema]") {
 
 TEST_CASE("org_numeric_fields lists exactly the numeric org fields", "[schema]") {
   const std::vector<std::string_view> expected = {
-      "default_ttl",     "max_ttl",       "pub_rate",
-      "pub_burst",       "max_connections", "user_pub_rate",
+      "default_ttl",         "max_ttl", "pub_rate", "pub_burst", "max_connections", "user_pub_rate",
       "user_max_connections"};
   CHECK(org_numeric_fields() == expected);
   for (auto name : org_numeric_fields()) {

@@ -1,7 +1,6 @@
 // Passwords, API keys, minting, hashing and constant-time comparison.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -78,17 +77,15 @@ TEST_CASE("malformed passwords are refused with the reason", "[secrets]") {
       {"underscore shifted left", "tkn_" + kId.substr(0, 15) + "_" + kId.substr(15) + kSecret,
        Errc::bad_length},
       {"double underscore", "tkn__" + kId + kSecret, Errc::bad_length},
-      {"extra underscore in secret", "tkn_" + kId + "_" + kSecret.substr(0, 20) + "_" +
-                                         kSecret.substr(21),
-       Errc::bad_char},
+      {"extra underscore in secret",
+       "tkn_" + kId + "_" + kSecret.substr(0, 20) + "_" + kSecret.substr(21), Errc::bad_char},
       {"upper case in id", "tkn_" + kId.substr(0, 15) + "F_" + kSecret, Errc::bad_char},
       {"dash in id", "tkn_" + kId.substr(0, 15) + "-_" + kSecret, Errc::bad_char},
       {"plus in secret", "tkn_" + kId + "_" + kSecret.substr(0, 39) + "+", Errc::bad_char},
       {"slash in secret", "tkn_" + kId + "_/" + kSecret.substr(1), Errc::bad_char},
       {"space in secret", "tkn_" + kId + "_" + kSecret.substr(0, 39) + " ", Errc::bad_char},
       {"NUL in secret", "tkn_" + kId + "_" + kSecret.substr(0, 39) + '\0', Errc::bad_char},
-      {"non-ASCII in secret", "tkn_" + kId + "_" + kSecret.substr(0, 39) + "\xe9",
-       Errc::bad_char},
+      {"non-ASCII in secret", "tkn_" + kId + "_" + kSecret.substr(0, 39) + "\xe9", Errc::bad_char},
       {"trailing newline", kPassword + "\n", Errc::bad_length},
   };
   for (const auto& c : cases) {

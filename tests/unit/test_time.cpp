@@ -1,6 +1,5 @@
 // RFC 3339 UTC timestamps of the HTTP API.
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <string>
 
@@ -16,7 +15,7 @@ TEST_CASE("unix seconds format as RFC 3339 UTC with a Z", "[time]") {
   const Case cases[] = {
       {0, "1970-01-01T00:00:00Z"},
       {1'795'804'867, "2026-11-27T18:41:07Z"},
-      {951'782'400, "2000-02-29T00:00:00Z"},   // leap day of a /400 year
+      {951'782'400, "2000-02-29T00:00:00Z"},    // leap day of a /400 year
       {4'107'542'400, "2100-03-01T00:00:00Z"},  // 2100 is not a leap year
       {-1, "1969-12-31T23:59:59Z"},
       {-86'400, "1969-12-31T00:00:00Z"},
@@ -46,8 +45,8 @@ TEST_CASE("formatted timestamps parse back to the same second", "[time]") {
       REQUIRE(back == t);
     }
   }
-  for (std::int64_t t : {std::int64_t{0}, std::int64_t{59}, std::int64_t{86'399},
-                         std::int64_t{1'795'804'867}}) {
+  for (std::int64_t t :
+       {std::int64_t{0}, std::int64_t{59}, std::int64_t{86'399}, std::int64_t{1'795'804'867}}) {
     REQUIRE(parse_rfc3339(format_rfc3339(t), back) == Errc::ok);
     CHECK(back == t);
   }
