@@ -1,0 +1,82 @@
+// MOSQ_EVT_ACL_CHECK (DESIGN.md "Scope and ACL"). The per-message path:
+// a hash lookup by client pointer, the session's compiled policy, two token
+// buckets. No Redis, no heap allocation, no exceptions.
+//
+//   client without a session of ours → DEFER (password_file users etc.)
+//   UNSUBSCRIBE                     → allowed, always
+//   anything invalid or unknown     → denied (never "no opinion" for ours)
+#include <string_view>
+
+#include "state.hpp"
+
+namespace shortcred::plugin {
+namespace {
+
+constexpr std::int64_t kRateLogIntervalNs = 10'000'000'000;
+
+int deny(std::uint64_t& counter) {
+  ++counter;
+  return MOSQ_ERR_ACL_DENIED;
+}
+
+// Per-user then per-org bucket; a token is taken from both only when both
+// have one, so a refused publish costs the other bucket nothing.
+bool within_rate(Plugin& p, Session& s) {
+  const std::int64_t now = mono_ns();
+  TokenBucket& u = s.user_state->bucket;
+  TokenBucket& o = s.org_state->bucket;
+  const bool ok = (u.unlimited() || u.seconds_until(now) <= 0) &&
+                  (o.unlimited() || o.seconds_until(now) <= 0);
+  if (ok) {
+    if (!u.unlimited()) u.try_take(now);
+    if (!o.unlimited()) o.try_take(now);
+    return true;
+  }
+  ++p.counters.rate_limited;
+  if (now - s.org_state->last_rate_log_ns >= kRateLogIntervalNs) {
+    s.org_state->last_rate_log_ns = now;
+    SC_LOG(MOSQ_LOG_NOTICE,
+           "shortcred: org %s is over its publish rate; dropping publishes (logged at most once "
+           "per 10 s)",
+           s.org.c_str());
+  }
+  return false;
+}
+
+}  // namespace
+
+int on_acl_check(Plugin& p, mosquitto_evt_acl_check& ev) {
+  Session* s = p.sessions.find(ev.client);
+  if (s == nullptr) return MOSQ_ERR_PLUGIN_DEFER;
+  if (ev.access == MOSQ_ACL_UNSUBSCRIBE) return MOSQ_ERR_SUCCESS;
+  const std::string_view topic = ev.topic != nullptr ? ev.topic : "";
+
+  switch (ev.access) {
+    case MOSQ_ACL_WRITE: {
+      if (s->doomed) return deny(p.counters.acl_denied_publish);
+      // The will sent by an expiry kick is judged as of just before expiry.
+      const bool expiry_will = p.expiry_kick == ev.client;
+      const std::int64_t now = expiry_will ? s->expires_at_ms - 1 : wall_ms();
+      if (!s->policy->check_publish(topic, ev.qos, ev.retain, now).allowed) {
+        return deny(p.counters.acl_denied_publish);
+      }
+      if (!expiry_will && !within_rate(p, *s)) return MOSQ_ERR_ACL_DENIED;
+      return MOSQ_ERR_SUCCESS;
+    }
+    case MOSQ_ACL_SUBSCRIBE:
+      if (s->doomed || !s->policy->check_subscribe(topic, ev.qos, wall_ms()).allowed) {
+        return deny(p.counters.acl_denied_subscribe);
+      }
+      return MOSQ_ERR_SUCCESS;
+    case MOSQ_ACL_READ:
+      if (s->doomed || !s->policy->check_deliver(topic, wall_ms()).allowed) {
+        return deny(p.counters.acl_denied_deliver);
+      }
+      return MOSQ_ERR_SUCCESS;
+    default:
+      // An access type we do not know: deny, never fall through to allow.
+      return MOSQ_ERR_ACL_DENIED;
+  }
+}
+
+}  // namespace shortcred::plugin

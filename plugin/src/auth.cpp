@@ -1,0 +1,208 @@
+// MOSQ_EVT_BASIC_AUTH (DESIGN.md "Broker plugin", CONNECT).
+//
+// Outcomes map to Mosquitto codes here and nowhere else:
+//   not ours (NULL username, not <user>@<org>, password not tkn_…) → DEFER
+//   ours and wrong in any way                                    → AUTH
+//   Redis could not be asked (down, timeout, breaker open)       → UNKNOWN
+//   ours and valid                                               → SUCCESS
+// Junk is rejected before any Redis round trip. Logs carry token ids, never
+// passwords or secrets.
+#include <string>
+#include <string_view>
+
+#include "shortcred/ids.hpp"
+#include "shortcred/secrets.hpp"
+#include "state.hpp"
+
+namespace shortcred::plugin {
+namespace {
+
+int refuse(Plugin&, std::uint64_t& counter, const char* why, std::string_view token,
+           std::string_view client_id) {
+  ++counter;
+  SC_LOG(MOSQ_LOG_NOTICE, "shortcred: refused client '%.*s' (token %.*s): %s",
+         static_cast<int>(client_id.size()), client_id.data(), static_cast<int>(token.size()),
+         token.data(), why);
+  return MOSQ_ERR_AUTH;
+}
+
+bool client_id_acceptable(std::string_view cid) {
+  // Mosquitto 2.0 does not filter these for v5 plugins. `+` and `#` in a
+  // client id have no legitimate use and would widen %c rules; `/` stays
+  // allowed (client_id_prefix `%o/%u/` needs it) and makes %c rules match
+  // nothing (core's substitution).
+  return !cid.empty() && cid.find_first_of(std::string_view("+#\0", 3)) == std::string_view::npos;
+}
+
+// SIGHUP makes Mosquitto re-run BASIC_AUTH for every client: a session that
+// already holds this very credential is re-checked from memory.
+int reauth_from_memory(Plugin& p, Session& s, std::string_view secret, std::int64_t now) {
+  if (!verify_secret(secret, s.secret_sha256)) {
+    return refuse(p, p.counters.auth_failed_bad_secret, "wrong secret", s.token_id, s.client_id);
+  }
+  if (s.doomed || now >= s.expires_at_ms) {
+    return refuse(p, p.counters.auth_failed_expired, "credential expired or revoked", s.token_id,
+                  s.client_id);
+  }
+  if (s.templates_generation != p.templates_generation) compile_policy(p, s);
+  ++p.counters.auth_from_memory;
+  return MOSQ_ERR_SUCCESS;
+}
+
+}  // namespace
+
+void compile_policy(Plugin& p, Session& s) {
+  const Identity id{s.org, s.user, s.client_id};
+  s.policy.emplace(p.templates, s.has_scope ? &s.scope_rules : nullptr, id, s.expires_at_ms);
+  s.templates_generation = p.templates_generation;
+}
+
+void note_expiry(Plugin& p, std::int64_t expires_at_ms) {
+  if (p.next_expiry_ms == 0 || expires_at_ms < p.next_expiry_ms) p.next_expiry_ms = expires_at_ms;
+}
+
+int on_basic_auth(Plugin& p, mosquitto_evt_basic_auth& ev) {
+  if (ev.username == nullptr || ev.password == nullptr) return MOSQ_ERR_PLUGIN_DEFER;
+  Username un;
+  if (parse_username(ev.username, un) != Errc::ok) return MOSQ_ERR_PLUGIN_DEFER;
+  const std::string_view password(ev.password);
+  if (!password.starts_with(kTokenPrefix)) return MOSQ_ERR_PLUGIN_DEFER;
+
+  const char* cid_raw = mosquitto_client_id(ev.client);
+  const std::string_view cid = cid_raw != nullptr ? cid_raw : "";
+  SecretParts parts;
+  if (parse_password(password, parts) != Errc::ok) {
+    return refuse(p, p.counters.auth_failed_malformed, "malformed password", "-", cid);
+  }
+  const std::int64_t now = wall_ms();
+
+  Session* existing = p.sessions.find(ev.client);
+  if (existing != nullptr && existing->token_id == parts.id && existing->org == un.org &&
+      existing->user == un.user && existing->client_id == cid) {
+    return reauth_from_memory(p, *existing, parts.secret, now);
+  }
+
+  if (!client_id_acceptable(cid)) {
+    return refuse(p, p.counters.auth_failed_client_id, "client id empty or contains + or #",
+                  parts.id, cid);
+  }
+  if (!p.opts.client_id_prefix.empty() &&
+      !cid.starts_with(expand_prefix(p.opts.client_id_prefix, un.org, un.user))) {
+    return refuse(p, p.counters.auth_failed_client_id, "client id lacks the required prefix",
+                  parts.id, cid);
+  }
+  // One tenant must not take over (and so kick) another tenant's session.
+  Session* holder = p.sessions.find_by_client_id(cid);
+  if (holder != nullptr && holder->client != ev.client &&
+      (holder->org != un.org || holder->user != un.user)) {
+    return refuse(p, p.counters.auth_failed_client_id,
+                  "client id is in use by another user's session", parts.id, cid);
+  }
+
+  if (!p.breaker.allow(now)) {
+    ++p.counters.auth_failed_redis;
+    return MOSQ_ERR_UNKNOWN;
+  }
+  Fields cred_fields, org_fields;
+  std::string err;
+  if (p.store->fetch(un.org, parts.id, cred_fields, org_fields, err) !=
+      CredStore::Status::ok) {
+    p.breaker.failure(now);
+    ++p.counters.redis_errors;
+    ++p.counters.auth_failed_redis;
+    if (!p.logged_redis_down) {
+      SC_LOG(MOSQ_LOG_WARNING,
+             "shortcred: Redis unavailable (%s); refusing new connections until it answers, "
+             "live sessions keep their rights",
+             err.c_str());
+      p.logged_redis_down = true;
+    }
+    return MOSQ_ERR_UNKNOWN;
+  }
+  p.breaker.success();
+  if (p.logged_redis_down) {
+    SC_LOG(MOSQ_LOG_NOTICE, "shortcred: Redis answers again");
+    p.logged_redis_down = false;
+  }
+
+  if (cred_fields.empty()) {
+    return refuse(p, p.counters.auth_failed_unknown_token, "unknown, expired or revoked token",
+                  parts.id, cid);
+  }
+  const auto rec = credential_from_fields(cred_fields);
+  if (!rec) {
+    return refuse(p, p.counters.auth_failed_internal, "credential record in Redis is malformed",
+                  parts.id, cid);
+  }
+  if (rec->user != un.user) {
+    return refuse(p, p.counters.auth_failed_user_mismatch, "username does not match the token",
+                  parts.id, cid);
+  }
+  if (!verify_secret(parts.secret, rec->secret_sha256)) {
+    return refuse(p, p.counters.auth_failed_bad_secret, "wrong secret", parts.id, cid);
+  }
+  if (rec->expires_at_ms <= now) {
+    return refuse(p, p.counters.auth_failed_expired, "credential expired", parts.id, cid);
+  }
+  const OrgRecord org = org_from_fields(org_fields);
+  if (org.disabled) {
+    return refuse(p, p.counters.auth_failed_org_disabled, "organisation is disabled", parts.id,
+                  cid);
+  }
+  if (!rec->client_id.empty() && rec->client_id != cid) {
+    return refuse(p, p.counters.auth_failed_client_id,
+                  "client id differs from the credential's binding", parts.id, cid);
+  }
+  std::vector<Rule> scope_rules;
+  if (!rec->scope.empty()) {
+    std::vector<RuleError> errors;
+    if (!parse_scope(rec->scope, scope_rules, errors)) {
+      return refuse(p, p.counters.auth_failed_internal, "credential scope is invalid", parts.id,
+                    cid);
+    }
+  }
+
+  // A re-auth of this context with another credential replaces its session.
+  if (existing != nullptr) p.sessions.erase(ev.client);
+  OrgState& os = p.sessions.org_state(un.org);
+  os.apply(org, p.defaults, mono_ns());
+  // A same-user takeover of this client id drops the old session right after:
+  // it must not count against the caps.
+  const bool replaces = holder != nullptr && holder->client != ev.client;
+  const std::size_t org_live = os.sessions.size() - (replaces ? 1 : 0);
+  std::size_t user_live = 0;
+  if (auto u = os.users.find(un.user); u != os.users.end()) user_live = u->second.live;
+  if (replaces) --user_live;
+  const bool org_full = os.max_connections > 0 &&
+                        org_live >= static_cast<std::size_t>(os.max_connections);
+  const bool user_full = os.user_max_connections > 0 &&
+                         user_live >= static_cast<std::size_t>(os.user_max_connections);
+  if (org_full || user_full) {
+    if (os.sessions.empty()) p.sessions.drop_org_if_unused(un.org);
+    return refuse(p, p.counters.auth_failed_connection_limit,
+                  org_full ? "organisation connection limit reached"
+                           : "user connection limit reached",
+                  parts.id, cid);
+  }
+
+  auto s = std::make_unique<Session>();
+  s->client = ev.client;
+  s->org = std::string(un.org);
+  s->user = std::string(un.user);
+  s->token_id = std::string(parts.id);
+  s->client_id = std::string(cid);
+  s->secret_sha256 = rec->secret_sha256;
+  s->expires_at_ms = rec->expires_at_ms;
+  s->has_scope = !rec->scope.empty();
+  s->scope_rules = std::move(scope_rules);
+  compile_policy(p, *s);
+  Session& stored = p.sessions.insert(std::move(s));
+  note_expiry(p, stored.expires_at_ms);
+  ++p.counters.auth_ok;
+  SC_LOG(MOSQ_LOG_INFO, "shortcred: client '%s' authenticated with token %s (org %s), expires in %lld s",
+         stored.client_id.c_str(), stored.token_id.c_str(), stored.org.c_str(),
+         static_cast<long long>((stored.expires_at_ms - now) / 1000));
+  return MOSQ_ERR_SUCCESS;
+}
+
+}  // namespace shortcred::plugin

@@ -1,0 +1,190 @@
+#include "background.hpp"
+
+#include <poll.h>
+
+#include <algorithm>
+
+#include "shortcred/redis/connection.hpp"
+
+namespace shortcred::plugin {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kIoTimeout = std::chrono::milliseconds(1000);
+constexpr auto kPoll = std::chrono::milliseconds(100);
+
+}  // namespace
+
+Background::Background(RedisEndpoint ep, std::string prefix)
+    : ep_(std::move(ep)), prefix_(std::move(prefix)) {}
+
+Background::~Background() { stop(); }
+
+void Background::start() {
+  stop_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void Background::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void Background::post_snapshot(std::vector<TokenRef> tokens, std::vector<std::string> orgs) {
+  std::lock_guard lock(mu_);
+  snap_tokens_ = std::move(tokens);
+  snap_orgs_ = std::move(orgs);
+  have_snapshot_ = true;
+}
+
+BackgroundEvents Background::take() {
+  BackgroundEvents e;
+  std::lock_guard lock(mu_);
+  std::swap(e, out_);
+  return e;
+}
+
+void Background::push(BackgroundEvents&& e) {
+  std::lock_guard lock(mu_);
+  for (auto& r : e.revocations) out_.revocations.push_back(std::move(r));
+  for (auto& m : e.missing) out_.missing.push_back(std::move(m));
+  for (auto& o : e.orgs) out_.orgs.push_back(std::move(o));
+  for (auto& l : e.logs) out_.logs.push_back(std::move(l));
+  out_.redis_errors += e.redis_errors;
+  out_.redis_up_again = out_.redis_up_again || e.redis_up_again;
+}
+
+void Background::log(int level, std::string text) {
+  BackgroundEvents e;
+  e.logs.emplace_back(level, std::move(text));
+  push(std::move(e));
+}
+
+void Background::run() {
+  const std::string channel = revoked_channel(prefix_);
+  redis::Connection sub;
+  auto backoff = std::chrono::milliseconds(100);
+  auto next_connect = Clock::now();
+  bool had_failure = false;
+
+  while (!stop_) {
+    if (!sub.ok()) {
+      subscribed_ = false;
+      if (Clock::now() < next_connect) {
+        std::this_thread::sleep_for(std::min<Clock::duration>(kPoll, next_connect - Clock::now()));
+        continue;
+      }
+      std::string err;
+      sub = redis::Connection::open(ep_, kIoTimeout, err);
+      redis::Reply r = sub.ok() ? sub.command({"SUBSCRIBE", channel}) : nullptr;
+      if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (!had_failure) log(1, "shortcred: revocation subscriber cannot reach Redis: " +
+                                     (err.empty() ? sub.error() : err) + "; retrying");
+        BackgroundEvents e;
+        e.redis_errors = 1;
+        push(std::move(e));
+        sub = {};
+        had_failure = true;
+        next_connect = Clock::now() + backoff;
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+        continue;
+      }
+      backoff = std::chrono::milliseconds(100);
+      subscribed_ = true;
+      log(0, "shortcred: subscribed to " + channel);
+      if (had_failure) {
+        // Messages published while we were away are lost: revalidate every
+        // live session at once instead of waiting for the next interval.
+        BackgroundEvents e;
+        e.redis_up_again = true;
+        push(std::move(e));
+        std::lock_guard lock(mu_);
+        have_snapshot_ = have_snapshot_ || !snap_tokens_.empty();
+      }
+      had_failure = false;
+    }
+
+    pollfd p{sub.raw()->fd, POLLIN, 0};
+    const int n = ::poll(&p, 1, static_cast<int>(kPoll.count()));
+    if (n > 0) {
+      bool failed = (p.revents & (POLLERR | POLLNVAL)) != 0;
+      if (!failed && redisBufferRead(sub.raw()) != REDIS_OK) failed = true;
+      BackgroundEvents e;
+      while (!failed) {
+        void* raw = nullptr;
+        if (redisGetReplyFromReader(sub.raw(), &raw) != REDIS_OK) {
+          failed = true;
+          break;
+        }
+        if (raw == nullptr) break;
+        redis::Reply r(static_cast<redisReply*>(raw));
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) continue;
+        if (redis::to_string(r->element[0]) != "message") continue;
+        const std::string payload = redis::to_string(r->element[2]);
+        if (auto rev = parse_revocation(payload)) {
+          e.revocations.push_back(std::move(*rev));
+        } else {
+          e.logs.emplace_back(1, "shortcred: ignoring malformed message on " + channel);
+        }
+      }
+      if (failed) {
+        e.logs.emplace_back(1, "shortcred: revocation subscriber lost Redis: " + sub.error());
+        e.redis_errors += 1;
+        sub = {};
+        had_failure = true;
+        next_connect = Clock::now();
+      }
+      push(std::move(e));
+    }
+
+    std::vector<TokenRef> tokens;
+    std::vector<std::string> orgs;
+    {
+      std::lock_guard lock(mu_);
+      if (!have_snapshot_) continue;
+      have_snapshot_ = false;
+      tokens = snap_tokens_;
+      orgs = snap_orgs_;
+    }
+    revalidate(std::move(tokens), std::move(orgs));
+  }
+  subscribed_ = false;
+}
+
+void Background::revalidate(std::vector<TokenRef> tokens, std::vector<std::string> orgs) {
+  std::string err;
+  redis::Connection c = redis::Connection::open(ep_, kIoTimeout, err);
+  BackgroundEvents e;
+  auto fail = [&](const std::string& what) {
+    e.redis_errors += 1;
+    e.logs.emplace_back(1, "shortcred: revalidation skipped (live sessions keep their rights "
+                           "until expiry): " + what);
+    push(std::move(e));
+  };
+  if (!c.ok()) return fail(err);
+  for (std::size_t i = 0; i < tokens.size(); i += kExistsChunk) {
+    const std::size_t end = std::min(tokens.size(), i + kExistsChunk);
+    for (std::size_t j = i; j < end; ++j) {
+      if (!c.append({"EXISTS", cred_key(prefix_, tokens[j].org, tokens[j].token_id)})) {
+        return fail(c.error());
+      }
+    }
+    for (std::size_t j = i; j < end; ++j) {
+      redis::Reply r = c.read_reply();
+      if (!r) return fail(c.error());
+      // Only a definite 0 revokes: an error reply is "could not ask".
+      if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) e.missing.push_back(tokens[j]);
+    }
+  }
+  for (const auto& org : orgs) {
+    if (!c.append({"HGETALL", org_key(prefix_, org)})) return fail(c.error());
+  }
+  for (const auto& org : orgs) {
+    redis::Reply r = c.read_reply();
+    if (!r) return fail(c.error());
+    if (r->type == REDIS_REPLY_ARRAY) e.orgs.emplace_back(org, org_from_fields(redis::to_pairs(r.get())));
+  }
+  push(std::move(e));
+}
+
+}  // namespace shortcred::plugin

@@ -1,0 +1,86 @@
+// The plugin's background thread: all Redis work other than CONNECT.
+//
+// - SUBSCRIBE to `<prefix>revoked` on its own connection (poll(2) on the
+//   socket, so stop() is honoured within ~100 ms and a quiet channel never
+//   trips a read timeout); reconnects with backoff.
+// - Every revalidate_interval_s, checks the live sessions the broker thread
+//   posted (pipelined EXISTS, in chunks) and re-reads their orgs' hashes.
+//
+// It never touches sessions or the Mosquitto API: results go into a
+// mutex-protected mailbox that the broker thread empties at MOSQ_EVT_TICK.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "shortcred/redis_url.hpp"
+#include "shortcred/schema.hpp"
+
+namespace shortcred::plugin {
+
+struct TokenRef {
+  std::string org;
+  std::string token_id;
+};
+
+// What the background thread hands to the broker thread.
+struct BackgroundEvents {
+  std::vector<Revocation> revocations;     // from the channel
+  std::vector<TokenRef> missing;           // failed revalidation (key gone)
+  std::vector<std::pair<std::string, OrgRecord>> orgs;  // refreshed org hashes
+  std::vector<std::pair<int, std::string>> logs;        // (0 info | 1 warning, text)
+  std::uint64_t redis_errors = 0;
+  bool redis_up_again = false;  // a connection succeeded after a failure
+
+  bool empty() const {
+    return revocations.empty() && missing.empty() && orgs.empty() && logs.empty() &&
+           redis_errors == 0 && !redis_up_again;
+  }
+};
+
+class Background {
+ public:
+  static constexpr std::size_t kExistsChunk = 512;
+
+  Background(RedisEndpoint ep, std::string prefix);
+  ~Background();
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+
+  void start();
+  void stop();
+
+  // Broker thread: the live sessions to revalidate now (replaces any pending set).
+  void post_snapshot(std::vector<TokenRef> tokens, std::vector<std::string> orgs);
+  // Broker thread: takes everything ready (a swap under a short lock).
+  BackgroundEvents take();
+  // True while SUBSCRIBE is confirmed on a live connection.
+  bool subscribed() const noexcept { return subscribed_.load(); }
+
+ private:
+  void run();
+  void push(BackgroundEvents&& e);
+  void log(int level, std::string text);
+  void revalidate(std::vector<TokenRef> tokens, std::vector<std::string> orgs);
+
+  RedisEndpoint ep_;
+  std::string prefix_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> subscribed_{false};
+
+  std::mutex mu_;
+  BackgroundEvents out_;
+  bool have_snapshot_ = false;
+  std::vector<TokenRef> snap_tokens_;
+  std::vector<std::string> snap_orgs_;
+};
+
+}  // namespace shortcred::plugin

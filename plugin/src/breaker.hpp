@@ -1,0 +1,40 @@
+// Circuit breaker for the broker thread's Redis connection. While Redis is
+// known to be down, CONNECTs are refused at once instead of each waiting for
+// redis_timeout_ms; after an exponentially growing pause one CONNECT is let
+// through as a probe. Never fails open: "open" means refuse.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+namespace shortcred::plugin {
+
+class Breaker {
+ public:
+  static constexpr std::int64_t kFirstBackoffMs = 100;
+  static constexpr std::int64_t kMaxBackoffMs = 2000;
+
+  // True when a Redis round trip may be attempted now (closed, or a probe is due).
+  bool allow(std::int64_t now_ms) const noexcept { return !open_ || now_ms >= next_probe_ms_; }
+  void success() noexcept {
+    open_ = false;
+    backoff_ms_ = kFirstBackoffMs;
+  }
+  void failure(std::int64_t now_ms) noexcept {
+    if (open_) backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
+    open_ = true;
+    next_probe_ms_ = now_ms + backoff_ms_;
+  }
+  // The background thread saw Redis answer again: probe at the next CONNECT.
+  void hint_recovered(std::int64_t now_ms) noexcept {
+    if (open_) next_probe_ms_ = std::min(next_probe_ms_, now_ms);
+  }
+  bool open() const noexcept { return open_; }
+
+ private:
+  bool open_ = false;
+  std::int64_t backoff_ms_ = kFirstBackoffMs;
+  std::int64_t next_probe_ms_ = 0;
+};
+
+}  // namespace shortcred::plugin

@@ -1,0 +1,168 @@
+// The C entry points of mosquitto_shortcred.so (plugin API v5, Mosquitto 2.0).
+//
+// Init validates everything first — options, acl_file, per_listener_settings —
+// and refuses to start on any error, with a message naming the problem. Then
+// it starts the background thread and registers each callback, unwinding on
+// the first failure. Nothing escapes the C boundary: every callback catches,
+// logs and denies.
+#include <exception>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "state.hpp"
+
+#define SC_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace shortcred::plugin {
+namespace {
+
+template <class Fn>
+int guarded(const char* what, int deny_code, Fn&& fn) noexcept {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    SC_LOG(MOSQ_LOG_ERR, "shortcred: internal error in %s (denied): %s", what, e.what());
+  } catch (...) {
+    SC_LOG(MOSQ_LOG_ERR, "shortcred: internal error in %s (denied)", what);
+  }
+  return deny_code;
+}
+
+int cb_basic_auth(int, void* event, void* userdata) {
+  auto& p = *static_cast<Plugin*>(userdata);
+  return guarded("basic auth", MOSQ_ERR_AUTH, [&] {
+    return on_basic_auth(p, *static_cast<mosquitto_evt_basic_auth*>(event));
+  });
+}
+int cb_acl_check(int, void* event, void* userdata) {
+  auto& p = *static_cast<Plugin*>(userdata);
+  return guarded("ACL check", MOSQ_ERR_ACL_DENIED, [&] {
+    return on_acl_check(p, *static_cast<mosquitto_evt_acl_check*>(event));
+  });
+}
+int cb_tick(int, void* event, void* userdata) {
+  auto& p = *static_cast<Plugin*>(userdata);
+  return guarded("tick", MOSQ_ERR_SUCCESS,
+                 [&] { return on_tick(p, *static_cast<mosquitto_evt_tick*>(event)); });
+}
+int cb_reload(int, void* event, void* userdata) {
+  auto& p = *static_cast<Plugin*>(userdata);
+  return guarded("reload", MOSQ_ERR_PLUGIN_DEFER,
+                 [&] { return on_reload(p, *static_cast<mosquitto_evt_reload*>(event)); });
+}
+int cb_disconnect(int, void* event, void* userdata) {
+  auto& p = *static_cast<Plugin*>(userdata);
+  return guarded("disconnect", MOSQ_ERR_SUCCESS, [&] {
+    on_disconnect(p, *static_cast<mosquitto_evt_disconnect*>(event));
+    return MOSQ_ERR_SUCCESS;
+  });
+}
+
+struct Registration {
+  int event;
+  MOSQ_FUNC_generic_callback cb;
+};
+const Registration kCallbacks[] = {
+    {MOSQ_EVT_BASIC_AUTH, cb_basic_auth}, {MOSQ_EVT_ACL_CHECK, cb_acl_check},
+    {MOSQ_EVT_TICK, cb_tick},             {MOSQ_EVT_RELOAD, cb_reload},
+    {MOSQ_EVT_DISCONNECT, cb_disconnect},
+};
+
+void unregister(Plugin& p, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) {
+    mosquitto_callback_unregister(p.pid, kCallbacks[i].event, kCallbacks[i].cb, nullptr);
+  }
+}
+
+// Mosquitto 2.0.x's plugin identifier is `struct { struct mosquitto__listener
+// *listener; }`, and the listener is set exactly when per_listener_settings is
+// true. Then callbacks land in that listener's options, where 2.0.11 never
+// runs MOSQ_EVT_TICK — no expiry, no revocation. There is no API to ask, so we
+// read that one field (layout checked against 2.0.11's src/mosquitto_broker_internal.h).
+bool per_listener_settings(mosquitto_plugin_id_t* pid) {
+  return pid != nullptr && *reinterpret_cast<void* const*>(pid) != nullptr;
+}
+
+int init(mosquitto_plugin_id_t* pid, void** userdata, mosquitto_opt* options, int count) {
+  if (per_listener_settings(pid)) {
+    SC_LOG(MOSQ_LOG_ERR,
+           "shortcred: 'per_listener_settings true' is not supported: Mosquitto 2.0 does not "
+           "deliver the tick event to per-listener plugins, so expiry and revocation could not "
+           "disconnect anyone. Remove per_listener_settings (or set it false) and configure the "
+           "plugin globally.");
+    return MOSQ_ERR_INVAL;
+  }
+  std::vector<RawOption> raw;
+  for (int i = 0; i < count; ++i) {
+    raw.emplace_back(options[i].key ? options[i].key : "", options[i].value ? options[i].value : "");
+  }
+  auto p = std::make_unique<Plugin>();
+  p->pid = pid;
+  std::string error;
+  if (!parse_options(raw, p->opts, error) || !load_templates(p->opts.acl_file, p->templates, error)) {
+    SC_LOG(MOSQ_LOG_ERR, "shortcred: %s", error.c_str());
+    return MOSQ_ERR_INVAL;
+  }
+  p->defaults = {p->opts.pub_rate, p->opts.pub_burst, p->opts.max_connections};
+  p->store = std::make_unique<CredStore>(
+      p->opts.redis, std::chrono::milliseconds(p->opts.redis_timeout_ms), p->opts.key_prefix);
+  p->background = std::make_unique<Background>(p->opts.redis, p->opts.key_prefix);
+  p->background->start();
+
+  for (std::size_t i = 0; i < std::size(kCallbacks); ++i) {
+    const int rc = mosquitto_callback_register(pid, kCallbacks[i].event, kCallbacks[i].cb,
+                                               nullptr, p.get());
+    if (rc != MOSQ_ERR_SUCCESS) {
+      SC_LOG(MOSQ_LOG_ERR, "shortcred: cannot register callback for event %d (error %d)",
+             kCallbacks[i].event, rc);
+      unregister(*p, i);
+      p->background->stop();
+      return rc;
+    }
+  }
+  SC_LOG(MOSQ_LOG_NOTICE,
+         "shortcred: loaded (redis %s, prefix '%s', %zu ACL rule(s) from %s, revalidate every "
+         "%d s)",
+         p->opts.redis.redacted().c_str(), p->opts.key_prefix.c_str(), p->templates.size(),
+         p->opts.acl_file.empty() ? "the built-in defaults" : p->opts.acl_file.c_str(),
+         p->opts.revalidate_interval_s);
+  *userdata = p.release();
+  return MOSQ_ERR_SUCCESS;
+}
+
+}  // namespace
+}  // namespace shortcred::plugin
+
+using shortcred::plugin::Plugin;
+
+SC_EXPORT int mosquitto_plugin_version(int supported_version_count, const int* supported_versions) {
+  for (int i = 0; i < supported_version_count; ++i) {
+    if (supported_versions[i] == 5) return 5;
+  }
+  return -1;
+}
+
+SC_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier, void** userdata,
+                                    struct mosquitto_opt* options, int option_count) {
+  try {
+    return shortcred::plugin::init(identifier, userdata, options, option_count);
+  } catch (const std::exception& e) {
+    mosquitto_log_printf(MOSQ_LOG_ERR, "shortcred: cannot start: %s", e.what());
+  } catch (...) {
+    mosquitto_log_printf(MOSQ_LOG_ERR, "shortcred: cannot start");
+  }
+  return MOSQ_ERR_UNKNOWN;
+}
+
+SC_EXPORT int mosquitto_plugin_cleanup(void* userdata, struct mosquitto_opt*, int) {
+  auto* p = static_cast<Plugin*>(userdata);
+  if (p == nullptr) return MOSQ_ERR_SUCCESS;
+  try {
+    shortcred::plugin::unregister(*p, std::size(shortcred::plugin::kCallbacks));
+    p->background->stop();
+  } catch (...) {
+  }
+  delete p;
+  return MOSQ_ERR_SUCCESS;
+}

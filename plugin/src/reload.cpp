@@ -1,0 +1,33 @@
+// MOSQ_EVT_RELOAD (SIGHUP): re-read acl_file atomically. The new rule set is
+// built completely before it replaces the old one; a file that fails to read
+// or parse keeps the old rules and the log says why. Live sessions are
+// recompiled against the new templates (their scope is unchanged).
+#include "state.hpp"
+
+namespace shortcred::plugin {
+
+int on_reload(Plugin& p, mosquitto_evt_reload& ev) {
+  std::string acl_file = p.opts.acl_file;
+  for (int i = 0; i < ev.option_count; ++i) {
+    if (ev.options[i].key != nullptr && std::string_view(ev.options[i].key) == "acl_file" &&
+        ev.options[i].value != nullptr) {
+      acl_file = ev.options[i].value;
+    }
+  }
+  std::vector<Rule> fresh;
+  std::string error;
+  if (!load_templates(acl_file, fresh, error)) {
+    SC_LOG(MOSQ_LOG_ERR, "shortcred: reload refused, keeping the previous ACL rules: %s",
+           error.c_str());
+    return MOSQ_ERR_PLUGIN_DEFER;
+  }
+  p.templates = std::move(fresh);
+  p.opts.acl_file = acl_file;
+  ++p.templates_generation;
+  p.sessions.for_each([&](Session& s) { compile_policy(p, s); });
+  SC_LOG(MOSQ_LOG_NOTICE, "shortcred: reloaded %zu ACL rule(s) from %s", p.templates.size(),
+         acl_file.empty() ? "the built-in defaults" : acl_file.c_str());
+  return MOSQ_ERR_PLUGIN_DEFER;
+}
+
+}  // namespace shortcred::plugin

@@ -1,0 +1,100 @@
+#include "sessions.hpp"
+
+#include <algorithm>
+
+namespace shortcred::plugin {
+
+void OrgState::apply(const OrgRecord& r, const LimitDefaults& d, std::int64_t now_ns) {
+  disabled = r.disabled;
+  pub_rate = r.pub_rate.value_or(d.pub_rate);
+  pub_burst = r.pub_burst.value_or(d.pub_burst);
+  max_connections = r.max_connections.value_or(d.max_connections);
+  user_pub_rate = r.user_pub_rate.value_or(0);
+  user_max_connections = r.user_max_connections.value_or(0);
+  if (bucket.rate() != static_cast<double>(pub_rate) ||
+      bucket.burst() != static_cast<double>(pub_burst)) {
+    bucket.reconfigure(static_cast<double>(pub_rate), static_cast<double>(pub_burst), now_ns);
+  }
+  for (auto& [name, u] : users) {
+    if (u.bucket.rate() != static_cast<double>(user_pub_rate)) {
+      u.bucket.reconfigure(static_cast<double>(user_pub_rate), 0, now_ns);
+    }
+  }
+}
+
+OrgState& SessionTable::org_state(std::string_view org) {
+  auto it = orgs_.find(org);
+  if (it == orgs_.end()) {
+    it = orgs_.emplace(std::string(org), OrgState{}).first;
+    it->second.org = std::string(org);
+  }
+  return it->second;
+}
+
+Session& SessionTable::insert(std::unique_ptr<Session> s) {
+  erase(s->client);
+  Session& ref = *s;
+  OrgState& o = org_state(ref.org);
+  ref.org_state = &o;
+  o.sessions.insert(&ref);
+  auto uit = o.users.find(ref.user);
+  if (uit == o.users.end()) {
+    uit = o.users.emplace(ref.user, UserState{}).first;
+    uit->second.bucket = TokenBucket(static_cast<double>(o.user_pub_rate), 0, 0);
+  }
+  ref.user_state = &uit->second;
+  ++ref.user_state->live;
+  by_client_id_[ref.client_id] = &ref;
+  by_token_.emplace(ref.token_id, &ref);
+  by_client_.emplace(ref.client, std::move(s));
+  return ref;
+}
+
+void SessionTable::erase(const void* client) {
+  auto it = by_client_.find(client);
+  if (it == by_client_.end()) return;
+  Session* s = it->second.get();
+  auto cid = by_client_id_.find(s->client_id);
+  if (cid != by_client_id_.end() && cid->second == s) by_client_id_.erase(cid);
+  auto [b, e] = by_token_.equal_range(s->token_id);
+  for (auto t = b; t != e; ++t) {
+    if (t->second == s) {
+      by_token_.erase(t);
+      break;
+    }
+  }
+  OrgState* o = s->org_state;
+  o->sessions.erase(s);
+  if (--s->user_state->live == 0) o->users.erase(s->user);
+  by_client_.erase(it);
+  // Org state (limits, bucket) outlives its last session only until the
+  // next connect would recreate it; dropping it bounds memory by live orgs.
+  if (o->sessions.empty()) orgs_.erase(o->org);
+}
+
+std::vector<Session*> SessionTable::by_token(std::string_view org, std::string_view token_id) {
+  std::vector<Session*> out;
+  auto [b, e] = by_token_.equal_range(std::string(token_id));
+  for (auto t = b; t != e; ++t) {
+    if (t->second->org == org) out.push_back(t->second);
+  }
+  return out;
+}
+
+std::vector<Session*> SessionTable::by_user(std::string_view org, std::string_view user) {
+  std::vector<Session*> out;
+  if (OrgState* o = find_org(org)) {
+    for (Session* s : o->sessions) {
+      if (s->user == user) out.push_back(s);
+    }
+  }
+  return out;
+}
+
+std::vector<Session*> SessionTable::by_org(std::string_view org) {
+  std::vector<Session*> out;
+  if (OrgState* o = find_org(org)) out.assign(o->sessions.begin(), o->sessions.end());
+  return out;
+}
+
+}  // namespace shortcred::plugin

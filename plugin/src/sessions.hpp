@@ -1,0 +1,131 @@
+// Live sessions of our clients, keyed by Mosquitto's `struct mosquitto *`
+// (opaque here) and indexed by client id, by org and by token id. A session
+// holds everything the per-message path needs — compiled policy, expiry,
+// rate buckets — so ACL checks never touch Redis or allocate.
+//
+// Broker thread only: no locking.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "shortcred/policy.hpp"
+#include "shortcred/rate_limit.hpp"
+#include "shortcred/schema.hpp"
+
+namespace shortcred::plugin {
+
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+template <class V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
+// Plugin-wide defaults that an org hash field overrides.
+struct LimitDefaults {
+  std::int64_t pub_rate = 0;
+  std::int64_t pub_burst = 0;
+  std::int64_t max_connections = 0;
+};
+
+struct Session;
+
+struct UserState {
+  TokenBucket bucket;
+  std::size_t live = 0;
+};
+
+struct OrgState {
+  std::string org;
+  bool disabled = false;
+  std::int64_t pub_rate = 0, pub_burst = 0, max_connections = 0;
+  std::int64_t user_pub_rate = 0, user_max_connections = 0;
+  TokenBucket bucket;
+  std::int64_t last_rate_log_ns = std::numeric_limits<std::int64_t>::min();
+  std::unordered_set<Session*> sessions;
+  StringMap<UserState> users;
+
+  // Applies an org hash (absent fields take `d`), keeping bucket fill levels.
+  void apply(const OrgRecord& r, const LimitDefaults& d, std::int64_t now_ns);
+};
+
+struct Session {
+  const void* client = nullptr;
+  std::string org, user, token_id, client_id;
+  std::string secret_sha256;  // to re-check an unchanged credential from memory
+  std::int64_t expires_at_ms = 0;
+  bool has_scope = false;
+  std::vector<Rule> scope_rules;  // parsed once at CONNECT, kept for recompiles
+  std::optional<Policy> policy;
+  std::uint64_t templates_generation = 0;
+  OrgState* org_state = nullptr;
+  UserState* user_state = nullptr;
+  // Revoked or org disabled: every check denies until the tick kicks it.
+  bool doomed = false;
+};
+
+class SessionTable {
+ public:
+  Session* find(const void* client) noexcept {
+    auto it = by_client_.find(client);
+    return it == by_client_.end() ? nullptr : it->second.get();
+  }
+  Session* find_by_client_id(std::string_view id) noexcept {
+    auto it = by_client_id_.find(id);
+    return it == by_client_id_.end() ? nullptr : it->second;
+  }
+  // The org's state, created with `d` limits if absent.
+  OrgState& org_state(std::string_view org);
+  OrgState* find_org(std::string_view org) noexcept {
+    auto it = orgs_.find(org);
+    return it == orgs_.end() ? nullptr : &it->second;
+  }
+
+  // Adds `s` (replacing a session of the same client pointer), wires it to its
+  // org and user state and the indexes. Returns the stored session.
+  Session& insert(std::unique_ptr<Session> s);
+  // Drops the session of `client`, if any. The client id index entry goes
+  // only if it still points at this session: on a duplicate-client-id
+  // takeover Mosquitto disconnects the old context after the new one
+  // authenticated, and the new session must stay indexed.
+  void erase(const void* client);
+
+  std::vector<Session*> by_token(std::string_view org, std::string_view token_id);
+  std::vector<Session*> by_user(std::string_view org, std::string_view user);
+  std::vector<Session*> by_org(std::string_view org);
+
+  // Forgets an org's state if no session uses it (after a refused CONNECT).
+  void drop_org_if_unused(std::string_view org) {
+    auto it = orgs_.find(org);
+    if (it != orgs_.end() && it->second.sessions.empty()) orgs_.erase(it);
+  }
+
+  std::size_t size() const noexcept { return by_client_.size(); }
+  template <class F>
+  void for_each(F&& f) {
+    for (auto& [k, s] : by_client_) f(*s);
+  }
+  template <class F>
+  void for_each_org(F&& f) {
+    for (auto& [k, o] : orgs_) f(o);
+  }
+
+ private:
+  std::unordered_map<const void*, std::unique_ptr<Session>> by_client_;
+  StringMap<Session*> by_client_id_;
+  std::unordered_multimap<std::string, Session*> by_token_;
+  StringMap<OrgState> orgs_;
+};
+
+}  // namespace shortcred::plugin

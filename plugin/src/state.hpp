@@ -1,0 +1,84 @@
+// The plugin instance shared by the broker-side files (auth, acl, tick,
+// reload, plugin). One per `plugin` line; touched only on the broker thread,
+// except `background`, whose own methods lock.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "background.hpp"
+#include "breaker.hpp"
+#include "counters.hpp"
+#include "options.hpp"
+#include "sessions.hpp"
+#include "store.hpp"
+
+// mosquitto_broker.h must precede mosquitto_plugin.h in 2.0.
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+#include <mosquitto.h>
+
+namespace shortcred::plugin {
+
+enum class KickReason { expired, revoked, org_disabled };
+
+struct PendingKick {
+  const void* client;
+  KickReason reason;
+};
+
+struct Plugin {
+  mosquitto_plugin_id_t* pid = nullptr;
+  Options opts;
+  std::vector<Rule> templates;
+  std::uint64_t templates_generation = 1;
+  LimitDefaults defaults;
+  SessionTable sessions;
+  Counters counters;
+  Breaker breaker;
+  std::unique_ptr<CredStore> store;
+  std::unique_ptr<Background> background;
+
+  std::vector<PendingKick> kicks;
+  // Set while an expiry kick runs: Mosquitto then checks the will as a WRITE
+  // of this client, which must be judged as of just before expiry.
+  const void* expiry_kick = nullptr;
+  std::int64_t next_expiry_ms = 0;
+  std::int64_t next_revalidate_ms = 0;
+  std::int64_t next_sys_ms = 0;
+  bool logged_redis_down = false;
+};
+
+// Wall clock (credential expiry is unix ms) and a monotonic clock (buckets).
+// clock_gettime: no allocation, safe on the per-message path.
+inline std::int64_t wall_ms() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+inline std::int64_t mono_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// printf-style logging through Mosquitto (broker thread only).
+#define SC_LOG(level, ...) mosquitto_log_printf((level), __VA_ARGS__)
+
+// Event handlers; each is wrapped by plugin.cpp, which catches everything.
+int on_basic_auth(Plugin& p, mosquitto_evt_basic_auth& ev);
+int on_acl_check(Plugin& p, mosquitto_evt_acl_check& ev);
+int on_tick(Plugin& p, mosquitto_evt_tick& ev);
+int on_reload(Plugin& p, mosquitto_evt_reload& ev);
+void on_disconnect(Plugin& p, mosquitto_evt_disconnect& ev);
+
+// Compiles (or recompiles) a session's policy against the current templates.
+void compile_policy(Plugin& p, Session& s);
+// Earliest expiry of the live sessions (for the tick's cheap "anything due?").
+void note_expiry(Plugin& p, std::int64_t expires_at_ms);
+
+}  // namespace shortcred::plugin

@@ -1,0 +1,160 @@
+// MOSQ_EVT_TICK (about every 100 ms): the only place that disconnects
+// clients. Kicking re-enters the broker (DISCONNECT fires for the kicked
+// client, the will is published), which is unsafe inside an ACL or
+// DISCONNECT callback, so every other path only queues a PendingKick.
+//
+//   expiry                    → kicked with will (with_will = true)
+//   revocation, failed
+//   revalidation, org disabled → kicked without will (with_will = false)
+//
+// In Mosquitto 2.0.11 with_will = false marks the context "disconnecting"
+// before do_disconnect, which is what suppresses the will.
+#include <string>
+
+#include "state.hpp"
+
+namespace shortcred::plugin {
+namespace {
+
+void queue_kick(Plugin& p, Session& s, KickReason reason) {
+  if (s.doomed) return;  // already queued
+  s.doomed = true;
+  p.kicks.push_back({s.client, reason});
+}
+
+void apply_background(Plugin& p, BackgroundEvents& ev, std::int64_t now) {
+  for (const auto& [level, text] : ev.logs) {
+    SC_LOG(level == 0 ? MOSQ_LOG_INFO : MOSQ_LOG_WARNING, "%s", text.c_str());
+  }
+  p.counters.redis_errors += ev.redis_errors;
+  if (ev.redis_up_again) p.breaker.hint_recovered(now);
+
+  for (const Revocation& r : ev.revocations) {
+    std::vector<Session*> hit;
+    KickReason reason = KickReason::revoked;
+    switch (r.kind) {
+      case Revocation::Kind::token: hit = p.sessions.by_token(r.org, r.subject); break;
+      case Revocation::Kind::user: hit = p.sessions.by_user(r.org, r.subject); break;
+      case Revocation::Kind::org:
+        hit = p.sessions.by_org(r.org);
+        reason = KickReason::org_disabled;
+        break;
+    }
+    for (Session* s : hit) {
+      SC_LOG(MOSQ_LOG_NOTICE, "shortcred: token %s (org %s) revoked; disconnecting '%s'",
+             s->token_id.c_str(), s->org.c_str(), s->client_id.c_str());
+      queue_kick(p, *s, reason);
+    }
+  }
+  for (const TokenRef& t : ev.missing) {
+    for (Session* s : p.sessions.by_token(t.org, t.token_id)) {
+      SC_LOG(MOSQ_LOG_NOTICE,
+             "shortcred: token %s (org %s) no longer in Redis; disconnecting '%s'",
+             s->token_id.c_str(), s->org.c_str(), s->client_id.c_str());
+      queue_kick(p, *s, KickReason::revoked);
+    }
+  }
+  const std::int64_t now_ns = mono_ns();
+  for (const auto& [org, record] : ev.orgs) {
+    OrgState* os = p.sessions.find_org(org);
+    if (os == nullptr) continue;
+    os->apply(record, p.defaults, now_ns);
+    if (record.disabled) {
+      for (Session* s : p.sessions.by_org(org)) queue_kick(p, *s, KickReason::org_disabled);
+    }
+  }
+}
+
+void find_expired(Plugin& p, std::int64_t now) {
+  if (p.next_expiry_ms == 0 || now < p.next_expiry_ms) return;
+  std::int64_t next = 0;
+  p.sessions.for_each([&](Session& s) {
+    if (s.doomed) return;
+    if (now >= s.expires_at_ms) {
+      // Not marked doomed: its will must still pass the WRITE check.
+      p.kicks.push_back({s.client, KickReason::expired});
+    } else if (next == 0 || s.expires_at_ms < next) {
+      next = s.expires_at_ms;
+    }
+  });
+  p.next_expiry_ms = next;
+}
+
+void run_kicks(Plugin& p) {
+  std::vector<PendingKick> kicks;
+  kicks.swap(p.kicks);
+  for (const PendingKick& k : kicks) {
+    Session* s = p.sessions.find(k.client);
+    if (s == nullptr) continue;  // gone meanwhile
+    // Kick by client id only if that id still belongs to this session.
+    if (p.sessions.find_by_client_id(s->client_id) != s) continue;
+    const std::string cid = s->client_id;
+    const bool with_will = k.reason == KickReason::expired;
+    switch (k.reason) {
+      case KickReason::expired: ++p.counters.kicked_expired; break;
+      case KickReason::revoked: ++p.counters.kicked_revoked; break;
+      case KickReason::org_disabled: ++p.counters.kicked_org_disabled; break;
+    }
+    if (with_will) {
+      SC_LOG(MOSQ_LOG_NOTICE, "shortcred: token %s expired; disconnecting '%s'",
+             s->token_id.c_str(), cid.c_str());
+      s->doomed = true;  // nothing but the will may pass from here on
+      p.expiry_kick = k.client;
+    }
+    const int rc = mosquitto_kick_client_by_clientid(cid.c_str(), with_will);
+    p.expiry_kick = nullptr;
+    // DISCONNECT normally dropped the session already; if Mosquitto did not
+    // know the id, the session is stale either way.
+    if (rc != MOSQ_ERR_SUCCESS) p.sessions.erase(k.client);
+  }
+}
+
+void publish_counters(Plugin& p) {
+  auto publish = [](const std::string& topic, const std::string& value) {
+    mosquitto_broker_publish_copy(nullptr, topic.c_str(), static_cast<int>(value.size()),
+                                  value.data(), 0, true, nullptr);
+  };
+  const std::string base = "$SYS/broker/shortcred/";
+  for (const auto& [path, value] : p.counters.items()) {
+    publish(base + std::string(path), std::to_string(value));
+  }
+  publish(base + "sessions/live", std::to_string(p.sessions.size()));
+  publish(base + "breaker/state", p.breaker.open() ? "open" : "closed");
+  const std::string line = format_counters(p.counters, p.sessions.size(), p.breaker.open());
+  SC_LOG(MOSQ_LOG_INFO, "shortcred: counters %s", line.c_str());
+}
+
+void post_revalidation(Plugin& p) {
+  std::vector<TokenRef> tokens;
+  std::vector<std::string> orgs;
+  tokens.reserve(p.sessions.size());
+  p.sessions.for_each([&](Session& s) {
+    if (!s.doomed) tokens.push_back({s.org, s.token_id});
+  });
+  p.sessions.for_each_org([&](OrgState& o) { orgs.push_back(o.org); });
+  if (!tokens.empty() || !orgs.empty()) p.background->post_snapshot(std::move(tokens), std::move(orgs));
+}
+
+}  // namespace
+
+int on_tick(Plugin& p, mosquitto_evt_tick&) {
+  const std::int64_t now = wall_ms();
+  BackgroundEvents ev = p.background->take();
+  if (!ev.empty()) apply_background(p, ev, now);
+  find_expired(p, now);
+  if (!p.kicks.empty()) run_kicks(p);
+
+  if (now >= p.next_revalidate_ms) {
+    p.next_revalidate_ms = now + p.opts.revalidate_interval_s * 1000LL;
+    post_revalidation(p);
+  }
+  if (p.opts.sys_interval_s > 0 && now >= p.next_sys_ms) {
+    if (p.next_sys_ms != 0) publish_counters(p);
+    p.next_sys_ms = now + p.opts.sys_interval_s * 1000LL;
+  }
+  return MOSQ_ERR_SUCCESS;
+}
+
+void on_disconnect(Plugin& p, mosquitto_evt_disconnect& ev) { p.sessions.erase(ev.client); }
+
+}  // namespace shortcred::plugin
