@@ -1,0 +1,44 @@
+// shortcred-tokend configuration: flags with SHORTCRED_<FLAG> environment
+// fallbacks (flag wins). Errors name the option, the value and what was
+// expected, and stop startup.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shortcred/redis_url.hpp"
+
+namespace shortcred::tokens {
+
+struct ServiceConfig {
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 8080;
+  std::string redis_url{kDefaultRedisUrl};
+  RedisEndpoint redis;
+  int threads = 64;                 // worker threads; each serves one connection at a time
+  std::int64_t default_ttl = 3600;  // seconds
+  std::int64_t max_ttl = 86400;
+  std::string key_prefix = "shortcred:";
+  double issue_rate = 0;  // tokens/s per API key; 0 = unlimited
+  std::string tls_cert, tls_key;
+  bool log_json = false;
+  int redis_timeout_ms = 500;  // connect and command timeout
+  int read_timeout_s = 5;      // a request must arrive completely within this
+  int idle_timeout_s = 5;      // keep-alive connections idle longer are closed
+};
+
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+EnvLookup process_env();
+
+enum class ConfigOutcome { run, help, error };
+// `args` excludes argv[0]. On error, `message` says what is wrong; on help,
+// `message` holds the help text.
+ConfigOutcome parse_config(const std::vector<std::string>& args, const EnvLookup& env,
+                           ServiceConfig& out, std::string& message);
+
+std::string help_text();
+
+}  // namespace shortcred::tokens

@@ -1,0 +1,42 @@
+// Prometheus counters of the service (GET /metrics, text format 0.0.4):
+// requests by route and status, a latency histogram by route, credentials
+// issued and revoked, Redis errors. All counters are declared here, in one list.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace shortcred::tokens {
+
+class Metrics {
+ public:
+  static constexpr std::array<double, 12> kBuckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                   0.05,   0.1,   0.25,   0.5,   1,    2.5};
+
+  void observe_request(std::string_view route, int status, double seconds);
+  void add_issued(std::int64_t n = 1) { issued_ += n; }
+  void add_revoked(std::int64_t n = 1) { revoked_ += n; }
+  void add_redis_error() { redis_errors_ += 1; }
+  void add_rate_limited() { rate_limited_ += 1; }
+
+  std::string render() const;
+
+ private:
+  struct Histogram {
+    std::array<std::uint64_t, kBuckets.size()> counts{};
+    std::uint64_t count = 0;
+    double sum = 0;
+  };
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, int>, std::uint64_t> requests_;
+  std::map<std::string, Histogram> latency_;
+  std::atomic<std::int64_t> issued_{0}, revoked_{0}, redis_errors_{0}, rate_limited_{0};
+};
+
+}  // namespace shortcred::tokens

@@ -1,0 +1,203 @@
+#include "shortcred/tokens/config.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+
+#include "shortcred/schema.hpp"
+
+namespace shortcred::tokens {
+namespace {
+
+struct Flag {
+  const char* name;  // without "--"
+  const char* env;
+  const char* arg;
+  const char* help;
+};
+
+// One table for parsing, environment names and --help.
+const std::vector<Flag> kFlags{
+    {"listen", "SHORTCRED_LISTEN", "HOST:PORT", "address to listen on (default 127.0.0.1:8080)"},
+    {"redis", "SHORTCRED_REDIS_URL", "URL",
+     "redis://[user:pass@]host[:port][/db] or unix:///path[?db=N]\n"
+     "                          (default redis://127.0.0.1:6379/0)"},
+    {"threads", "SHORTCRED_THREADS", "N",
+     "worker threads, 1-1024 (default 64); each serves one keep-alive\n"
+     "                          connection at a time and holds one Redis connection"},
+    {"default-ttl", "SHORTCRED_DEFAULT_TTL", "S",
+     "credential lifetime when neither request nor org sets one (default 3600)"},
+    {"max-ttl", "SHORTCRED_MAX_TTL", "S",
+     "upper bound of ttl_seconds when the org sets no max_ttl (default 86400)"},
+    {"key-prefix", "SHORTCRED_KEY_PREFIX", "P", "Redis key prefix (default shortcred:)"},
+    {"issue-rate", "SHORTCRED_ISSUE_RATE", "N",
+     "credentials per second per API key, burst N (default 0 = unlimited);\n"
+     "                          excess requests get 429 with Retry-After"},
+    {"tls-cert", "SHORTCRED_TLS_CERT", "F", "PEM certificate chain: serve HTTPS (needs --tls-key)"},
+    {"tls-key", "SHORTCRED_TLS_KEY", "F", "PEM private key of --tls-cert"},
+    {"log-format", "SHORTCRED_LOG_FORMAT", "text|json",
+     "access log format on stderr (default text)"},
+    {"redis-timeout-ms", "SHORTCRED_REDIS_TIMEOUT_MS", "MS",
+     "Redis connect and command timeout (default 500)"},
+    {"read-timeout", "SHORTCRED_READ_TIMEOUT", "S",
+     "seconds a client may take to send a request (default 5)"},
+    {"idle-timeout", "SHORTCRED_IDLE_TIMEOUT", "S",
+     "seconds an idle keep-alive connection is kept (default 5)"},
+};
+
+bool parse_int(const std::string& s, std::int64_t lo, std::int64_t hi, std::int64_t& out) {
+  std::uint64_t v = 0;
+  if (!parse_u64(s, v) || v > static_cast<std::uint64_t>(hi) ||
+      static_cast<std::int64_t>(v) < lo) {
+    return false;
+  }
+  out = static_cast<std::int64_t>(v);
+  return true;
+}
+
+std::string bad(const std::string& flag, const std::string& value, const std::string& expected) {
+  return "--" + flag + " '" + value + "': expected " + expected;
+}
+
+bool readable(const std::string& path) { return std::ifstream(path).good(); }
+
+// Applies one option; returns an error message or "".
+std::string apply(ServiceConfig& c, const std::string& name, const std::string& v) {
+  std::int64_t n = 0;
+  if (name == "listen") {
+    const auto colon = v.rfind(':');
+    if (colon == std::string::npos || colon == 0 || !parse_int(v.substr(colon + 1), 0, 65535, n)) {
+      return bad(name, v, "HOST:PORT with a port in 0-65535");
+    }
+    c.listen_host = v.substr(0, colon);
+    if (c.listen_host.size() > 2 && c.listen_host.front() == '[') {
+      c.listen_host = c.listen_host.substr(1, c.listen_host.size() - 2);
+    }
+    c.listen_port = static_cast<int>(n);
+  } else if (name == "redis") {
+    if (parse_redis_url(v, c.redis) != Errc::ok) {
+      return "--redis: expected redis://[user:pass@]host[:port][/db] or unix:///path";
+    }
+    c.redis_url = v;
+  } else if (name == "threads") {
+    if (!parse_int(v, 1, 1024, n)) return bad(name, v, "a whole number in 1-1024");
+    c.threads = static_cast<int>(n);
+  } else if (name == "default-ttl") {
+    if (!parse_int(v, 60, 365LL * 86400, n)) return bad(name, v, "seconds, at least 60");
+    c.default_ttl = n;
+  } else if (name == "max-ttl") {
+    if (!parse_int(v, 60, 365LL * 86400, n)) return bad(name, v, "seconds in 60-31536000");
+    c.max_ttl = n;
+  } else if (name == "key-prefix") {
+    if (v.empty()) return bad(name, v, "a non-empty prefix");
+    c.key_prefix = v;
+  } else if (name == "issue-rate") {
+    char* end = nullptr;
+    const double r = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || !std::isfinite(r) || r < 0) {
+      return bad(name, v, "a non-negative number (0 = unlimited)");
+    }
+    c.issue_rate = r;
+  } else if (name == "tls-cert" || name == "tls-key") {
+    if (!readable(v)) return bad(name, v, "a readable PEM file");
+    (name == "tls-cert" ? c.tls_cert : c.tls_key) = v;
+  } else if (name == "log-format") {
+    if (v != "text" && v != "json") return bad(name, v, "text or json");
+    c.log_json = v == "json";
+  } else if (name == "redis-timeout-ms") {
+    if (!parse_int(v, 1, 60000, n)) return bad(name, v, "milliseconds in 1-60000");
+    c.redis_timeout_ms = static_cast<int>(n);
+  } else if (name == "read-timeout" || name == "idle-timeout") {
+    if (!parse_int(v, 1, 3600, n)) return bad(name, v, "seconds in 1-3600");
+    (name == "read-timeout" ? c.read_timeout_s : c.idle_timeout_s) = static_cast<int>(n);
+  }
+  return {};
+}
+
+}  // namespace
+
+EnvLookup process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+std::string help_text() {
+  std::string h =
+      "usage: shortcred-tokend [options]\n\n"
+      "Issues short-lived MQTT credentials over HTTP (API v2) into Redis.\n"
+      "Every option also reads the environment variable shown; the flag wins.\n\n";
+  for (const auto& f : kFlags) {
+    std::string left = std::string("  --") + f.name + " " + f.arg;
+    if (left.size() < 26) left.resize(26, ' ');
+    h += left + f.help + "\n" + std::string(26, ' ') + "[env " + f.env + "]\n";
+  }
+  h += "  --help                  this text\n";
+  return h;
+}
+
+ConfigOutcome parse_config(const std::vector<std::string>& args, const EnvLookup& env,
+                           ServiceConfig& out, std::string& message) {
+  ServiceConfig c;
+  parse_redis_url(c.redis_url, c.redis);
+  std::map<std::string, std::string> given;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      message = help_text();
+      return ConfigOutcome::help;
+    }
+    if (a.rfind("--", 0) != 0) {
+      message = "unexpected argument '" + a + "' (options start with --; see --help)";
+      return ConfigOutcome::error;
+    }
+    std::string name = a.substr(2), value;
+    const auto eq = name.find('=');
+    if (eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name.resize(eq);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      message = "--" + name + " needs a value";
+      return ConfigOutcome::error;
+    }
+    bool known = false;
+    for (const auto& f : kFlags) known = known || name == f.name;
+    if (!known) {
+      message = "unknown option --" + name + " (see --help)";
+      return ConfigOutcome::error;
+    }
+    given[name] = value;
+  }
+  for (const auto& f : kFlags) {
+    std::optional<std::string> v;
+    std::string source;
+    if (auto it = given.find(f.name); it != given.end()) {
+      v = it->second;
+    } else if ((v = env(f.env))) {
+      source = std::string(" (from ") + f.env + ")";
+    }
+    if (!v) continue;
+    if (std::string e = apply(c, f.name, *v); !e.empty()) {
+      message = e + source;
+      return ConfigOutcome::error;
+    }
+  }
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    message = "--tls-cert and --tls-key must be given together";
+    return ConfigOutcome::error;
+  }
+  if (c.default_ttl > c.max_ttl) {
+    message = "--default-ttl " + std::to_string(c.default_ttl) + " exceeds --max-ttl " +
+              std::to_string(c.max_ttl);
+    return ConfigOutcome::error;
+  }
+  out = std::move(c);
+  return ConfigOutcome::run;
+}
+
+}  // namespace shortcred::tokens

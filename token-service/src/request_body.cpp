@@ -1,0 +1,114 @@
+#include "shortcred/tokens/request_body.hpp"
+
+#include <json/json.h>
+
+#include <memory>
+
+#include "shortcred/tokens/validation.hpp"
+
+namespace shortcred::tokens {
+namespace {
+
+BodyError error(int status, std::string code, std::string message) {
+  return BodyError{status, std::move(code), std::move(message)};
+}
+
+BodyError from_status(const Status& s) { return error(422, "invalid_field", s.message); }
+
+// Strict JSON: one value, nothing after it, no comments, no duplicate keys.
+std::optional<BodyError> parse_object(std::string_view body, Json::Value& root) {
+  Json::CharReaderBuilder b;
+  Json::CharReaderBuilder::strictMode(&b.settings_);
+  b["rejectDupKeys"] = true;
+  b["failIfExtra"] = true;
+  b["strictRoot"] = false;  // we report a non-object root ourselves
+  std::unique_ptr<Json::CharReader> reader(b.newCharReader());
+  std::string errs;
+  if (body.empty() || !reader->parse(body.data(), body.data() + body.size(), &root, &errs)) {
+    return error(400, "invalid_json", "the request body is not valid JSON");
+  }
+  if (!root.isObject()) return error(400, "invalid_body", "the request body must be a JSON object");
+  return std::nullopt;
+}
+
+std::optional<BodyError> parse_ttl(const Json::Value& v, std::optional<std::int64_t>& out) {
+  if (!v.isNumeric() || v.isBool()) {
+    return error(400, "invalid_type", "ttl_seconds must be a number (whole seconds)");
+  }
+  if (v.type() == Json::realValue) {
+    return error(422, "invalid_field", "ttl_seconds must be a whole number of seconds");
+  }
+  if (!v.isInt64() || v.asInt64() < kMinTtlSeconds) {
+    return error(422, "invalid_field", "ttl_seconds must be at least 60 seconds");
+  }
+  out = v.asInt64();
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<BodyError> parse_issue_body(std::string_view body, IssueRequest& out) {
+  Json::Value root;
+  if (auto e = parse_object(body, root)) return e;
+  bool have_user = false;
+  for (const auto& name : root.getMemberNames()) {
+    const Json::Value& v = root[name];
+    if (name == "user_id") {
+      if (!v.isString()) return error(400, "invalid_type", "user_id must be a string");
+      out.user = v.asString();
+      if (Status s = validate_user_field("user_id", out.user); !s.ok()) return from_status(s);
+      have_user = true;
+    } else if (name == "ttl_seconds") {
+      if (auto e = parse_ttl(v, out.ttl_seconds)) return e;
+    } else if (name == "scope") {
+      if (!v.isArray()) return error(400, "invalid_type", "scope must be an array of rule strings");
+      out.scope.clear();
+      for (Json::ArrayIndex i = 0; i < v.size(); ++i) {
+        if (!v[i].isString()) {
+          return error(400, "invalid_type",
+                       "scope[" + std::to_string(i) + "] must be a string");
+        }
+        out.scope.push_back(v[i].asString());
+      }
+      if (Status s = validate_scope_field("scope", out.scope); !s.ok()) return from_status(s);
+    } else if (name == "client_id") {
+      if (!v.isString()) return error(400, "invalid_type", "client_id must be a string");
+      out.client_id = v.asString();
+      if (Status s = validate_client_id_field("client_id", out.client_id); !s.ok()) {
+        return from_status(s);
+      }
+    } else {
+      // The name may be anything the client sent; keep it out of the message
+      // if it is not printable ASCII.
+      bool printable = name.size() <= 64;
+      for (char c : name) printable = printable && c >= 0x20 && c < 0x7F;
+      return error(400, "unknown_field",
+                   (printable ? "unknown field '" + name + "'" : std::string("unknown field")) +
+                       "; expected user_id, ttl_seconds, scope, client_id");
+    }
+  }
+  if (!have_user) return error(422, "missing_field", "user_id is required");
+  return std::nullopt;
+}
+
+std::optional<BodyError> parse_refresh_body(std::string_view body,
+                                            std::optional<std::int64_t>& ttl, bool& revoke_old) {
+  revoke_old = false;
+  if (body.empty()) return std::nullopt;
+  Json::Value root;
+  if (auto e = parse_object(body, root)) return e;
+  for (const auto& name : root.getMemberNames()) {
+    const Json::Value& v = root[name];
+    if (name == "revoke_old") {
+      if (!v.isBool()) return error(400, "invalid_type", "revoke_old must be true or false");
+      revoke_old = v.asBool();
+    } else if (name == "ttl_seconds") {
+      if (auto e = parse_ttl(v, ttl)) return e;
+    } else {
+      return error(400, "unknown_field", "unknown field; expected ttl_seconds, revoke_old");
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace shortcred::tokens

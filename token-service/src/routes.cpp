@@ -1,0 +1,321 @@
+// The handlers of HTTP API v2. Each is small: authenticate, parse, call the
+// store, map its Status to a response in one place (respond_status).
+#include <cmath>
+#include <string_view>
+
+#include "service_internal.hpp"
+#include "shortcred/ids.hpp"
+#include "shortcred/secrets.hpp"
+#include "shortcred/tokens/api_keys.hpp"
+#include "shortcred/tokens/json_body.hpp"
+#include "shortcred/tokens/request_body.hpp"
+#include "shortcred/tokens/validation.hpp"
+
+namespace shortcred::tokens {
+namespace {
+
+std::vector<std::string_view> split_path(std::string_view p) {
+  std::vector<std::string_view> out;
+  if (p.empty() || p.front() != '/') return out;
+  std::size_t start = 1;
+  for (;;) {
+    const auto slash = p.find('/', start);
+    out.push_back(p.substr(start, slash - start));
+    if (slash == std::string_view::npos) return out;
+    start = slash + 1;
+  }
+}
+
+void send_json(httplib::Response& res, int status, const Json::Value& v) {
+  res.status = status;
+  res.set_content(to_json_text(v), "application/json");
+}
+
+void respond_status(HttpService::Impl& svc, httplib::Response& res, const Status& s) {
+  switch (s.code) {
+    case Code::ok:
+      return;
+    case Code::invalid:
+      return send_error(res, 422, "invalid_field", s.message);
+    case Code::not_found:
+      return send_error(res, 404, "not_found", s.message);
+    case Code::forbidden:
+      return send_error(res, 403, "org_disabled", s.message);
+    case Code::unavailable:  // counted by the pool when the connection failed
+      return send_error(res, 503, "redis_unavailable", "the credential store is unavailable");
+    case Code::internal:
+      svc.metrics.add_redis_error();
+      return send_error(res, 500, "internal_error", "the credential store failed");
+  }
+}
+
+void unavailable(HttpService::Impl& svc, httplib::Response& res) {
+  respond_status(svc, res, Status::make(Code::unavailable, ""));
+}
+
+// Bearer sk_… → the key's org. On failure the response is already set.
+// Garbage never reaches Redis; unknown and revoked keys look the same.
+bool authenticate_request(HttpService::Impl& svc, redis::Connection& conn,
+                          const httplib::Request& req, httplib::Response& res, ApiKeyInfo& key) {
+  if (!req.has_header("Authorization")) {
+    res.set_header("WWW-Authenticate", "Bearer");
+    send_error(res, 401, "missing_api_key", "send the API key as Authorization: Bearer sk_...");
+    return false;
+  }
+  const std::string& h = req.get_header_value("Authorization");
+  constexpr std::string_view kScheme = "bearer ";
+  bool bearer = h.size() > kScheme.size();
+  for (std::size_t i = 0; bearer && i < kScheme.size(); ++i) {
+    bearer = std::tolower(static_cast<unsigned char>(h[i])) == kScheme[i];
+  }
+  if (!bearer) {
+    res.set_header("WWW-Authenticate", "Bearer");
+    send_error(res, 401, "invalid_auth_scheme", "the Authorization scheme must be Bearer");
+    return false;
+  }
+  const std::string_view token = std::string_view(h).substr(kScheme.size());
+  switch (authenticate(conn, svc.store.prefix, token, key)) {
+    case AuthResult::ok:
+      current_request().org = key.org;
+      current_request().key_id = key.key_id;
+      return true;
+    case AuthResult::malformed:
+      send_error(res, 401, "invalid_api_key", "the API key is malformed");
+      return false;
+    case AuthResult::unknown:
+      send_error(res, 401, "invalid_api_key", "the API key is unknown or revoked");
+      return false;
+    case AuthResult::unavailable:
+      unavailable(svc, res);
+      return false;
+  }
+  return false;
+}
+
+bool within_issue_rate(HttpService::Impl& svc, const ApiKeyInfo& key, httplib::Response& res) {
+  const long wait = svc.limiter.try_issue(key.key_id);
+  if (wait == 0) return true;
+  svc.metrics.add_rate_limited();
+  res.set_header("Retry-After", std::to_string(wait));
+  send_error(res, 429, "rate_limited", "the issuance rate of this API key is exceeded");
+  return false;
+}
+
+void send_issued(HttpService::Impl& svc, httplib::Response& res, const Issued& t) {
+  svc.metrics.add_issued();
+  current_request().token_id = t.token_id;
+  res.set_header("Cache-Control", "no-store");
+  send_json(res, 201, issued_json(t, now_ms()));
+}
+
+AuditInfo audit_for(const ApiKeyInfo& key, const httplib::Request& req) {
+  return AuditInfo{key.key_id, req.remote_addr};
+}
+
+void create(HttpService::Impl& svc, redis::Connection& conn, const ApiKeyInfo& key,
+            const httplib::Request& req, httplib::Response& res) {
+  if (!within_issue_rate(svc, key, res)) return;
+  IssueRequest ir;
+  if (auto e = parse_issue_body(req.body, ir)) return send_error(res, e->status, e->code, e->message);
+  ir.org = key.org;
+  Issued t;
+  const Status s = issue(conn, svc.store, ir, audit_for(key, req), openssl_random(), t);
+  if (!s.ok()) return respond_status(svc, res, s);
+  send_issued(svc, res, t);
+}
+
+void refresh(HttpService::Impl& svc, redis::Connection& conn, const ApiKeyInfo& key,
+             const std::string& old_id, const httplib::Request& req, httplib::Response& res) {
+  if (!within_issue_rate(svc, key, res)) return;
+  IssueRequest ir;
+  bool revoke_old = false;
+  if (auto e = parse_refresh_body(req.body, ir.ttl_seconds, revoke_old)) {
+    return send_error(res, e->status, e->code, e->message);
+  }
+  CredentialRecord old;
+  if (Status s = get_credential(conn, svc.store.prefix, key.org, old_id, old); !s.ok()) {
+    return respond_status(svc, res, s);
+  }
+  ir.org = key.org;
+  ir.user = old.user;
+  ir.scope = old.scope;
+  ir.client_id = old.client_id;
+  ir.event = "refresh";
+  Issued t;
+  const AuditInfo who = audit_for(key, req);
+  if (Status s = issue(conn, svc.store, ir, who, openssl_random(), t); !s.ok()) {
+    return respond_status(svc, res, s);
+  }
+  if (revoke_old) {
+    // The new credential exists either way; a failure here is reported, and
+    // the client may retry DELETE on the old id.
+    const Status s = revoke_token(conn, svc.store.prefix, key.org, old_id, who);
+    if (!s.ok() && s.code != Code::not_found) return respond_status(svc, res, s);
+    if (s.ok()) svc.metrics.add_revoked();
+  }
+  send_issued(svc, res, t);
+}
+
+void list(HttpService::Impl& svc, redis::Connection& conn, const ApiKeyInfo& key,
+          const httplib::Request& req, httplib::Response& res) {
+  std::optional<std::string> user;
+  for (const auto& [name, value] : req.params) {
+    if (name != "user_id") {
+      return send_error(res, 400, "unknown_field", "unknown query parameter; expected user_id");
+    }
+    if (Status s = validate_user_field("user_id", value); !s.ok()) {
+      return respond_status(svc, res, s);
+    }
+    user = value;
+  }
+  std::vector<TokenInfo> tokens;
+  if (Status s = list_tokens(conn, svc.store.prefix, key.org, user, tokens); !s.ok()) {
+    return respond_status(svc, res, s);
+  }
+  Json::Value v(Json::objectValue);
+  v["tokens"] = Json::Value(Json::arrayValue);
+  for (const auto& t : tokens) v["tokens"].append(token_info_json(t));
+  send_json(res, 200, v);
+}
+
+void revoke(HttpService::Impl& svc, redis::Connection& conn, const ApiKeyInfo& key,
+            const std::string& id, const httplib::Request& req, httplib::Response& res) {
+  if (Status s = revoke_token(conn, svc.store.prefix, key.org, id, audit_for(key, req)); !s.ok()) {
+    return respond_status(svc, res, s);
+  }
+  svc.metrics.add_revoked();
+  res.status = 204;
+}
+
+void revoke_user_route(HttpService::Impl& svc, redis::Connection& conn, const ApiKeyInfo& key,
+                       const std::string& user, const httplib::Request& req,
+                       httplib::Response& res) {
+  if (Status s = validate_user_field("user id", user); !s.ok()) return respond_status(svc, res, s);
+  std::int64_t n = 0;
+  if (Status s = revoke_user(conn, svc.store.prefix, key.org, user, audit_for(key, req), n);
+      !s.ok()) {
+    return respond_status(svc, res, s);
+  }
+  svc.metrics.add_revoked(n);
+  Json::Value v(Json::objectValue);
+  v["revoked"] = Json::Int64(n);
+  send_json(res, 200, v);
+}
+
+void readyz(HttpService::Impl& svc, httplib::Response& res) {
+  std::string err;
+  auto lease = svc.pool.acquire(err);
+  redis::Reply r = lease ? lease->conn().command({"PING"}) : nullptr;
+  if (!r || r->type != REDIS_REPLY_STATUS) return unavailable(svc, res);
+  res.status = 200;
+  res.set_content("ready\n", "text/plain");
+}
+
+}  // namespace
+
+void send_error(httplib::Response& res, int status, std::string_view code,
+                std::string_view message) {
+  send_json(res, status, error_json(code, message));
+}
+
+long IssueLimiter::try_issue(const std::string& key_id) {
+  if (rate_ <= 0) return 0;
+  const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::steady_clock::now().time_since_epoch())
+                       .count();
+  std::lock_guard lock(mu_);
+  auto it = buckets_.find(key_id);
+  if (it == buckets_.end()) it = buckets_.emplace(key_id, TokenBucket(rate_, rate_, now)).first;
+  if (it->second.try_take(now)) return 0;
+  return std::max(1L, static_cast<long>(std::ceil(it->second.seconds_until(now))));
+}
+
+RouteMatch match_route(const std::string& method, const std::string& path) {
+  RouteMatch m;
+  const auto parts = split_path(path);
+  const auto set = [&](RouteId id, const char* name, const char* allow, std::string param = {}) {
+    m.id = id;
+    m.name = name;
+    m.allow = allow;
+    m.param = std::move(param);
+    const std::string_view a(allow);
+    // HEAD is served as GET by httplib.
+    const std::string meth = method == "HEAD" ? "GET" : method;
+    std::size_t pos = 0;
+    while (pos <= a.size()) {
+      const auto comma = a.find(", ", pos);
+      if (a.substr(pos, comma - pos) == meth) m.method_ok = true;
+      if (comma == std::string_view::npos) break;
+      pos = comma + 2;
+    }
+  };
+  const auto n = parts.size();
+  if (n == 1 && parts[0] == "healthz") {
+    set(RouteId::healthz, "/healthz", "GET");
+  } else if (n == 1 && parts[0] == "readyz") {
+    set(RouteId::readyz, "/readyz", "GET");
+  } else if (n == 1 && parts[0] == "metrics") {
+    set(RouteId::metrics, "/metrics", "GET");
+  } else if (n >= 2 && parts[0] == "v2" && parts[1] == "tokens") {
+    if (n == 2) {
+      set(method == "GET" || method == "HEAD" ? RouteId::list : RouteId::create, "/v2/tokens",
+          "GET, POST");
+    } else if (n == 3 && !parts[2].empty()) {
+      set(RouteId::revoke, "/v2/tokens/{id}", "DELETE", std::string(parts[2]));
+    } else if (n == 4 && !parts[2].empty() && parts[3] == "refresh") {
+      set(RouteId::refresh, "/v2/tokens/{id}/refresh", "POST", std::string(parts[2]));
+    }
+  } else if (n == 4 && parts[0] == "v2" && parts[1] == "users" && !parts[2].empty() &&
+             parts[3] == "tokens") {
+    set(RouteId::revoke_user, "/v2/users/{user}/tokens", "DELETE", std::string(parts[2]));
+  }
+  return m;
+}
+
+void handle_route(HttpService::Impl& svc, const RouteMatch& route, const httplib::Request& req,
+                  httplib::Response& res) {
+  switch (route.id) {
+    case RouteId::healthz:
+      res.status = 200;
+      return res.set_content("ok\n", "text/plain");
+    case RouteId::readyz:
+      return readyz(svc, res);
+    case RouteId::metrics:
+      res.status = 200;
+      return res.set_content(svc.metrics.render(), "text/plain; version=0.0.4");
+    case RouteId::none:
+      return send_error(res, 404, "not_found", "no such route");
+    default:
+      break;
+  }
+  // A path token id that cannot exist is simply not found (no Redis trip).
+  if ((route.id == RouteId::revoke || route.id == RouteId::refresh) &&
+      validate_token_id(route.param) != Errc::ok) {
+    return send_error(res, 404, "not_found", "no active credential with that id");
+  }
+  if (route.id == RouteId::revoke || route.id == RouteId::refresh) {
+    current_request().token_id = route.param;
+  }
+  std::string err;
+  auto lease = svc.pool.acquire(err);
+  if (!lease) return unavailable(svc, res);
+  redis::Connection& conn = lease->conn();
+  ApiKeyInfo key;
+  if (!authenticate_request(svc, conn, req, res, key)) return;
+  switch (route.id) {
+    case RouteId::create:
+      return create(svc, conn, key, req, res);
+    case RouteId::refresh:
+      return refresh(svc, conn, key, route.param, req, res);
+    case RouteId::list:
+      return list(svc, conn, key, req, res);
+    case RouteId::revoke:
+      return revoke(svc, conn, key, route.param, req, res);
+    case RouteId::revoke_user:
+      return revoke_user_route(svc, conn, key, route.param, req, res);
+    default:
+      return send_error(res, 404, "not_found", "no such route");
+  }
+}
+
+}  // namespace shortcred::tokens

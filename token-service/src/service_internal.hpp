@@ -1,0 +1,77 @@
+// Shared state of the HTTP service, for http_server.cpp (transport: httplib
+// setup, timeouts, errors, logging) and routes.cpp (the API handlers).
+#pragma once
+
+#include <httplib.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "shortcred/rate_limit.hpp"
+#include "shortcred/tokens/config.hpp"
+#include "shortcred/tokens/http_server.hpp"
+#include "shortcred/tokens/metrics.hpp"
+#include "shortcred/tokens/redis_pool.hpp"
+#include "shortcred/tokens/store.hpp"
+
+namespace shortcred::tokens {
+
+inline constexpr std::size_t kMaxBodyBytes = 16 * 1024;
+
+enum class RouteId { create, refresh, list, revoke, revoke_user, healthz, readyz, metrics, none };
+
+struct RouteMatch {
+  RouteId id = RouteId::none;
+  const char* name = "unmatched";  // route template, for logs and metrics
+  std::string param;               // token id or user id from the path
+  const char* allow = "";          // methods the path accepts, for 405 / Allow
+  bool method_ok = false;
+};
+RouteMatch match_route(const std::string& method, const std::string& path);
+
+// What the access log needs to know about the request being served; one per
+// worker thread (a worker serves one request at a time).
+struct RequestContext {
+  std::optional<std::chrono::steady_clock::time_point> start;
+  const char* route = "unmatched";
+  std::string org, key_id, token_id;
+};
+RequestContext& current_request();
+
+// Per-API-key issuance buckets (--issue-rate).
+class IssueLimiter {
+ public:
+  explicit IssueLimiter(double rate) : rate_(rate) {}
+  // 0 when allowed, else the seconds to wait (for Retry-After, at least 1).
+  long try_issue(const std::string& key_id);
+
+ private:
+  double rate_;
+  std::mutex mu_;
+  std::unordered_map<std::string, TokenBucket> buckets_;
+};
+
+struct HttpService::Impl {
+  explicit Impl(ServiceConfig c);
+
+  ServiceConfig cfg;
+  StoreConfig store;
+  Metrics metrics;
+  RedisPool pool;
+  IssueLimiter limiter;
+  std::unique_ptr<httplib::Server> server;
+  int port = 0;
+};
+
+// Sends {"error":{"code","message"}} with `status`.
+void send_error(httplib::Response& res, int status, std::string_view code,
+                std::string_view message);
+
+// The API: dispatches a matched route (method already checked).
+void handle_route(HttpService::Impl& svc, const RouteMatch& route, const httplib::Request& req,
+                  httplib::Response& res);
+
+}  // namespace shortcred::tokens
