@@ -43,9 +43,25 @@ bool within_rate(Plugin& p, Session& s) {
   return false;
 }
 
+// The will of a client whose DISCONNECT already fired (see Plugin::closing).
+int check_will(Plugin& p, mosquitto_evt_acl_check& ev) {
+  std::unique_ptr<Session> s = std::move(p.closing);
+  const std::string_view topic = ev.topic != nullptr ? ev.topic : "";
+  if (s->doomed && p.expiry_kick != ev.client) return deny(p.counters.acl_denied_publish);
+  const std::int64_t now = p.expiry_kick == ev.client ? s->expires_at_ms - 1 : wall_ms();
+  if (!s->policy->check_publish(topic, ev.qos, ev.retain, now).allowed) {
+    return deny(p.counters.acl_denied_publish);
+  }
+  return MOSQ_ERR_SUCCESS;
+}
+
 }  // namespace
 
 int on_acl_check(Plugin& p, mosquitto_evt_acl_check& ev) {
+  if (p.closing) {
+    if (p.closing->client == ev.client && ev.access == MOSQ_ACL_WRITE) return check_will(p, ev);
+    p.closing.reset();
+  }
   Session* s = p.sessions.find(ev.client);
   if (s == nullptr) return MOSQ_ERR_PLUGIN_DEFER;
   if (ev.access == MOSQ_ACL_UNSUBSCRIBE) return MOSQ_ERR_SUCCESS;

@@ -46,6 +46,8 @@ int reauth_from_memory(Plugin& p, Session& s, std::string_view secret, std::int6
   }
   if (s.templates_generation != p.templates_generation) compile_policy(p, s);
   ++p.counters.auth_from_memory;
+  SC_LOG(MOSQ_LOG_DEBUG, "shortcred: client '%s' re-authenticated from memory (token %s)",
+         s.client_id.c_str(), s.token_id.c_str());
   return MOSQ_ERR_SUCCESS;
 }
 
@@ -62,6 +64,7 @@ void note_expiry(Plugin& p, std::int64_t expires_at_ms) {
 }
 
 int on_basic_auth(Plugin& p, mosquitto_evt_basic_auth& ev) {
+  p.closing.reset();
   if (ev.username == nullptr || ev.password == nullptr) return MOSQ_ERR_PLUGIN_DEFER;
   Username un;
   if (parse_username(ev.username, un) != Errc::ok) return MOSQ_ERR_PLUGIN_DEFER;

@@ -50,9 +50,9 @@ Session& SessionTable::insert(std::unique_ptr<Session> s) {
   return ref;
 }
 
-void SessionTable::erase(const void* client) {
+std::unique_ptr<Session> SessionTable::detach(const void* client) {
   auto it = by_client_.find(client);
-  if (it == by_client_.end()) return;
+  if (it == by_client_.end()) return nullptr;
   Session* s = it->second.get();
   auto cid = by_client_id_.find(s->client_id);
   if (cid != by_client_id_.end() && cid->second == s) by_client_id_.erase(cid);
@@ -66,10 +66,14 @@ void SessionTable::erase(const void* client) {
   OrgState* o = s->org_state;
   o->sessions.erase(s);
   if (--s->user_state->live == 0) o->users.erase(s->user);
+  std::unique_ptr<Session> out = std::move(it->second);
   by_client_.erase(it);
+  out->org_state = nullptr;
+  out->user_state = nullptr;
   // Org state (limits, bucket) outlives its last session only until the
   // next connect would recreate it; dropping it bounds memory by live orgs.
   if (o->sessions.empty()) orgs_.erase(o->org);
+  return out;
 }
 
 std::vector<Session*> SessionTable::by_token(std::string_view org, std::string_view token_id) {

@@ -99,7 +99,10 @@ class SessionTable {
   // only if it still points at this session: on a duplicate-client-id
   // takeover Mosquitto disconnects the old context after the new one
   // authenticated, and the new session must stay indexed.
-  void erase(const void* client);
+  void erase(const void* client) { detach(client); }
+  // As erase(), but hands the session over instead of destroying it. Its
+  // org_state/user_state pointers must not be used afterwards.
+  std::unique_ptr<Session> detach(const void* client);
 
   std::vector<Session*> by_token(std::string_view org, std::string_view token_id);
   std::vector<Session*> by_user(std::string_view org, std::string_view user);

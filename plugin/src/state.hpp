@@ -47,6 +47,12 @@ struct Plugin {
   // Set while an expiry kick runs: Mosquitto then checks the will as a WRITE
   // of this client, which must be judged as of just before expiry.
   const void* expiry_kick = nullptr;
+  // Mosquitto 2.0.11 fires MOSQ_EVT_DISCONNECT *before* it publishes the
+  // will (context__disconnect), and checks the will as a WRITE of the client.
+  // The session just disconnected is kept here for exactly that one check;
+  // any other event clears it, so a reused `struct mosquitto *` can never
+  // inherit it.
+  std::unique_ptr<Session> closing;
   std::int64_t next_expiry_ms = 0;
   std::int64_t next_revalidate_ms = 0;
   std::int64_t next_sys_ms = 0;

@@ -138,6 +138,7 @@ void post_revalidation(Plugin& p) {
 }  // namespace
 
 int on_tick(Plugin& p, mosquitto_evt_tick&) {
+  p.closing.reset();
   const std::int64_t now = wall_ms();
   BackgroundEvents ev = p.background->take();
   if (!ev.empty()) apply_background(p, ev, now);
@@ -155,6 +156,8 @@ int on_tick(Plugin& p, mosquitto_evt_tick&) {
   return MOSQ_ERR_SUCCESS;
 }
 
-void on_disconnect(Plugin& p, mosquitto_evt_disconnect& ev) { p.sessions.erase(ev.client); }
+void on_disconnect(Plugin& p, mosquitto_evt_disconnect& ev) {
+  p.closing = p.sessions.detach(ev.client);
+}
 
 }  // namespace shortcred::plugin

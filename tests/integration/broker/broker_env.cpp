@@ -1,0 +1,113 @@
+#include "broker_env.hpp"
+
+#include <stdexcept>
+
+#include "shortcred/schema.hpp"
+#include "shortcred/secrets.hpp"
+#include "support/process.hpp"
+
+namespace broker_test {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+BrokerEnv::BrokerEnv(std::string plugin_opts, std::string extra_conf, bool expect_running) {
+  const auto pw = files / "passwd";
+  support::write_file(pw, "");
+  auto r = support::run({"mosquitto_passwd", "-b", pw.string(), kServiceUser, kServicePassword});
+  if (r.exit_code != 0) throw std::runtime_error("mosquitto_passwd failed: " + r.err);
+  support::write_file(files / "mosquitto.acl",
+                      std::string("user ") + kServiceUser + "\ntopic readwrite #\ntopic read $SYS/#\n");
+  rc = redis.connect();
+  mosq = std::make_unique<support::MosquittoServer>(config(plugin_opts, extra_conf), true);
+  if (expect_running && !mosq->running()) {
+    throw std::runtime_error("mosquitto did not start:\n" + mosq->log());
+  }
+}
+
+std::string BrokerEnv::config(const std::string& plugin_opts, const std::string& extra_conf) const {
+  std::string c;
+  c += extra_conf;
+  if (!c.empty() && c.back() != '\n') c += '\n';
+  c += "allow_anonymous false\n";
+  c += "password_file " + (files / "passwd").string() + "\n";
+  c += "acl_file " + (files / "mosquitto.acl").string() + "\n";
+  c += "plugin " SHORTCRED_PLUGIN_PATH "\n";
+  c += "plugin_opt_redis_url " + redis.url() + "\n";
+  c += plugin_opts;
+  if (!c.empty() && c.back() != '\n') c += '\n';
+  return c;
+}
+
+Cred BrokerEnv::mint(const std::string& org, const std::string& user, const MintOptions& o) {
+  const auto m = shortcred::mint_password(shortcred::openssl_random());
+  shortcred::CredentialRecord rec;
+  rec.user = user;
+  rec.secret_sha256 = m.sha256_hex;
+  rec.issued_at_ms = now_ms();
+  rec.expires_at_ms = rec.issued_at_ms + o.ttl.count();
+  rec.scope = o.scope;
+  rec.client_id = o.client_id;
+  const std::string key = shortcred::cred_key(shortcred::kDefaultKeyPrefix, org, m.id);
+  std::vector<std::string> argv{"HSET", key};
+  for (auto& [k, v] : shortcred::to_fields(rec)) {
+    argv.push_back(k);
+    argv.push_back(v);
+  }
+  auto r1 = rc.command(argv);
+  auto r2 = rc.command({"PEXPIREAT", key, std::to_string(rec.expires_at_ms)});
+  if (shortcred::redis::is_error(r1) || shortcred::redis::is_error(r2)) {
+    throw std::runtime_error("cannot write credential");
+  }
+  return {org, user, m.id, user + "@" + org, m.full, rec.expires_at_ms};
+}
+
+void BrokerEnv::set_org(const std::string& org,
+                        const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::vector<std::string> argv{"HSET", shortcred::org_key(shortcred::kDefaultKeyPrefix, org),
+                                "name", org};
+  for (auto& [k, v] : fields) {
+    argv.push_back(k);
+    argv.push_back(v);
+  }
+  if (shortcred::redis::is_error(rc.command(argv))) throw std::runtime_error("cannot write org");
+}
+
+shortcred::redis::Reply BrokerEnv::redis_cmd(std::initializer_list<std::string_view> argv) {
+  return rc.command(argv);
+}
+
+support::MqttClient::Options BrokerEnv::client(const Cred& c, std::string client_id,
+                                               int protocol) const {
+  support::MqttClient::Options o;
+  o.client_id = std::move(client_id);
+  o.username = c.username;
+  o.password = c.password;
+  o.protocol = protocol;
+  return o;
+}
+
+std::unique_ptr<support::MqttClient> BrokerEnv::connect(const Cred& c, std::string client_id,
+                                                        int protocol, int* rc_out) {
+  auto cl = std::make_unique<support::MqttClient>(client(c, std::move(client_id), protocol));
+  const int rc_ = cl->connect(port());
+  if (rc_out) *rc_out = rc_;
+  return cl;
+}
+
+std::unique_ptr<support::MqttClient> BrokerEnv::observer(const std::string& filter) {
+  support::MqttClient::Options o;
+  static int n = 0;
+  o.client_id = "observer-" + std::to_string(++n);
+  o.username = kServiceUser;
+  o.password = kServicePassword;
+  auto cl = std::make_unique<support::MqttClient>(o);
+  if (cl->connect(port()) != 0) throw std::runtime_error("observer cannot connect:\n" + mosq->log());
+  if (cl->subscribe(filter, 1) > 2) throw std::runtime_error("observer cannot subscribe");
+  return cl;
+}
+
+}  // namespace broker_test

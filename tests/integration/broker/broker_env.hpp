@@ -1,0 +1,82 @@
+// Shared fixture of the broker tests: a real redis-server, a real mosquitto
+// loading mosquitto_shortcred.so, an internal service account (password_file
+// + Mosquitto's own acl_file) used as an all-seeing observer, and helpers that
+// write credentials exactly as DESIGN.md's Redis schema says.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shortcred/redis/connection.hpp"
+#include "support/mosquitto_server.hpp"
+#include "support/mqtt_client.hpp"
+#include "support/redis_server.hpp"
+#include "support/wait.hpp"
+
+namespace broker_test {
+
+using namespace std::chrono_literals;
+
+inline constexpr const char* kServiceUser = "svc";
+inline constexpr const char* kServicePassword = "svc-password";
+
+struct Cred {
+  std::string org, user, token_id, username, password;
+  std::int64_t expires_at_ms = 0;
+};
+
+std::int64_t now_ms();
+
+struct MintOptions {
+  std::chrono::milliseconds ttl = std::chrono::minutes(60);
+  std::vector<std::string> scope;
+  std::string client_id;  // binding
+};
+inline MintOptions with_ttl(std::chrono::milliseconds t) {
+  MintOptions o;
+  o.ttl = t;
+  return o;
+}
+inline MintOptions with_scope(std::vector<std::string> s) {
+  MintOptions o;
+  o.scope = std::move(s);
+  return o;
+}
+inline MintOptions with_binding(std::string cid) {
+  MintOptions o;
+  o.client_id = std::move(cid);
+  return o;
+}
+
+class BrokerEnv {
+ public:
+  // `plugin_opts`: extra plugin_opt_* lines; `extra_conf`: other mosquitto lines.
+  explicit BrokerEnv(std::string plugin_opts = "", std::string extra_conf = "",
+                     bool expect_running = true);
+
+  // The config a broker of this env uses (plugin + service account).
+  std::string config(const std::string& plugin_opts, const std::string& extra_conf) const;
+
+  Cred mint(const std::string& org, const std::string& user, const MintOptions& o = {});
+  void set_org(const std::string& org, const std::vector<std::pair<std::string, std::string>>& fields);
+  shortcred::redis::Reply redis_cmd(std::initializer_list<std::string_view> argv);
+
+  support::MqttClient::Options client(const Cred& c, std::string client_id, int protocol = 5) const;
+  std::unique_ptr<support::MqttClient> connect(const Cred& c, std::string client_id,
+                                               int protocol = 5, int* rc_out = nullptr);
+  // The service account, subscribed to `filter` (default `#`).
+  std::unique_ptr<support::MqttClient> observer(const std::string& filter = "#");
+
+  int port() const { return mosq->port(); }
+
+  support::TempDir files{"shortcred-broker-test"};
+  support::RedisServer redis;
+  std::unique_ptr<support::MosquittoServer> mosq;
+  shortcred::redis::Connection rc;
+};
+
+}  // namespace broker_test

@@ -1,0 +1,128 @@
+// Plugin logic without a broker: option parsing, the breaker, the session
+// table's indexes (including the duplicate-client-id takeover order).
+#include <catch2/catch.hpp>
+
+#include "breaker.hpp"
+#include "options.hpp"
+#include "sessions.hpp"
+
+using namespace shortcred;
+using namespace shortcred::plugin;
+
+TEST_CASE("defaults apply when no option is given", "[options]") {
+  Options o;
+  std::string err;
+  REQUIRE(parse_options({}, o, err));
+  CHECK(o.redis.port == 6379);
+  CHECK(o.redis_timeout_ms == 50);
+  CHECK(o.key_prefix == "shortcred:");
+  CHECK(o.revalidate_interval_s == 30);
+  CHECK(o.sys_interval_s == 10);
+}
+
+TEST_CASE("every invalid option value names the option, the value and the expectation",
+          "[options]") {
+  const std::vector<RawOption> bad = {
+      {"redis_timeout_ms", "0"},      {"redis_timeout_ms", "abc"}, {"redis_timeout_ms", "-5"},
+      {"revalidate_interval_s", "0"}, {"pub_rate", "-1"},          {"pub_burst", "1.5"},
+      {"max_connections", "x"},       {"key_prefix", ""},          {"key_prefix", "a b"},
+      {"acl_file", ""},               {"client_id_prefix", "%x/"}, {"client_id_prefix", "a+"},
+      {"sys_interval", "-1"},
+  };
+  for (const auto& opt : bad) {
+    Options o;
+    std::string err;
+    INFO(opt.first << "=" << opt.second);
+    CHECK_FALSE(parse_options({opt}, o, err));
+    CHECK(err.find("plugin_opt_" + opt.first) != std::string::npos);
+    CHECK(err.find("expected") != std::string::npos);
+  }
+}
+
+TEST_CASE("a redis_url error never echoes the password", "[options]") {
+  Options o;
+  std::string err;
+  CHECK_FALSE(parse_options({{"redis_url", "redis://u:s3cret@:bad"}}, o, err));
+  CHECK(err.find("s3cret") == std::string::npos);
+}
+
+TEST_CASE("unknown options stop startup", "[options]") {
+  Options o;
+  std::string err;
+  CHECK_FALSE(parse_options({{"redis_timout_ms", "50"}}, o, err));
+  CHECK(err.find("redis_timout_ms") != std::string::npos);
+}
+
+TEST_CASE("client_id_prefix expands %o and %u", "[options]") {
+  CHECK(expand_prefix("%o/%u/", "org_x", "alice") == "org_x/alice/");
+  CHECK(expand_prefix("dev-", "o", "u") == "dev-");
+}
+
+TEST_CASE("the breaker refuses while open and probes with growing backoff", "[breaker]") {
+  Breaker b;
+  CHECK(b.allow(0));
+  b.failure(1000);
+  CHECK_FALSE(b.allow(1050));
+  CHECK(b.allow(1100));
+  b.failure(1100);  // probe failed: 200 ms
+  CHECK_FALSE(b.allow(1299));
+  CHECK(b.allow(1300));
+  b.hint_recovered(1200);
+  b.failure(2000);
+  b.success();
+  CHECK(b.allow(2001));
+  CHECK_FALSE(b.open());
+}
+
+namespace {
+std::unique_ptr<Session> session(const void* client, std::string org, std::string user,
+                                 std::string token, std::string cid) {
+  auto s = std::make_unique<Session>();
+  s->client = client;
+  s->org = std::move(org);
+  s->user = std::move(user);
+  s->token_id = std::move(token);
+  s->client_id = std::move(cid);
+  return s;
+}
+}  // namespace
+
+TEST_CASE("sessions are indexed by client, client id, token, user and org", "[sessions]") {
+  SessionTable t;
+  int a, b, c;
+  t.insert(session(&a, "o1", "u1", "t1", "c1"));
+  t.insert(session(&b, "o1", "u2", "t2", "c2"));
+  t.insert(session(&c, "o2", "u1", "t1", "c3"));
+  CHECK(t.size() == 3);
+  CHECK(t.find(&a)->client_id == "c1");
+  CHECK(t.find_by_client_id("c2")->client == &b);
+  CHECK(t.by_token("o1", "t1").size() == 1);
+  CHECK(t.by_user("o1", "u2").size() == 1);
+  CHECK(t.by_org("o1").size() == 2);
+  t.erase(&a);
+  CHECK(t.find(&a) == nullptr);
+  CHECK(t.by_org("o1").size() == 1);
+  t.erase(&b);
+  CHECK(t.find_org("o1") == nullptr);
+}
+
+TEST_CASE("a takeover keeps the new session indexed when the old one disconnects", "[sessions]") {
+  SessionTable t;
+  int old_ctx, new_ctx;
+  t.insert(session(&old_ctx, "o", "u", "t1", "phone"));
+  t.insert(session(&new_ctx, "o", "u", "t2", "phone"));  // authenticates first
+  t.erase(&old_ctx);                                      // then the old DISCONNECT
+  REQUIRE(t.find_by_client_id("phone") != nullptr);
+  CHECK(t.find_by_client_id("phone")->client == &new_ctx);
+  CHECK(t.find_org("o")->users.at("u").live == 1);
+}
+
+TEST_CASE("org limits come from the org hash, else the plugin defaults", "[sessions]") {
+  OrgState o;
+  OrgRecord r;
+  r.pub_rate = 5;
+  o.apply(r, {100, 200, 7}, 0);
+  CHECK(o.pub_rate == 5);
+  CHECK(o.max_connections == 7);
+  CHECK(o.bucket.rate() == 5);
+}
