@@ -104,6 +104,38 @@ TEST_CASE("topic names and filters are validated per MQTT 5 section 4.7", "[topi
   }
 }
 
+TEST_CASE("bad bytes are found wherever they sit in a long topic", "[topic]") {
+  // Validation vets eight bytes at a time; probe every offset around words.
+  struct Bad {
+    std::string bytes;
+    Errc topic;
+    Errc filter;
+  };
+  const Bad bads[] = {{"\0"s, Errc::nul_byte, Errc::nul_byte},
+                      {"+", Errc::bad_wildcard, Errc::bad_wildcard},
+                      {"#", Errc::bad_wildcard, Errc::bad_wildcard},
+                      {"\x80", Errc::bad_utf8, Errc::bad_utf8},
+                      {"\xED\xA0\x80", Errc::bad_utf8, Errc::bad_utf8}};
+  for (std::size_t offset = 0; offset < 20; ++offset) {
+    for (const auto& bad : bads) {
+      const std::string s = std::string(offset, 'x') + bad.bytes + std::string(20, 'y');
+      CAPTURE(offset, bad.bytes);
+      CHECK(validate_topic(s) == bad.topic);
+      CHECK(validate_filter(s) == bad.filter);
+    }
+    const std::string good = std::string(offset, 'x') + "\xE2\x82\xAC" + std::string(20, '/');
+    CHECK(validate_topic(good) == Errc::ok);
+  }
+}
+
+TEST_CASE("levels are counted across long topics", "[topic]") {
+  std::string deep;
+  for (int i = 0; i < 127; ++i) deep += "level" + std::to_string(i) + "/";
+  CHECK(validate_topic(deep + "last") == Errc::ok);          // 128 levels
+  CHECK(validate_topic(deep + "x/last") == Errc::too_deep);  // 129 levels
+  CHECK(validate_topic(deep + "\xC3\xA9/x") == Errc::too_deep);
+}
+
 TEST_CASE("a 128-level filter ending in # is valid, 129 levels is too deep", "[topic]") {
   CHECK(validate_filter(levels(127) + "/#") == Errc::ok);
   CHECK(validate_filter(levels(128) + "/#") == Errc::too_deep);
