@@ -26,17 +26,37 @@ bool safe_value(std::string_view v) noexcept {
   return !v.empty() && v.find_first_of(std::string_view("/+#\0", 4)) == std::string_view::npos;
 }
 
-// Substitutes the placeholders of `pattern`; false when a used value is unsafe.
+// The value a placeholder stands for; false for anything but %o, %u and %c
+// (the parser refuses those, but a hand-built Rule must still fail closed).
+bool placeholder_value(char key, const Identity& id, std::string_view& value) noexcept {
+  switch (key) {
+    case 'o':
+      value = id.org;
+      return true;
+    case 'u':
+      value = id.user;
+      return true;
+    case 'c':
+      value = id.client_id;
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Substitutes the placeholders of `pattern`; false when one is unknown or its
+// value is unsafe.
 bool substitute(std::string_view pattern, const Identity& id, std::string& out) {
   out.clear();
   for (std::size_t i = 0; i < pattern.size(); ++i) {
-    if (pattern[i] != '%' || i + 1 == pattern.size()) {
+    if (pattern[i] != '%') {
       out += pattern[i];
       continue;
     }
-    const char key = pattern[++i];
-    const std::string_view value = key == 'o' ? id.org : key == 'u' ? id.user : id.client_id;
-    if (!safe_value(value)) return false;
+    std::string_view value;
+    if (++i == pattern.size() || !placeholder_value(pattern[i], id, value) || !safe_value(value)) {
+      return false;
+    }
     out += value;
   }
   return true;

@@ -519,3 +519,15 @@ TEST_CASE("rules with no templates deny everything", "[policy]") {
                 {Op::subscribe, "#", 0, default_denies()},
                 {Op::deliver, "a", 0, default_denies()}});
 }
+
+TEST_CASE("a hand-built rule with an unknown placeholder fails closed", "[policy][injection]") {
+  std::vector<Rule> templates(2);
+  templates[0].access = shortcred::Access::readwrite;
+  templates[0].pattern = "a/%x/#";
+  templates[1].access = shortcred::Access::readwrite;
+  templates[1].pattern = "b/%";
+  const Policy p(templates, nullptr, kAlice, 0);
+  check_all(p, {{Op::publish, "a/%x/y", 0, default_denies()},
+                {Op::publish, "a/dev1/y", 0, default_denies()},
+                {Op::publish, "b/%", 0, default_denies()}});
+}
