@@ -33,8 +33,9 @@ bool within_rate(Plugin& p, Session& s) {
     return true;
   }
   ++p.counters.rate_limited;
-  if (now - s.org_state->last_rate_log_ns >= kRateLogIntervalNs) {
-    s.org_state->last_rate_log_ns = now;
+  std::int64_t& last = s.org_state->last_rate_log_ns;
+  if (last == 0 || now - last >= kRateLogIntervalNs) {
+    last = now;
     SC_LOG(MOSQ_LOG_NOTICE,
            "shortcred: org %s is over its publish rate; dropping publishes (logged at most once "
            "per 10 s)",

@@ -52,7 +52,7 @@ struct OrgState {
   std::int64_t pub_rate = 0, pub_burst = 0, max_connections = 0;
   std::int64_t user_pub_rate = 0, user_max_connections = 0;
   TokenBucket bucket;
-  std::int64_t last_rate_log_ns = std::numeric_limits<std::int64_t>::min();
+  std::int64_t last_rate_log_ns = 0;  // 0: never logged
   std::unordered_set<Session*> sessions;
   StringMap<UserState> users;
 

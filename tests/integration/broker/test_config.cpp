@@ -1,0 +1,141 @@
+// Startup validation, SIGHUP reloads, $SYS counters and a valgrind run.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <csignal>
+
+#include "broker_env.hpp"
+#include "support/ports.hpp"
+#include "shortcred/schema.hpp"
+#include "shortcred/secrets.hpp"
+#include "support/process.hpp"
+
+using namespace broker_test;
+using support::MqttClient;
+
+TEST_CASE("invalid configuration stops the broker at startup with a message", "[config]") {
+  support::TempDir d("shortcred-config");
+  support::write_file(d / "bad.acl", "readwrite %o/users/%u/#\nreadwrite a/%x/b\nfrobnicate x\n");
+  struct Case {
+    std::string opts, extra, expect;
+  };
+  const std::vector<Case> cases = {
+      {"plugin_opt_redis_timeout_ms 0\n", "", "plugin_opt_redis_timeout_ms '0' is invalid"},
+      {"plugin_opt_revalidate_interval_s soon\n", "", "plugin_opt_revalidate_interval_s 'soon'"},
+      {"plugin_opt_pub_rate -3\n", "", "plugin_opt_pub_rate '-3'"},
+      {"plugin_opt_redis_url http://x\n", "", "plugin_opt_redis_url is invalid"},
+      {"plugin_opt_client_id_prefix %q\n", "", "plugin_opt_client_id_prefix '%q'"},
+      {"plugin_opt_no_such_thing 1\n", "", "plugin_opt_no_such_thing is not an option"},
+      {"plugin_opt_acl_file " + (d / "missing.acl").string() + "\n", "", "cannot be read"},
+      {"plugin_opt_acl_file " + (d / "bad.acl").string() + "\n", "", "line 2"},
+      {"", "per_listener_settings true\n", "'per_listener_settings true' is not supported"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.opts << c.extra);
+    BrokerEnv e(c.opts, c.extra, false);
+    CHECK_FALSE(e.mosq->running());
+    CHECK(e.mosq->log().find(c.expect) != std::string::npos);
+  }
+}
+
+TEST_CASE("SIGHUP with an invalid acl_file keeps the old rules; a valid one replaces them",
+          "[reload]") {
+  support::TempDir d("shortcred-reload");
+  const auto acl = d / "rules.acl";
+  support::write_file(acl, "readwrite %o/custom/#\n");
+  BrokerEnv e("plugin_opt_acl_file " + acl.string() + "\n");
+  const Cred c = e.mint("orgA", "alice");
+  auto sub_code = [&](const std::string& filter) {
+    auto cl = e.connect(c, "alice-reload");
+    const int rc = cl->subscribe(filter);
+    cl->disconnect();
+    return rc;
+  };
+  REQUIRE(sub_code("orgA/custom/#") == 0);
+  REQUIRE(sub_code("orgA/users/alice/#") == 0x87);
+
+  support::write_file(acl, "readwrite %o/other/#\nthis is not a rule\n");
+  e.mosq->sighup();
+  REQUIRE(support::wait_until(
+      [&] { return e.mosq->log().find("reload refused, keeping the previous ACL rules") !=
+                   std::string::npos; },
+      3s));
+  CHECK(e.mosq->log().find("line 2") != std::string::npos);
+  CHECK(sub_code("orgA/custom/#") == 0);
+  CHECK(sub_code("orgA/other/#") == 0x87);
+
+  support::write_file(acl, "readwrite %o/other/#\n");
+  e.mosq->sighup();
+  REQUIRE(support::wait_until(
+      [&] { return e.mosq->log().find("reloaded 1 ACL rule(s)") != std::string::npos; }, 3s));
+  CHECK(sub_code("orgA/other/#") == 0);
+  CHECK(sub_code("orgA/custom/#") == 0x87);
+}
+
+TEST_CASE("counters are published under $SYS/broker/shortcred", "[counters]") {
+  BrokerEnv e("plugin_opt_sys_interval 1\n");
+  auto obs = e.observer("$SYS/broker/shortcred/#");
+  auto ok = e.connect(e.mint("orgA", "alice"), "alice-sys");
+  MqttClient bad(e.client(e.mint("orgA", "alice"), "alice-sys-bad"));
+  bad.connect(e.port());  // fine
+  REQUIRE(ok->subscribe("orgB/#") == 0x87);
+  CHECK(obs->wait_message("$SYS/broker/shortcred/auth/ok", "2", 3s));
+  CHECK(obs->wait_message("$SYS/broker/shortcred/acl/denied/subscribe", "1", 3s));
+  CHECK(obs->wait_message("$SYS/broker/shortcred/sessions/live", std::nullopt, 3s));
+  CHECK(obs->wait_message("$SYS/broker/shortcred/breaker/state", "closed", 3s));
+  CHECK(e.mosq->log().find("shortcred: counters auth/ok=") != std::string::npos);
+}
+
+TEST_CASE("the plugin loads, serves and unloads under valgrind without errors or leaks",
+          "[valgrind]") {
+  support::RedisServer redis;
+  support::TempDir d("shortcred-valgrind");
+  const int port = support::free_port();
+  support::write_file(d / "m.conf", "listener " + std::to_string(port) + " 127.0.0.1\n" +
+                                        "allow_anonymous false\nuser root\n" +
+                                        "plugin " SHORTCRED_PLUGIN_PATH "\n" +
+                                        "plugin_opt_redis_url " + redis.url() + "\n" +
+                                        "plugin_opt_sys_interval 1\n");
+  support::Process vg({"valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite",
+                       "--log-file=" + (d / "vg.log").string(), "mosquitto", "-c",
+                       (d / "m.conf").string()},
+                      d / "out.log");
+  REQUIRE(support::wait_until([&] { return support::port_open(port); }, 60s, 50ms));
+  // Drive auth, ACL, reload and disconnect through the plugin.
+  auto conn = redis.connect();
+  const auto m = shortcred::mint_password(shortcred::openssl_random());
+  shortcred::CredentialRecord rec;
+  rec.user = "val";
+  rec.secret_sha256 = m.sha256_hex;
+  rec.issued_at_ms = now_ms();
+  rec.expires_at_ms = rec.issued_at_ms + 600000;
+  std::vector<std::string> argv{"HSET", "shortcred:{orgV}:cred:" + m.id};
+  for (auto& [k, v] : shortcred::to_fields(rec)) {
+    argv.push_back(k);
+    argv.push_back(v);
+  }
+  conn.command(argv);
+  MqttClient::Options o;
+  o.client_id = "val-1";
+  o.username = "val@orgV";
+  o.password = m.full;
+  {
+    MqttClient cl(o);
+    REQUIRE(cl.connect(port, 20s) == 0);
+    CHECK(cl.subscribe("orgV/users/val/#", 0, 20s) == 0);
+    CHECK(cl.subscribe("orgW/#", 0, 20s) == 0x87);
+    CHECK(cl.publish("orgV/users/val/x", "hi", 1, false, 20s) == 0);
+    CHECK(cl.wait_message("orgV/users/val/x", "hi", 20s));
+    vg.signal(SIGHUP);
+    conn.command({"PUBLISH", "shortcred:revoked", "token orgV " + m.id});
+    CHECK(cl.wait_disconnected(20s));
+  }
+  vg.stop(60000);
+  const std::string log = support::read_file(d / "vg.log");
+  INFO(log);
+  CHECK(log.find("ERROR SUMMARY: 0 errors") != std::string::npos);
+  CHECK(log.find("definitely lost: 0 bytes") != std::string::npos);
+  // No stack through our code anywhere (errors, leaks of any kind).
+  CHECK(log.find("shortcred::") == std::string::npos);
+  CHECK(log.find("mosquitto_shortcred.so") == std::string::npos);
+}

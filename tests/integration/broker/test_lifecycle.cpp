@@ -1,0 +1,144 @@
+// Sessions over time: client-id takeover, expiry (will sent), revocation over
+// the channel and through shortcredctl (will not sent), revalidation after a
+// redis-cli DEL, org disable.
+#include <catch2/catch.hpp>
+
+#include "broker_env.hpp"
+#include "support/process.hpp"
+
+using namespace broker_test;
+using support::MqttClient;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kNotAuthorized = 0x87;
+
+// revalidate_interval_s 1 so a redis-cli DEL is noticed within 2 s.
+BrokerEnv& env() {
+  static BrokerEnv e("plugin_opt_revalidate_interval_s 1\n");
+  return e;
+}
+
+std::unique_ptr<MqttClient> connect_with_will(BrokerEnv& e, const Cred& c, const std::string& cid,
+                                              const std::string& will_topic) {
+  auto o = e.client(c, cid);
+  o.will = MqttClient::Will{will_topic, "will-" + cid, 0, false};
+  auto cl = std::make_unique<MqttClient>(o);
+  REQUIRE(cl->connect(e.port()) == 0);
+  return cl;
+}
+
+}  // namespace
+
+TEST_CASE("a client id held by another org's session is refused, the holder stays", "[takeover]") {
+  auto& e = env();
+  const Cred a = e.mint("orgA", "alice");
+  const Cred b = e.mint("orgB", "bob");
+  const Cred a2 = e.mint("orgA", "mallory");
+  auto holder = e.connect(a, "shared-id");
+  REQUIRE(holder->connected());
+  for (int protocol : {5, 4}) {
+    MqttClient thief(e.client(b, "shared-id", protocol));
+    CHECK(thief.connect(e.port()) == (protocol == 5 ? kNotAuthorized : 5));
+    MqttClient same_org_other_user(e.client(a2, "shared-id", protocol));
+    CHECK(same_org_other_user.connect(e.port()) == (protocol == 5 ? kNotAuthorized : 5));
+  }
+  CHECK(holder->connected());
+  CHECK(holder->publish("orgA/users/alice/x", "still here", 1) < 0x80);  // 0x10: no subscribers
+}
+
+TEST_CASE("a client id takeover within one user works as Mosquitto normally does", "[takeover]") {
+  auto& e = env();
+  const Cred a1 = e.mint("orgA", "alice");
+  const Cred a2 = e.mint("orgA", "alice");  // a refreshed credential
+  auto first = e.connect(a1, "alice-phone");
+  REQUIRE(first->connected());
+  auto second = e.connect(a2, "alice-phone");
+  REQUIRE(second->connected());
+  CHECK(first->wait_disconnected(2s));
+  // The new session is the one indexed: its rights work and survive the
+  // old context's DISCONNECT.
+  CHECK(second->subscribe("orgA/users/alice/#") == 0);
+  auto obs = e.observer("orgA/users/alice/#");
+  CHECK(second->publish("orgA/users/alice/y", "new", 1) == 0);
+  CHECK(obs->wait_message("orgA/users/alice/y", "new"));
+}
+
+TEST_CASE("an expired credential is disconnected within 1 s of expires_at, will sent", "[expiry]") {
+  auto& e = env();
+  auto obs = e.observer("orgA/users/eve/#");
+  const Cred c = e.mint("orgA", "eve", with_ttl(1500ms));
+  auto cl = connect_with_will(e, c, "eve-exp", "orgA/users/eve/status");
+  REQUIRE(cl->wait_disconnected(std::chrono::milliseconds(c.expires_at_ms - now_ms() + 1000)));
+  const std::int64_t late_ms = now_ms() - c.expires_at_ms;
+  INFO("disconnected " << late_ms << " ms after expires_at");
+  CHECK(late_ms >= -50);  // clocks: not noticeably before expiry
+  CHECK(late_ms <= 1000);
+  CHECK(obs->wait_message("orgA/users/eve/status", "will-eve-exp", 2s));
+}
+
+TEST_CASE("shortcredctl token revoke disconnects within 500 ms, will not sent", "[revocation]") {
+  auto& e = env();
+  auto obs = e.observer("orgA/users/rita/#");
+  const Cred c = e.mint("orgA", "rita");
+  auto cl = connect_with_will(e, c, "rita-1", "orgA/users/rita/status");
+  REQUIRE(support::wait_until([&] { return e.mosq->log().find("subscribed to shortcred:revoked") !=
+                                           std::string::npos; },
+                              3s));
+  auto r = support::run({SHORTCRED_CTL_PATH, "--redis", e.redis.url(), "token", "revoke", "orgA",
+                         c.token_id});
+  const auto revoked_at = Clock::now();
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(cl->wait_disconnected(500ms));
+  INFO("disconnected after "
+       << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - revoked_at).count()
+       << " ms");
+  CHECK_FALSE(obs->wait_message("orgA/users/rita/status", std::nullopt, 300ms));
+  // …and it cannot come back.
+  MqttClient again(e.client(c, "rita-1"));
+  CHECK(again.connect(e.port()) == kNotAuthorized);
+}
+
+TEST_CASE("user and org messages on the channel disconnect every matching client", "[revocation]") {
+  auto& e = env();
+  const Cred u1 = e.mint("orgC", "ursula");
+  const Cred u2 = e.mint("orgC", "ursula");
+  const Cred other = e.mint("orgC", "victor");
+  const Cred elsewhere = e.mint("orgD", "ursula");
+  auto c1 = e.connect(u1, "ursula-1");
+  auto c2 = e.connect(u2, "ursula-2");
+  auto cv = e.connect(other, "victor-1");
+  auto cd = e.connect(elsewhere, "ursula-d");
+  e.redis_cmd({"PUBLISH", "shortcred:revoked", "user orgC ursula"});
+  CHECK(c1->wait_disconnected(500ms));
+  CHECK(c2->wait_disconnected(500ms));
+  CHECK(cv->connected());
+  CHECK(cd->connected());
+  e.redis_cmd({"PUBLISH", "shortcred:revoked", "org orgC"});
+  CHECK(cv->wait_disconnected(500ms));
+  CHECK(cd->connected());
+}
+
+TEST_CASE("a redis-cli DEL disconnects within revalidate_interval_s + 1 s", "[revocation]") {
+  auto& e = env();
+  const Cred c = e.mint("orgA", "dora");
+  auto cl = e.connect(c, "dora-1");
+  REQUIRE(cl->connected());
+  auto r = support::run({"redis-cli", "-p", std::to_string(e.redis.port()), "DEL",
+                         "shortcred:{orgA}:cred:" + c.token_id});
+  REQUIRE(r.exit_code == 0);
+  CHECK(cl->wait_disconnected(2000ms));
+}
+
+TEST_CASE("an org's disabled=1 disconnects its clients at the next refresh", "[revocation]") {
+  auto& e = env();
+  e.set_org("orgE", {});
+  const Cred c = e.mint("orgE", "ed");
+  auto cl = e.connect(c, "ed-1");
+  REQUIRE(cl->connected());
+  e.redis_cmd({"HSET", "shortcred:{orgE}:org", "disabled", "1"});
+  CHECK(cl->wait_disconnected(2000ms));
+  MqttClient again(e.client(e.mint("orgE", "ed"), "ed-2"));
+  CHECK(again.connect(e.port()) == kNotAuthorized);
+}
