@@ -126,11 +126,6 @@ bool HttpService::bind(std::string& err) {
   svr.set_keep_alive_max_count(100000);
   svr.set_tcp_nodelay(true);
 
-  svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
-    t_request.start = std::chrono::steady_clock::now();
-    t_request.route = match_route(req.method, req.path).name;
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
   // Every method reaches one dispatcher, so a known path with the wrong
   // method is a 405 (httplib alone would say 404 or 400).
   const httplib::Server::Handler api = [&s](const httplib::Request& req,
@@ -138,6 +133,15 @@ bool HttpService::bind(std::string& err) {
     const RouteMatch route = match_route(req.method, req.path);
     if (!reject_early(route, req, res)) handle_route(s, route, req, res);
   };
+  // A request without a body is served here, before httplib's routing, which
+  // answers 400 to a POST without Content-Length (`curl -X POST` sends none).
+  svr.set_pre_routing_handler([api](const httplib::Request& req, httplib::Response& res) {
+    t_request.start = std::chrono::steady_clock::now();
+    t_request.route = match_route(req.method, req.path).name;
+    if (has_body(req)) return httplib::Server::HandlerResponse::Unhandled;
+    api(req, res);
+    return httplib::Server::HandlerResponse::Handled;
+  });
   svr.Get(".*", api);
   svr.Post(".*", api);
   svr.Put(".*", api);

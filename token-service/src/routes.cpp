@@ -225,7 +225,10 @@ long IssueLimiter::try_issue(const std::string& key_id) {
                        .count();
   std::lock_guard lock(mu_);
   auto it = buckets_.find(key_id);
-  if (it == buckets_.end()) it = buckets_.emplace(key_id, TokenBucket(rate_, rate_, now)).first;
+  if (it == buckets_.end()) {
+    // Burst: one second's worth, at least one credential.
+    it = buckets_.emplace(key_id, TokenBucket(rate_, std::max(1.0, rate_), now)).first;
+  }
   if (it->second.try_take(now)) return 0;
   return std::max(1L, static_cast<long>(std::ceil(it->second.seconds_until(now))));
 }

@@ -1,0 +1,258 @@
+// Every bad input of issue 3 gets the status of DESIGN.md, a JSON error that
+// names the field or rule, and changes nothing in Redis.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <thread>
+
+#include "support/wait.hpp"
+#include "tokend_env.hpp"
+
+using namespace tokens_test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Case {
+  const char* name;
+  std::string method, path, body;
+  std::vector<std::string> headers;  // replaces the env's Authorization when it has one
+  long status;
+  const char* code;
+  const char* mentions;  // the message names this field or rule ("" = no check)
+};
+
+std::string big_body() { return R"({"user_id":")" + std::string(17000, 'a') + R"("})"; }
+
+}  // namespace
+
+TEST_CASE("bad requests get their status and error code and change nothing in Redis",
+          "[tokend]") {
+  TokendEnv env;
+  // A revoked key and an unknown (well-formed) key.
+  auto [revoked_id, revoked_key] = env.make_key(env.org);
+  REQUIRE(env.ctl({"apikey", "revoke", revoked_id}).exit_code == 0);
+  const std::string unknown_key = "sk_0123456789abcdef_" + std::string(40, 'A');
+  const std::string valid_id = "0123456789abcdef";
+  const std::string bearer = "Authorization: Bearer " + env.api_key;
+  const std::string json = "Content-Type: application/json";
+
+  const std::vector<Case> cases{
+      {"missing API key", "POST", "/v2/tokens", R"({"user_id":"a"})", {json}, 401,
+       "missing_api_key", ""},
+      {"garbled API key", "POST", "/v2/tokens", R"({"user_id":"a"})",
+       {json, "Authorization: Bearer sk_nonsense"}, 401, "invalid_api_key", ""},
+      {"unknown API key", "POST", "/v2/tokens", R"({"user_id":"a"})",
+       {json, "Authorization: Bearer " + unknown_key}, 401, "invalid_api_key", ""},
+      {"revoked API key", "POST", "/v2/tokens", R"({"user_id":"a"})",
+       {json, "Authorization: Bearer " + revoked_key}, 401, "invalid_api_key", ""},
+      {"Basic scheme", "POST", "/v2/tokens", R"({"user_id":"a"})",
+       {json, "Authorization: Basic dXNlcjpwYXNz"}, 401, "invalid_auth_scheme", ""},
+      {"not JSON", "POST", "/v2/tokens", "{user_id: a", {}, 400, "invalid_json", ""},
+      {"trailing garbage", "POST", "/v2/tokens", R"({"user_id":"a"} x)", {}, 400, "invalid_json",
+       ""},
+      {"JSON array", "POST", "/v2/tokens", R"(["user_id"])", {}, 400, "invalid_body", ""},
+      {"JSON string", "POST", "/v2/tokens", R"("a")", {}, 400, "invalid_body", ""},
+      {"user_id number", "POST", "/v2/tokens", R"({"user_id":5})", {}, 400, "invalid_type",
+       "user_id"},
+      {"unknown field ttl", "POST", "/v2/tokens", R"({"user_id":"a","ttl":60})", {}, 400,
+       "unknown_field", "ttl"},
+      {"user_id missing", "POST", "/v2/tokens", R"({"ttl_seconds":60})", {}, 422, "missing_field",
+       "user_id"},
+      {"user_id empty", "POST", "/v2/tokens", R"({"user_id":""})", {}, 422, "invalid_field",
+       "user_id"},
+      {"user_id too long", "POST", "/v2/tokens", R"({"user_id":")" + std::string(129, 'u') + "\"}",
+       {}, 422, "invalid_field", "user_id"},
+      {"user_id with /", "POST", "/v2/tokens", R"({"user_id":"a/b"})", {}, 422, "invalid_field",
+       "user_id"},
+      {"user_id with +", "POST", "/v2/tokens", R"({"user_id":"a+b"})", {}, 422, "invalid_field",
+       "user_id"},
+      {"user_id with #", "POST", "/v2/tokens", R"({"user_id":"a#b"})", {}, 422, "invalid_field",
+       "user_id"},
+      {"user_id with $", "POST", "/v2/tokens", R"({"user_id":"a$b"})", {}, 422, "invalid_field",
+       "user_id"},
+      {"user_id with space", "POST", "/v2/tokens", R"({"user_id":"a b"})", {}, 422,
+       "invalid_field", "user_id"},
+      {"user_id with NUL", "POST", "/v2/tokens", R"({"user_id":"a\u0000b"})", {}, 422,
+       "invalid_field", "user_id"},
+      {"user_id invalid UTF-8", "POST", "/v2/tokens", "{\"user_id\":\"a\xff\xfe\"}", {}, 422,
+       "invalid_field", "user_id"},
+      {"ttl negative", "POST", "/v2/tokens", R"({"user_id":"a","ttl_seconds":-60})", {}, 422,
+       "invalid_field", "ttl_seconds"},
+      {"ttl zero", "POST", "/v2/tokens", R"({"user_id":"a","ttl_seconds":0})", {}, 422,
+       "invalid_field", "ttl_seconds"},
+      {"ttl below 60", "POST", "/v2/tokens", R"({"user_id":"a","ttl_seconds":59})", {}, 422,
+       "invalid_field", "ttl_seconds"},
+      {"ttl fractional", "POST", "/v2/tokens", R"({"user_id":"a","ttl_seconds":60.5})", {}, 422,
+       "invalid_field", "ttl_seconds"},
+      {"ttl string", "POST", "/v2/tokens", R"({"user_id":"a","ttl_seconds":"60"})", {}, 400,
+       "invalid_type", "ttl_seconds"},
+      {"ttl above max_ttl", "POST", "/v2/tokens", R"({"user_id":"a","ttl_seconds":86401})", {},
+       422, "invalid_field", "ttl_seconds"},
+      {"scope not an array", "POST", "/v2/tokens", R"({"user_id":"a","scope":"read a/#"})", {},
+       400, "invalid_type", "scope"},
+      {"scope element not a string", "POST", "/v2/tokens", R"({"user_id":"a","scope":[1]})", {},
+       400, "invalid_type", "scope[0]"},
+      {"scope with 17 rules", "POST", "/v2/tokens",
+       R"({"user_id":"a","scope":[)" + [] {
+         std::string s;
+         for (int i = 0; i < 17; ++i) s += std::string(i ? "," : "") + "\"read a/" + std::to_string(i) + "\"";
+         return s;
+       }() + "]}",
+       {}, 422, "invalid_field", "scope"},
+      {"scope rule with bad access", "POST", "/v2/tokens",
+       R"({"user_id":"a","scope":["publish a/#"]})", {}, 422, "invalid_field", "scope[0]"},
+      {"scope rule with deny", "POST", "/v2/tokens", R"({"user_id":"a","scope":["deny a/#"]})",
+       {}, 422, "invalid_field", "scope[0]"},
+      {"scope rule with invalid filter", "POST", "/v2/tokens",
+       R"({"user_id":"a","scope":["read a/#/b"]})", {}, 422, "invalid_field", "scope[0]"},
+      {"client_id with /", "POST", "/v2/tokens", R"({"user_id":"a","client_id":"x/y"})", {}, 422,
+       "invalid_field", "client_id"},
+      {"client_id with +", "POST", "/v2/tokens", R"({"user_id":"a","client_id":"x+"})", {}, 422,
+       "invalid_field", "client_id"},
+      {"client_id with #", "POST", "/v2/tokens", R"({"user_id":"a","client_id":"#"})", {}, 422,
+       "invalid_field", "client_id"},
+      {"client_id with NUL", "POST", "/v2/tokens", R"({"user_id":"a","client_id":"x\u0000"})",
+       {}, 422, "invalid_field", "client_id"},
+      {"client_id invalid UTF-8", "POST", "/v2/tokens",
+       "{\"user_id\":\"a\",\"client_id\":\"\xc3\x28\"}", {}, 422, "invalid_field", "client_id"},
+      {"body over 16 KiB", "POST", "/v2/tokens", big_body(), {}, 413, "payload_too_large", ""},
+      {"wrong content type", "POST", "/v2/tokens", R"({"user_id":"a"})",
+       {bearer, "Content-Type: text/plain"}, 415, "unsupported_media_type", ""},
+      {"form content type", "POST", "/v2/tokens", "user_id=a",
+       {bearer, "Content-Type: application/x-www-form-urlencoded"}, 415,
+       "unsupported_media_type", ""},
+      {"unknown route", "GET", "/v2/nothing", "", {}, 404, "not_found", ""},
+      {"unknown version", "POST", "/v1/tokens", R"({"user_id":"a"})", {}, 404, "not_found", ""},
+      {"wrong method on /v2/tokens", "PUT", "/v2/tokens", "", {}, 405, "method_not_allowed", ""},
+      {"wrong method on a token", "GET", "/v2/tokens/" + valid_id, "", {}, 405,
+       "method_not_allowed", ""},
+      {"wrong method on healthz", "POST", "/healthz", "", {}, 405, "method_not_allowed", ""},
+      {"revoke an unknown token", "DELETE", "/v2/tokens/" + valid_id, "", {}, 404, "not_found",
+       ""},
+      {"revoke a malformed token id", "DELETE", "/v2/tokens/tkn_abc", "", {}, 404, "not_found", ""},
+      {"refresh an unknown token", "POST", "/v2/tokens/" + valid_id + "/refresh", "", {}, 404,
+       "not_found", ""},
+      {"refresh with unknown field", "POST", "/v2/tokens/" + valid_id + "/refresh",
+       R"({"ttl":60})", {}, 400, "unknown_field", ""},
+      {"list with a bad user_id", "GET", "/v2/tokens?user_id=a%2Fb", "", {}, 422, "invalid_field",
+       "user_id"},
+      {"list with an unknown parameter", "GET", "/v2/tokens?user=a", "", {}, 400, "unknown_field",
+       ""},
+      {"revoke-user with a bad user id", "DELETE", "/v2/users/a$b/tokens", "", {}, 422,
+       "invalid_field", "user id"},
+  };
+
+  const auto before = env.snapshot();
+  support::HttpClient http(env.base_url());
+  for (const auto& c : cases) {
+    INFO(c.name);
+    bool has_auth = false;
+    for (const auto& h : c.headers) has_auth = has_auth || h.rfind("Authorization:", 0) == 0;
+    std::vector<std::string> headers = c.headers;
+    if (!has_auth && std::string(c.name) != "missing API key") {
+      headers.push_back(bearer);
+    }
+    const auto r = http.request(c.method, c.path, c.body, headers);
+    CHECK(r.status == c.status);
+    const auto v = parse_json(r.body);
+    CHECK(v["error"]["code"].asString() == c.code);
+    CHECK(!v["error"]["message"].asString().empty());
+    if (*c.mentions != '\0') {
+      CHECK(v["error"]["message"].asString().find(c.mentions) != std::string::npos);
+    }
+    if (c.status == 405) CHECK(r.headers.count("allow") == 1);
+  }
+  CHECK(env.snapshot() == before);
+}
+
+TEST_CASE("a disabled org cannot issue", "[tokend]") {
+  TokendEnv env;
+  REQUIRE(env.ctl({"org", "disable", env.org}).exit_code == 0);
+  const auto before = env.snapshot();
+  const auto r = env.issue(R"({"user_id":"a"})");
+  CHECK(r.status == 403);
+  CHECK(parse_json(r.body)["error"]["code"].asString() == "org_disabled");
+  CHECK(env.snapshot() == before);
+}
+
+TEST_CASE("issuance over --issue-rate per API key gets 429 with Retry-After",
+          "[tokend]") {
+  TokendEnv env({"--issue-rate", "0.5"});  // burst 1, then one every 2 s
+  CHECK(env.issue(R"({"user_id":"a"})").status == 201);
+  const auto r = env.issue(R"({"user_id":"a"})");
+  CHECK(r.status == 429);
+  CHECK(parse_json(r.body)["error"]["code"].asString() == "rate_limited");
+  CHECK(r.headers.count("retry-after") == 1);
+  if (r.headers.count("retry-after")) CHECK(r.headers.at("retry-after") == "2");
+  // Another key has its own bucket.
+  auto [id2, key2] = env.make_key(env.org);
+  support::HttpClient other(env.base_url());
+  CHECK(other.request("POST", "/v2/tokens", R"({"user_id":"a"})",
+                      {"Authorization: Bearer " + key2})
+            .status == 201);
+}
+
+namespace {
+
+int raw_connect(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+// Reads until EOF; returns what arrived and how long it took.
+std::pair<std::string, double> read_to_eof(int fd) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string got;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return {got, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+}
+
+}  // namespace
+
+TEST_CASE("slow and idle connections time out", "[tokend]") {
+  TokendEnv env;  // --read-timeout 1 --idle-timeout 2
+  SECTION("a request head that never completes") {
+    const int fd = raw_connect(env.port);
+    const std::string partial = "POST /v2/tokens HTTP/1.1\r\nHost: x\r\n";
+    send(fd, partial.data(), partial.size(), 0);
+    const auto [got, secs] = read_to_eof(fd);
+    close(fd);
+    CHECK(secs < 4.0);
+  }
+  SECTION("a body that never completes") {
+    const int fd = raw_connect(env.port);
+    const std::string partial =
+        "POST /v2/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 100\r\n\r\n{\"user_id\"";
+    send(fd, partial.data(), partial.size(), 0);
+    const auto [got, secs] = read_to_eof(fd);
+    close(fd);
+    CHECK(secs < 4.0);
+    CHECK(got.find(" 201 ") == std::string::npos);
+  }
+  SECTION("an idle keep-alive connection") {
+    const int fd = raw_connect(env.port);
+    const auto [got, secs] = read_to_eof(fd);
+    close(fd);
+    CHECK(got.empty());
+    CHECK(secs < 4.5);
+  }
+}

@@ -1,0 +1,174 @@
+// shortcredctl end to end against a real Redis.
+#include <catch2/catch.hpp>
+
+#include "support/redis_server.hpp"
+#include "support/temp_dir.hpp"
+#include "tokend_env.hpp"
+
+using namespace tokens_test;
+
+namespace {
+
+struct Ctl {
+  support::RedisServer redis;
+  support::RunResult operator()(std::vector<std::string> args) {
+    return ctl(redis.url(), std::move(args));
+  }
+  Json::Value json(std::vector<std::string> args, int expect_exit = 0) {
+    args.insert(args.begin(), "--json");
+    auto r = (*this)(std::move(args));
+    CHECK(r.exit_code == expect_exit);
+    INFO(r.err);
+    return parse_json(r.out);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("shortcredctl org commands create, show, set and disable an org", "[ctl]") {
+  Ctl ctl;
+  auto v = ctl.json({"org", "create", "--name", "Acme"});
+  const std::string org = v["org"].asString();
+  CHECK(org.rfind("org_", 0) == 0);
+  CHECK(org.size() == 16);
+  CHECK(v["name"].asString() == "Acme");
+  CHECK(!v["created_at"].asString().empty());
+  CHECK(ctl({"org", "create", "--id", org}).exit_code == 1);  // exists
+
+  v = ctl.json({"org", "set", org, "--pub_rate", "500", "--max_ttl", "7200"});
+  CHECK(v["pub_rate"].asString() == "500");
+  CHECK(ctl.json({"org", "show", org})["max_ttl"].asString() == "7200");
+  CHECK(ctl({"org", "set", org, "--pub_rate", "fast"}).exit_code == 2);
+  CHECK(ctl({"org", "set", org, "--colour", "red"}).exit_code == 2);
+  CHECK(ctl({"org", "show", "org_missing"}).exit_code == 1);
+
+  auto sub = ctl.redis.connect();
+  sub.command({"SUBSCRIBE", "shortcred:revoked"});
+  v = ctl.json({"org", "disable", org});
+  CHECK(v["disabled"].asString() == "1");
+  auto msg = sub.read_reply();
+  REQUIRE(msg);
+  CHECK(shortcred::redis::to_string(msg->element[2]) == "org " + org);
+}
+
+TEST_CASE("shortcredctl apikey create prints the key once, list never does", "[ctl]") {
+  Ctl ctl;
+  ctl({"org", "create", "--id", "org_k"});
+  auto v = ctl.json({"apikey", "create", "--org", "org_k", "--name", "backend"});
+  const std::string id = v["key_id"].asString();
+  CHECK(v["api_key"].asString().rfind("sk_" + id + "_", 0) == 0);
+  CHECK(v["org"].asString() == "org_k");
+  const auto list = ctl({"--json", "apikey", "list", "--org", "org_k"});
+  CHECK(list.out.find("sk_") == std::string::npos);
+  CHECK(parse_json(list.out)["keys"][0]["key_id"].asString() == id);
+  CHECK(ctl.json({"apikey", "revoke", id})["revoked"].asBool());
+  CHECK(ctl({"apikey", "revoke", id}).exit_code == 1);
+  CHECK(ctl.json({"apikey", "list", "--org", "org_k"})["keys"].size() == 0);
+  CHECK(ctl({"apikey", "create", "--org", "org_nope"}).exit_code == 1);
+}
+
+TEST_CASE("shortcredctl token commands mint, list and revoke like the HTTP routes", "[ctl]") {
+  Ctl ctl;
+  auto v = ctl.json({"token", "mint", "--org", "org_t", "--user", "alice", "--ttl", "300",
+                     "--scope", "read %o/a/#", "--scope", "write %o/b", "--client-id", "c1"});
+  const std::string id = v["token_id"].asString();
+  CHECK(v["username"].asString() == "alice@org_t");
+  CHECK(v["password"].asString().rfind("tkn_" + id + "_", 0) == 0);
+  CHECK(v["expires_in"].asInt() == 300);
+  CHECK(v["scope"].size() == 2);
+  CHECK(v["client_id"].asString() == "c1");
+  auto c = ctl.redis.connect();
+  const std::string key = "shortcred:{org_t}:cred:" + id;
+  CHECK(std::abs(c.command({"PTTL", key})->integer - 300'000) <= 1000);
+  CHECK(shortcred::redis::to_string(c.command({"HGET", key, "scope"}).get()) ==
+        "read %o/a/#\nwrite %o/b");
+
+  ctl.json({"token", "mint", "--org", "org_t", "--user", "bob"});
+  CHECK(ctl.json({"token", "list", "--org", "org_t"})["tokens"].size() == 2);
+  CHECK(ctl.json({"token", "list", "--org", "org_t", "--user", "alice"})["tokens"].size() == 1);
+
+  auto sub = ctl.redis.connect();
+  sub.command({"SUBSCRIBE", "shortcred:revoked"});
+  CHECK(ctl.json({"token", "revoke", "org_t", id})["revoked"].asBool());
+  CHECK(shortcred::redis::to_string(sub.read_reply()->element[2]) == "token org_t " + id);
+  CHECK(ctl({"token", "revoke", "org_t", id}).exit_code == 1);
+  CHECK(ctl.json({"token", "revoke-user", "org_t", "bob"})["revoked"].asInt() == 1);
+  CHECK(shortcred::redis::to_string(sub.read_reply()->element[2]) == "user org_t bob");
+
+  CHECK(ctl({"token", "mint", "--org", "org_t", "--user", "a/b"}).exit_code == 2);
+  CHECK(ctl({"token", "mint", "--org", "org_t", "--user", "a", "--ttl", "10"}).exit_code == 2);
+  CHECK(ctl({"token", "mint", "--org", "org_t", "--user", "a", "--scope", "deny #"}).exit_code ==
+        2);
+  CHECK(ctl({"token", "mint", "--org", "org_t"}).exit_code == 2);
+  CHECK(ctl({"token", "frobnicate"}).exit_code == 2);
+  CHECK(ctl({}).exit_code == 2);
+  CHECK(ctl({"--help"}).exit_code == 0);
+}
+
+TEST_CASE("shortcredctl reports an unreachable Redis with exit code 1", "[ctl]") {
+  const auto r = ctl("redis://127.0.0.1:1/0", {"token", "list", "--org", "org_x"});
+  CHECK(r.exit_code == 1);
+  CHECK(!r.err.empty());
+}
+
+TEST_CASE("shortcredctl acl check gives the broker's decision and the deciding rule", "[ctl]") {
+  Ctl ctl;
+  support::TempDir dir("shortcred-acl");
+  support::write_file(dir / "acl.conf",
+                      "# templates\ndeny %o/users/%u/secret/#\nreadwrite %o/users/%u/#\n"
+                      "read %o/shared/# max_qos=1\nwrite %o/clients/%c/# retain=false\n");
+  const std::string file = (dir / "acl.conf").string();
+  const auto check = [&](std::vector<std::string> args, bool allowed, const std::string& rule,
+                         const std::string& source) {
+    std::vector<std::string> full{"--json", "acl", "check", "--org", "o1", "--user", "u1"};
+    full.insert(full.end(), args.begin(), args.end());
+    const auto r = ctl(full);
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == (allowed ? 0 : 1));
+    const auto v = parse_json(r.out);
+    CHECK(v["allowed"].asBool() == allowed);
+    CHECK(v["rule"].asString() == rule);
+    CHECK(v["source"].asString() == source);
+  };
+  // Default templates.
+  check({"--publish", "o1/users/u1/x"}, true, "readwrite %o/users/%u/#", "template");
+  check({"--subscribe", "o1/shared/#"}, true, "readwrite %o/shared/#", "template");
+  check({"--publish", "o1/users/u2/x"}, false, "", "default");
+  check({"--subscribe", "#"}, false, "", "default");
+  // A rule file: first match decides, deny wins over a later allow.
+  check({"--acl-file", file, "--publish", "o1/users/u1/secret/k"}, false,
+        "deny %o/users/%u/secret/#", "template");
+  check({"--acl-file", file, "--deliver", "o1/shared/news"}, true, "read %o/shared/# max_qos=1",
+        "template");
+  check({"--acl-file", file, "--publish", "o1/shared/news"}, false, "", "default");
+  check({"--acl-file", file, "--client-id", "c7", "--publish", "o1/clients/c7/x", "--retain"},
+        false, "write %o/clients/%c/# retain=false", "template");
+  check({"--acl-file", file, "--client-id", "c7", "--publish", "o1/clients/c7/x"}, true,
+        "write %o/clients/%c/# retain=false", "template");
+  // A scope narrows the templates: both must allow.
+  check({"--scope", "read %o/users/%u/in/#", "--subscribe", "o1/users/u1/in/+"}, true,
+        "read %o/users/%u/in/#", "scope");
+  check({"--scope", "read %o/users/%u/in/#", "--publish", "o1/users/u1/in/x"}, false, "",
+        "default");
+  // Human output names the decision and the rule.
+  const auto human = ctl({"acl", "check", "--org", "o1", "--user", "u1", "--publish",
+                          "o1/users/u1/x"});
+  CHECK(human.out.find("allow") == 0);
+  CHECK(human.out.find("readwrite %o/users/%u/#") != std::string::npos);
+  CHECK(ctl({"acl", "check", "--org", "o1", "--user", "u1"}).exit_code == 2);
+}
+
+TEST_CASE("shortcredctl acl lint reports every error with its line", "[ctl]") {
+  Ctl ctl;
+  support::TempDir dir("shortcred-lint");
+  support::write_file(dir / "good.conf", "readwrite %o/users/%u/#\n# c\n\nread %o/shared/#\n");
+  support::write_file(dir / "bad.conf", "readwrite %o/#\nfly a/b\nread a/#/b\nread %x/y\n");
+  auto v = ctl.json({"acl", "lint", (dir / "good.conf").string()});
+  CHECK(v["ok"].asBool());
+  v = ctl.json({"acl", "lint", (dir / "bad.conf").string()}, 1);
+  CHECK_FALSE(v["ok"].asBool());
+  REQUIRE(v["errors"].size() == 3);
+  CHECK(v["errors"][0]["line"].asInt() == 2);
+  CHECK(v["errors"][1]["line"].asInt() == 3);
+  CHECK(v["errors"][2]["line"].asInt() == 4);
+}
