@@ -218,7 +218,7 @@ TEST_CASE("UNSUBSCRIBE is always allowed", "[acl]") {
   CHECK(cl->connected());
 }
 
-TEST_CASE("a will on a forbidden topic is not published; an allowed one is", "[acl]") {
+TEST_CASE("a will on a forbidden topic is not published but an allowed one is", "[acl]") {
   auto& e = env();
   auto obs = e.observer("#");
   for (const auto& [topic, allowed] : {std::pair<std::string, bool>{"orgB/shared/will", false},

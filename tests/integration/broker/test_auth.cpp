@@ -86,7 +86,7 @@ TEST_CASE("wrong credentials are refused with CONNACK not authorised", "[auth]")
   }
 }
 
-TEST_CASE("client id rules: binding, sanitising", "[auth]") {
+TEST_CASE("client id rules - binding and sanitising", "[auth]") {
   auto& e = env();
   const Cred bound = e.mint("org_auth", "bob", with_binding("bob-phone"));
   CHECK(connack(e.client(bound, "bob-phone")) == 0);

@@ -38,7 +38,7 @@ TEST_CASE("invalid configuration stops the broker at startup with a message", "[
   }
 }
 
-TEST_CASE("SIGHUP with an invalid acl_file keeps the old rules; a valid one replaces them",
+TEST_CASE("SIGHUP with an invalid acl_file keeps the old rules and a valid one replaces them",
           "[reload]") {
   support::TempDir d("shortcred-reload");
   const auto acl = d / "rules.acl";
@@ -86,7 +86,7 @@ TEST_CASE("counters are published under $SYS/broker/shortcred", "[counters]") {
   CHECK(e.mosq->log().find("shortcred: counters auth/ok=") != std::string::npos);
 }
 
-TEST_CASE("the plugin loads, serves and unloads under valgrind without errors or leaks",
+TEST_CASE("the plugin loads and serves and unloads under valgrind without errors or leaks",
           "[valgrind]") {
   support::RedisServer redis;
   support::TempDir d("shortcred-valgrind");

@@ -31,7 +31,7 @@ std::unique_ptr<MqttClient> connect_with_will(BrokerEnv& e, const Cred& c, const
 
 }  // namespace
 
-TEST_CASE("a client id held by another org's session is refused, the holder stays", "[takeover]") {
+TEST_CASE("a client id held by another org's session is refused and the holder stays", "[takeover]") {
   auto& e = env();
   const Cred a = e.mint("orgA", "alice");
   const Cred b = e.mint("orgB", "bob");
@@ -65,7 +65,7 @@ TEST_CASE("a client id takeover within one user works as Mosquitto normally does
   CHECK(obs->wait_message("orgA/users/alice/y", "new"));
 }
 
-TEST_CASE("an expired credential is disconnected within 1 s of expires_at, will sent", "[expiry]") {
+TEST_CASE("an expired credential is disconnected within 1 s of expires_at with its will sent", "[expiry]") {
   auto& e = env();
   auto obs = e.observer("orgA/users/eve/#");
   const Cred c = e.mint("orgA", "eve", with_ttl(1500ms));
@@ -78,7 +78,7 @@ TEST_CASE("an expired credential is disconnected within 1 s of expires_at, will 
   CHECK(obs->wait_message("orgA/users/eve/status", "will-eve-exp", 2s));
 }
 
-TEST_CASE("shortcredctl token revoke disconnects within 500 ms, will not sent", "[revocation]") {
+TEST_CASE("shortcredctl token revoke disconnects within 500 ms without the will", "[revocation]") {
   auto& e = env();
   auto obs = e.observer("orgA/users/rita/#");
   const Cred c = e.mint("orgA", "rita");

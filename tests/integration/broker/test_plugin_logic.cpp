@@ -20,7 +20,7 @@ TEST_CASE("defaults apply when no option is given", "[options]") {
   CHECK(o.sys_interval_s == 10);
 }
 
-TEST_CASE("every invalid option value names the option, the value and the expectation",
+TEST_CASE("every invalid option value names the option and the value and the expectation",
           "[options]") {
   const std::vector<RawOption> bad = {
       {"redis_timeout_ms", "0"},      {"redis_timeout_ms", "abc"}, {"redis_timeout_ms", "-5"},
@@ -87,7 +87,7 @@ std::unique_ptr<Session> session(const void* client, std::string org, std::strin
 }
 }  // namespace
 
-TEST_CASE("sessions are indexed by client, client id, token, user and org", "[sessions]") {
+TEST_CASE("sessions are indexed by client and client id and token and user and org", "[sessions]") {
   SessionTable t;
   int a, b, c;
   t.insert(session(&a, "o1", "u1", "t1", "c1"));
@@ -117,7 +117,7 @@ TEST_CASE("a takeover keeps the new session indexed when the old one disconnects
   CHECK(t.find_org("o")->users.at("u").live == 1);
 }
 
-TEST_CASE("org limits come from the org hash, else the plugin defaults", "[sessions]") {
+TEST_CASE("org limits come from the org hash or else the plugin defaults", "[sessions]") {
   OrgState o;
   OrgRecord r;
   r.pub_rate = 5;
