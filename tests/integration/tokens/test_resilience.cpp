@@ -32,7 +32,7 @@ TEST_CASE("key rotation: a revoked key is refused on the very next request", "[t
   CHECK(env.last_audit(env.org).at("apikey") == id2);
 }
 
-TEST_CASE("Redis down gives 503 at once and readyz 503; the service recovers by itself",
+TEST_CASE("Redis down gives 503 at once and readyz 503 and the service recovers by itself",
           "[tokend]") {
   TokendEnv env;
   support::HttpClient anon(env.base_url());
@@ -59,7 +59,7 @@ TEST_CASE("Redis down gives 503 at once and readyz 503; the service recovers by 
   CHECK(m.find("shortcred_redis_errors_total 0") == std::string::npos);
 }
 
-TEST_CASE("SIGTERM finishes the in-flight request, then exits 0", "[tokend]") {
+TEST_CASE("SIGTERM finishes the in-flight request and then exits 0", "[tokend]") {
   TokendEnv env;
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -147,7 +147,7 @@ TEST_CASE("environment variables configure the service when flags are absent", "
             ->integer == 1);
 }
 
-TEST_CASE("logs never carry a password, a secret or an API key", "[tokend]") {
+TEST_CASE("logs never carry a password or a secret or an API key", "[tokend]") {
   std::vector<std::string> secrets;
   std::string log;
   {

@@ -103,7 +103,7 @@ TEST_CASE("the user index keeps the latest expiry and drops expired members", "[
   CHECK(c.command({"ZCARD", index})->integer == 3);
 }
 
-TEST_CASE("ttl_seconds defaults to the org's default_ttl, else --default-ttl", "[tokend]") {
+TEST_CASE("ttl_seconds defaults to the org's default_ttl or else to --default-ttl", "[tokend]") {
   TokendEnv env({"--default-ttl", "900"});
   auto v = parse_json(env.issue(R"({"user_id":"u1"})").body);
   CHECK(v["expires_in"].asInt() == 900);
@@ -117,7 +117,7 @@ TEST_CASE("ttl_seconds defaults to the org's default_ttl, else --default-ttl", "
   CHECK(parse_json(r.body)["error"]["message"].asString().find("ttl_seconds") == 0);
 }
 
-TEST_CASE("refresh mints a new credential with the same user, scope and binding", "[tokend]") {
+TEST_CASE("refresh mints a new credential with the same user and scope and binding", "[tokend]") {
   TokendEnv env;
   const auto first = parse_json(
       env.issue(R"({"user_id":"carol","scope":["write %o/users/%u/out"],"client_id":"c9"})").body);
@@ -139,7 +139,7 @@ TEST_CASE("refresh mints a new credential with the same user, scope and binding"
   CHECK(env.call("POST", "/v2/tokens/" + old_id + "/refresh").status == 404);
 }
 
-TEST_CASE("GET /v2/tokens lists the org's or one user's credentials, never secrets",
+TEST_CASE("GET /v2/tokens lists the org's or one user's credentials without secrets",
           "[tokend]") {
   TokendEnv env;
   const auto a = parse_json(env.issue(R"({"user_id":"dave"})").body);
@@ -157,7 +157,7 @@ TEST_CASE("GET /v2/tokens lists the org's or one user's credentials, never secre
   CHECK(v["tokens"][0]["expires_at"] == a["expires_at"]);
 }
 
-TEST_CASE("DELETE /v2/tokens/<id> revokes, audits and publishes the revocation", "[tokend]") {
+TEST_CASE("DELETE /v2/tokens/<id> revokes and audits and publishes the revocation", "[tokend]") {
   TokendEnv env;
   const std::string id = parse_json(env.issue(R"({"user_id":"frank"})").body)["token_id"].asString();
   Subscriber sub(env.redis);
@@ -207,7 +207,7 @@ TEST_CASE("DELETE /v2/users/<user>/tokens revokes all of a user's credentials", 
   CHECK(parse_json(env.call("DELETE", "/v2/users/hank/tokens").body)["revoked"].asInt() == 0);
 }
 
-TEST_CASE("healthz, readyz and metrics answer without an API key", "[tokend]") {
+TEST_CASE("healthz and readyz and metrics answer without an API key", "[tokend]") {
   TokendEnv env;
   support::HttpClient anon(env.base_url());
   CHECK(anon.request("GET", "/healthz").status == 200);
@@ -233,7 +233,7 @@ TEST_CASE("healthz, readyz and metrics answer without an API key", "[tokend]") {
   CHECK(m.body.find("shortcred_redis_errors_total 0") != std::string::npos);
 }
 
-TEST_CASE("the access log has one line per request with route, status, org, key and token",
+TEST_CASE("the access log has one line per request with route status org key and token",
           "[tokend]") {
   TokendEnv env({"--log-format", "json"});
   const std::string id = parse_json(env.issue(R"({"user_id":"kim"})").body)["token_id"].asString();

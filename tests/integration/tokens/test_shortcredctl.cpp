@@ -25,7 +25,7 @@ struct Ctl {
 
 }  // namespace
 
-TEST_CASE("shortcredctl org commands create, show, set and disable an org", "[ctl]") {
+TEST_CASE("shortcredctl org commands create show set and disable an org", "[ctl]") {
   Ctl ctl;
   auto v = ctl.json({"org", "create", "--name", "Acme"});
   const std::string org = v["org"].asString();
@@ -51,7 +51,7 @@ TEST_CASE("shortcredctl org commands create, show, set and disable an org", "[ct
   CHECK(shortcred::redis::to_string(msg->element[2]) == "org " + org);
 }
 
-TEST_CASE("shortcredctl apikey create prints the key once, list never does", "[ctl]") {
+TEST_CASE("shortcredctl apikey create prints the key once and list never does", "[ctl]") {
   Ctl ctl;
   ctl({"org", "create", "--id", "org_k"});
   auto v = ctl.json({"apikey", "create", "--org", "org_k", "--name", "backend"});
@@ -67,7 +67,7 @@ TEST_CASE("shortcredctl apikey create prints the key once, list never does", "[c
   CHECK(ctl({"apikey", "create", "--org", "org_nope"}).exit_code == 1);
 }
 
-TEST_CASE("shortcredctl token commands mint, list and revoke like the HTTP routes", "[ctl]") {
+TEST_CASE("shortcredctl token commands mint and list and revoke like the HTTP routes", "[ctl]") {
   Ctl ctl;
   auto v = ctl.json({"token", "mint", "--org", "org_t", "--user", "alice", "--ttl", "300",
                      "--scope", "read %o/a/#", "--scope", "write %o/b", "--client-id", "c1"});
