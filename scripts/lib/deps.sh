@@ -6,7 +6,7 @@ SHORTCRED_PACKAGES=(
   mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients
   redis-server redis-tools
   catch2 libbenchmark-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev valgrind
 )
 
 ensure_packages() {
