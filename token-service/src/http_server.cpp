@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <memory>
+#include <string>
 
 #include "service_internal.hpp"
 #include "shortcred/tokens/access_log.hpp"
@@ -55,17 +57,18 @@ bool has_body(const httplib::Request& req) {
   return req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0";
 }
 
+// Whether our content reader (below) reads this request's body. httplib 0.11
+// reads nothing for GET, HEAD, OPTIONS and the like, and nothing for a DELETE
+// without Content-Length (a chunked DELETE body stays in the socket).
+bool body_is_read(const httplib::Request& req) {
+  const std::string& m = req.method;
+  if (m == "POST" || m == "PUT" || m == "PATCH") return true;
+  return m == "DELETE" && req.has_header("Content-Length");
+}
+
 // Checks that need only the request head: unknown route (404), wrong method
-// (405), body over 16 KiB (413), wrong Content-Type (415). Returns true when
-// `res` is the answer.
-//
-// Framing: cpp-httplib 0.11 cannot be told to close a connection from a
-// handler, so a body that was announced must be consumed before we answer, or
-// its bytes would be parsed as the next request (a desync; curl sends the body
-// even after a final answer to `Expect: 100-continue`). So these checks run
-// after httplib has read the body, which it never buffers beyond 16 KiB: a
-// larger one gets httplib's own 413 (made JSON by the error handler) while the
-// rest is read and discarded, each read bounded by --read-timeout.
+// (405), declared body over 16 KiB (413), wrong Content-Type (415). Returns
+// true when `res` is the answer.
 bool reject_early(const RouteMatch& route, const httplib::Request& req, httplib::Response& res) {
   if (route.id == RouteId::none) {
     send_error(res, 404, "not_found", "no such route");
@@ -82,6 +85,77 @@ bool reject_early(const RouteMatch& route, const httplib::Request& req, httplib:
     return false;
   }
   return true;
+}
+
+// Sends `res` (an error with a JSON body) and then closes the connection
+// without reading what is left of the request.
+//
+// Why this is needed: a body we refuse to read (announced as 10 MB, chunked
+// past 16 KiB, or sent where httplib never reads one) is still in the socket,
+// and on a kept-alive connection httplib would parse it as the next request: a
+// desync, and a way to smuggle requests past a proxy. cpp-httplib 0.11.4 has
+// no API to close a connection from a handler. It closes when
+//   (a) the request said `Connection: close` or was HTTP/1.0 without
+//       keep-alive — decided once, right after the head is parsed, before any
+//       handler runs — or the keep-alive count/idle timeout ran out; or
+//   (b) writing the response failed (process_request returns false, its
+//       keep-alive loop ends, the socket is shut down and closed).
+// Setting `Connection: close` on the response does not count for (a): httplib
+// adds its own `Connection`/`Keep-Alive` header from the *request* in
+// write_response_core. So:
+//   1. the request (a non-const local in httplib's process_request, handed to
+//      us as const) is marked `Connection: close`, which only makes httplib
+//      write `Connection: close` instead of `Keep-Alive: …`;
+//   2. the body goes out through a content provider that writes all of it and
+//      then returns false ("cancel"), so the response is complete on the wire
+//      and httplib takes path (b).
+// Not covered: HEAD (httplib writes no body, so never calls the provider).
+void send_and_close(const httplib::Request& req, httplib::Response& res) {
+  auto& writable = const_cast<httplib::Request&>(req);  // see 1. above
+  writable.headers.erase("Connection");
+  writable.set_header("Connection", "close");
+  auto body = std::make_shared<std::string>(std::move(res.body));
+  res.body.clear();
+  if (body->empty()) *body = "{}";  // set_content_provider needs a length > 0
+  const std::string type = "application/json";
+  res.headers.erase("Content-Type");
+  res.set_content_provider(body->size(), type,
+                           [body](size_t offset, size_t length, httplib::DataSink& sink) {
+                             sink.write(body->data() + offset, length);
+                             return false;  // see 2. above: ends the connection
+                           });
+}
+
+// Request bodies: only POST has one in this API. The head is checked first,
+// in order:
+//  - Expect: 100-continue with a declared body over 16 KiB: 413 instead of
+//    `100 Continue`, connection closed, so the client never sends the body;
+//  - Content-Length over 16 KiB (the pre-routing handler, which runs after
+//    the head is parsed and before httplib reads any body): the early answer
+//    (404, 405 or 413), connection closed, body never read;
+//  - a body httplib would not read (GET with a body, chunked DELETE…): 400
+//    (or the early answer), connection closed;
+//  - otherwise the content reader reads the body itself, Content-Length or
+//    chunked alike, and stops at 16 KiB: httplib 0.11 applies
+//    set_payload_max_length only to Content-Length and buffers a chunked body
+//    of any size. Over the limit → 413 and close; a body that cannot be read
+//    (timeout, bad chunk framing) → 400 and close.
+// A body within the limit is read whole before the early checks, so 404, 405
+// and 415 answers keep the connection alive.
+enum class Body { ok, too_large, unreadable };
+
+Body read_body(const httplib::ContentReader& read, std::string& out) {
+  bool too_large = false;
+  const bool ok = read([&](const char* data, size_t n) {
+    if (out.size() + n > kMaxBodyBytes) {
+      too_large = true;
+      return false;  // stop reading: the rest stays unread
+    }
+    out.append(data, n);
+    return true;
+  });
+  if (too_large) return Body::too_large;
+  return ok ? Body::ok : Body::unreadable;
 }
 
 }  // namespace
@@ -133,26 +207,74 @@ bool HttpService::bind(std::string& err) {
     const RouteMatch route = match_route(req.method, req.path);
     if (!reject_early(route, req, res)) handle_route(s, route, req, res);
   };
-  // A request without a body is served here, before httplib's routing, which
-  // answers 400 to a POST without Content-Length (`curl -X POST` sends none).
-  svr.set_pre_routing_handler([api](const httplib::Request& req, httplib::Response& res) {
+  const auto start_request = [](const httplib::Request& req) {
     t_request.start = std::chrono::steady_clock::now();
     t_request.route = match_route(req.method, req.path).name;
-    if (has_body(req)) return httplib::Server::HandlerResponse::Unhandled;
-    api(req, res);
+  };
+  svr.set_expect_100_continue_handler([start_request](const httplib::Request& req,
+                                                      httplib::Response& res) {
+    if (!declares_large_body(req)) return 100;
+    start_request(req);
+    reject_early(match_route(req.method, req.path), req, res);
+    const std::size_t length = res.body.size();
+    send_and_close(req, res);
+    // httplib writes this answer with write_response, which (unlike the
+    // routed path) adds no Content-Length for a content provider.
+    res.set_header("Content-Length", std::to_string(length));
+    return res.status;
+  });
+  // Serves every request whose body we need not read, before httplib's
+  // routing (which would answer 400 to a POST without Content-Length, as
+  // `curl -X POST` sends) and before httplib reads any body.
+  svr.set_pre_routing_handler([api, start_request](const httplib::Request& req,
+                                                   httplib::Response& res) {
+    start_request(req);
+    if (!has_body(req)) {
+      api(req, res);
+    } else if (declares_large_body(req)) {
+      reject_early(match_route(req.method, req.path), req, res);
+      send_and_close(req, res);
+    } else if (!body_is_read(req)) {
+      if (!reject_early(match_route(req.method, req.path), req, res)) {
+        send_error(res, 400, "bad_request", req.method + " requests take no body here");
+      }
+      send_and_close(req, res);
+    } else {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
     return httplib::Server::HandlerResponse::Handled;
   });
+  const httplib::Server::HandlerWithContentReader with_body =
+      [api](const httplib::Request& req, httplib::Response& res,
+            const httplib::ContentReader& read) {
+    std::string body;
+    switch (read_body(read, body)) {
+      case Body::ok:
+        // httplib's own reader would have stored the body here too.
+        const_cast<httplib::Request&>(req).body = std::move(body);
+        return api(req, res);
+      case Body::too_large:
+        send_error(res, 413, "payload_too_large", "the request body exceeds 16384 bytes");
+        return send_and_close(req, res);
+      case Body::unreadable:
+        send_error(res, 400, "bad_request", "the request body could not be read");
+        return send_and_close(req, res);
+    }
+  };
   svr.Get(".*", api);
-  svr.Post(".*", api);
-  svr.Put(".*", api);
-  svr.Patch(".*", api);
-  svr.Delete(".*", api);
+  svr.Post(".*", with_body);
+  svr.Put(".*", with_body);
+  svr.Patch(".*", with_body);
+  svr.Delete(".*", with_body);
   svr.Options(".*", api);
-  // Errors httplib answers by itself (400, 413 on a chunked body, 414…) get
-  // the same JSON shape as ours.
+  // Errors httplib answers by itself (400 on a bad head, 414…) get the same
+  // JSON shape as ours. A response that already has content (a body, or the
+  // provider of send_and_close, which sets Content-Type) is ours: leave it.
   svr.set_error_handler(httplib::Server::HandlerWithResponse(
       [](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    if (!res.body.empty() || res.has_header("Content-Type")) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
     send_error(res, res.status, reason_code(res.status),
                "the request was refused (HTTP " + std::to_string(res.status) + ")");
     return httplib::Server::HandlerResponse::Handled;

@@ -62,6 +62,11 @@ std::optional<BodyError> parse_issue_body(std::string_view body, IssueRequest& o
       if (auto e = parse_ttl(v, out.ttl_seconds)) return e;
     } else if (name == "scope") {
       if (!v.isArray()) return error(400, "invalid_type", "scope must be an array of rule strings");
+      // An empty scope would be stored as no scope, i.e. unrestricted: refuse
+      // it rather than silently widen what the client asked for.
+      if (v.empty()) {
+        return error(422, "invalid_field", "scope must hold at least one rule; omit it for no scope");
+      }
       out.scope.clear();
       for (Json::ArrayIndex i = 0; i < v.size(); ++i) {
         if (!v[i].isString()) {

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
@@ -98,6 +99,8 @@ TEST_CASE("bad requests get their status and error code and change nothing in Re
        400, "invalid_type", "scope"},
       {"scope element not a string", "POST", "/v2/tokens", R"({"user_id":"a","scope":[1]})", {},
        400, "invalid_type", "scope[0]"},
+      {"scope empty", "POST", "/v2/tokens", R"({"user_id":"a","scope":[]})", {}, 422,
+       "invalid_field", "scope must hold at least one rule"},
       {"scope with 17 rules", "POST", "/v2/tokens",
        R"({"user_id":"a","scope":[)" + [] {
          std::string s;
@@ -255,4 +258,120 @@ TEST_CASE("slow and idle connections time out", "[tokend]") {
     CHECK(got.empty());
     CHECK(secs < 4.5);
   }
+  SECTION("a keep-alive connection left idle after a request") {
+    const int fd = raw_connect(env.port);
+    const std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    send(fd, req.data(), req.size(), 0);
+    const auto [got, secs] = read_to_eof(fd);
+    close(fd);
+    CHECK(got.rfind("HTTP/1.1 200 ", 0) == 0);
+    CHECK(secs > 1.5);  // kept alive for the idle timeout (2 s)…
+    CHECK(secs < 4.5);  // …and then closed, freeing the worker thread
+  }
+}
+
+namespace {
+
+// Sends `head` + `body_part` in one write and reads until the server closes.
+// `reset` reports a close by RST instead of FIN.
+struct RawExchange {
+  std::string got;
+  double first_byte_s = -1, closed_s = -1;
+  bool reset = false;
+};
+
+RawExchange raw_exchange(int port, const std::string& bytes) {
+  const int fd = raw_connect(port);  // SO_RCVTIMEO 5 s
+  RawExchange x;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto since = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  REQUIRE(send(fd, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size()));
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n > 0) {
+      if (x.first_byte_s < 0) x.first_byte_s = since();
+      x.got.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n == 0) x.closed_s = since();
+    if (n < 0 && errno == ECONNRESET) x.reset = true, x.closed_s = since();
+    break;  // n < 0 otherwise: our 5 s timeout, closed_s stays -1
+  }
+  close(fd);
+  return x;
+}
+
+void check_413_and_close(const RawExchange& x) {
+  INFO(x.got);
+  CHECK(x.got.rfind("HTTP/1.1 413 ", 0) == 0);
+  CHECK(x.first_byte_s >= 0);
+  CHECK(x.first_byte_s < 1.0);
+  CHECK(x.got.find("\r\nConnection: close\r\n") != std::string::npos);
+  CHECK(x.got.find("Keep-Alive") == std::string::npos);
+  const auto split = x.got.find("\r\n\r\n");
+  REQUIRE(split != std::string::npos);
+  CHECK(parse_json(x.got.substr(split + 4))["error"]["code"].asString() == "payload_too_large");
+  // Closed by the server (FIN: recv returned 0), well within --read-timeout 1,
+  // and nothing after the one response: the unread body was not parsed.
+  CHECK_FALSE(x.reset);
+  CHECK(x.closed_s >= 0);
+  CHECK(x.closed_s < 1.0);
+  CHECK(x.got.find("HTTP/1.1", 1) == std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("a body over 16 KiB gets 413 at once and the connection is closed unread",
+          "[tokend]") {
+  TokendEnv env;  // --read-timeout 1
+  const auto before = env.snapshot();
+  const std::string head =
+      "POST /v2/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Authorization: Bearer " + env.api_key + "\r\n";
+  // The "body" holds a complete request: were it parsed after the 413, a
+  // second response would follow.
+  const std::string smuggled = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  SECTION("Content-Length announces 10 MB and only a few bytes follow") {
+    check_413_and_close(
+        raw_exchange(env.port, head + "Content-Length: 10000000\r\n\r\n" + smuggled));
+  }
+  SECTION("Expect: 100-continue gets the 413 instead of 100 Continue") {
+    const auto x = raw_exchange(
+        env.port, head + "Expect: 100-continue\r\nContent-Length: 10000000\r\n\r\n");
+    CHECK(x.got.find("100 Continue") == std::string::npos);
+    check_413_and_close(x);
+  }
+  SECTION("a chunked body is cut at 16 KiB") {
+    std::string chunks;
+    const std::string chunk = "1000\r\n" + std::string(0x1000, 'a') + "\r\n";
+    for (int i = 0; i < 5; ++i) chunks += chunk;  // 20 KiB, no terminating chunk
+    check_413_and_close(
+        raw_exchange(env.port, head + "Transfer-Encoding: chunked\r\n\r\n" + chunks));
+  }
+  SECTION("a chunked body within 16 KiB is served") {
+    const std::string json = R"({"user_id":"chunky"})";
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx", json.size());
+    const auto x = raw_exchange(env.port, head + "Transfer-Encoding: chunked\r\n"
+                                                 "Connection: close\r\n\r\n" +
+                                              size + "\r\n" + json + "\r\n0\r\n\r\n");
+    CHECK(x.got.rfind("HTTP/1.1 201 ", 0) == 0);
+    return;  // this one writes to Redis, as it should
+  }
+  SECTION("a GET with a body is refused and closed rather than read as the next request") {
+    const auto x = raw_exchange(
+        env.port, "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                      std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled);
+    CHECK(x.got.rfind("HTTP/1.1 400 ", 0) == 0);
+    CHECK(x.got.find("\r\nConnection: close\r\n") != std::string::npos);
+    CHECK(x.closed_s >= 0);
+    CHECK(x.got.find("HTTP/1.1", 1) == std::string::npos);
+  }
+  CHECK(env.snapshot() == before);
+  // A new connection is served as usual.
+  CHECK(env.call("GET", "/healthz").status == 200);
+  CHECK(env.call("GET", "/v2/tokens").status == 200);
 }
