@@ -1,12 +1,16 @@
-// MOSQ_EVT_BASIC_AUTH (DESIGN.md "Broker plugin", CONNECT).
+// MOSQ_EVT_BASIC_AUTH and MOSQ_EVT_EXT_AUTH_START (DESIGN.md "Broker
+// plugin": CONNECT, and MQTT 5 enhanced authentication with method
+// `shortcred`). Both run the one credential check, authenticate().
 //
 // Outcomes map to Mosquitto codes here and nowhere else:
-//   not ours (NULL username, not <user>@<org>, password not tkn_…) → DEFER
-//   ours and wrong in any way                                    → AUTH
-//   Redis could not be asked (down, timeout, breaker open)       → UNKNOWN
-//   ours and valid                                               → SUCCESS
-// Junk is rejected before any Redis round trip. Logs carry token ids, never
-// passwords or secrets.
+//   not ours (NULL username, not <user>@<org>, password not tkn_…,
+//             or another authentication method)              → DEFER
+//   ours and wrong in any way                                → AUTH
+//   Redis could not be asked (down, timeout, breaker open)   → UNKNOWN
+//   ours and valid                                           → SUCCESS
+// A CONNECT or AUTH naming method `shortcred` is ours whatever it carries:
+// junk in it is refused (AUTH), not deferred. Junk is rejected before any
+// Redis round trip. Logs carry token ids, never passwords or secrets.
 #include <string>
 #include <string_view>
 
@@ -34,12 +38,25 @@ bool client_id_acceptable(std::string_view cid) {
   return !cid.empty() && cid.find_first_of(std::string_view("+#\0", 3)) == std::string_view::npos;
 }
 
-// SIGHUP makes Mosquitto re-run BASIC_AUTH for every client: a session that
-// already holds this very credential is re-checked from memory.
-int reauth_from_memory(Plugin& p, Session& s, std::string_view secret, std::int64_t now) {
-  if (!verify_secret(secret, s.secret_sha256)) {
-    return refuse(p, p.counters.auth_failed_bad_secret, "wrong secret", s.token_id, s.client_id);
-  }
+constexpr std::string_view kAuthMethod = "shortcred";
+
+// One authentication attempt, however it arrived.
+struct Attempt {
+  struct mosquitto* client = nullptr;
+  const char* username = nullptr;  // may be NULL
+  std::string_view password;
+  // Method `shortcred`: a credential in the wrong format is refused, not
+  // deferred (the client asked for us; nobody else handles the method).
+  bool claimed = false;
+  // MQTT 5 re-authentication (AUTH 0x19) of a live session of ours: on
+  // success the session's credential is swapped in place, with no reconnect;
+  // on any failure the session stays exactly as it was.
+  bool in_place = false;
+};
+
+// The session still holds a credential that was valid: not expired, not
+// revoked. Shared by the SIGHUP re-checks below.
+int recheck_from_memory(Plugin& p, Session& s, std::int64_t now) {
   if (s.doomed || now >= s.expires_at_ms) {
     return refuse(p, p.counters.auth_failed_expired, "credential expired or revoked", s.token_id,
                   s.client_id);
@@ -50,6 +67,43 @@ int reauth_from_memory(Plugin& p, Session& s, std::string_view secret, std::int6
          s.client_id.c_str(), s.token_id.c_str());
   return MOSQ_ERR_SUCCESS;
 }
+
+// SIGHUP makes Mosquitto re-run BASIC_AUTH for every client: a session that
+// already holds this very credential is re-checked from memory. So is an
+// AUTH 0x19 that presents the session's own credential again.
+int reauth_from_memory(Plugin& p, Session& s, std::string_view secret, std::int64_t now) {
+  if (!verify_secret(secret, s.secret_sha256)) {
+    return refuse(p, p.counters.auth_failed_bad_secret, "wrong secret", s.token_id, s.client_id);
+  }
+  return recheck_from_memory(p, s, now);
+}
+
+// The in-place half of an MQTT 5 re-authentication: every check passed, so
+// the live session takes the new credential — token id (and its index
+// entry), secret, expiry, scope, compiled policy — and keeps its org and
+// user state, rate buckets and client-id index entry: it is the same
+// connection, so connection caps do not apply again.
+int swap_credential(Plugin& p, Session& s, std::string_view token_id, const CredentialRecord& rec,
+                    std::vector<Rule> scope_rules, const OrgRecord& org, std::int64_t now) {
+  const std::string old_token = s.token_id;
+  p.sessions.retoken(s, std::string(token_id));
+  s.secret_sha256 = rec.secret_sha256;
+  s.expires_at_ms = rec.expires_at_ms;
+  s.has_scope = !rec.scope.empty();
+  s.scope_rules = std::move(scope_rules);
+  compile_policy(p, s);
+  s.org_state->apply(org, p.defaults, mono_ns());
+  note_expiry(p, s.expires_at_ms);
+  ++p.counters.auth_ok;
+  SC_LOG(MOSQ_LOG_INFO,
+         "shortcred: client '%s' re-authenticated: token %s replaces %s (org %s), expires in "
+         "%lld s",
+         s.client_id.c_str(), s.token_id.c_str(), old_token.c_str(), s.org.c_str(),
+         static_cast<long long>((s.expires_at_ms - now) / 1000));
+  return MOSQ_ERR_SUCCESS;
+}
+
+int authenticate(Plugin& p, const Attempt& a);
 
 }  // namespace
 
@@ -65,24 +119,73 @@ void note_expiry(Plugin& p, std::int64_t expires_at_ms) {
 
 int on_basic_auth(Plugin& p, mosquitto_evt_basic_auth& ev) {
   p.closing.reset();
+  if (ev.username != nullptr && ev.password == nullptr) {
+    // SIGHUP re-runs BASIC_AUTH for clients that connected with method
+    // `shortcred` too, with no password: their session is re-checked from
+    // memory, or password_file would refuse and disconnect them.
+    Session* s = p.sessions.find(ev.client);
+    if (s != nullptr && s->ext_auth) return recheck_from_memory(p, *s, wall_ms());
+  }
   if (ev.username == nullptr || ev.password == nullptr) return MOSQ_ERR_PLUGIN_DEFER;
-  Username un;
-  if (parse_username(ev.username, un) != Errc::ok) return MOSQ_ERR_PLUGIN_DEFER;
-  const std::string_view password(ev.password);
-  if (!password.starts_with(kTokenPrefix)) return MOSQ_ERR_PLUGIN_DEFER;
+  return authenticate(p, {ev.client, ev.username, ev.password, false, false});
+}
 
-  const char* cid_raw = mosquitto_client_id(ev.client);
+// Mosquitto 2.0.11 calls this for a CONNECT carrying an Authentication Method
+// and for an AUTH packet with reason 0x19 (re-authenticate). Its v5 event has
+// no `reauth` field (mosquitto_security_auth_start() receives the flag but
+// does not pass it on; only v4 plugins see it), so a re-authentication is
+// recognised by the live session this context already has: a CONNECT always
+// arrives on a fresh context, which has none. The method is single-step: the
+// password is the whole Authentication Data, nothing is sent back.
+int on_ext_auth_start(Plugin& p, mosquitto_evt_extended_auth& ev) {
+  p.closing.reset();
+  if (ev.auth_method == nullptr || std::string_view(ev.auth_method) != kAuthMethod) {
+    return MOSQ_ERR_PLUGIN_DEFER;
+  }
+  const std::string_view data =
+      ev.data_in != nullptr
+          ? std::string_view(static_cast<const char*>(ev.data_in), ev.data_in_len)
+          : std::string_view();
+  const bool live = p.sessions.find(ev.client) != nullptr;
+  return authenticate(p, {ev.client, mosquitto_client_username(ev.client), data, true, live});
+}
+
+namespace {
+
+int authenticate(Plugin& p, const Attempt& a) {
+  const char* cid_raw = mosquitto_client_id(a.client);
   const std::string_view cid = cid_raw != nullptr ? cid_raw : "";
+  Username un;
+  if (a.username == nullptr || parse_username(a.username, un) != Errc::ok) {
+    if (!a.claimed) return MOSQ_ERR_PLUGIN_DEFER;
+    return refuse(p, p.counters.auth_failed_malformed, "username is not <user>@<org>", "-", cid);
+  }
+  const std::string_view password = a.password;
+  if (!password.starts_with(kTokenPrefix) && !a.claimed) return MOSQ_ERR_PLUGIN_DEFER;
+
   SecretParts parts;
   if (parse_password(password, parts) != Errc::ok) {
     return refuse(p, p.counters.auth_failed_malformed, "malformed password", "-", cid);
   }
   const std::int64_t now = wall_ms();
 
-  Session* existing = p.sessions.find(ev.client);
+  Session* existing = p.sessions.find(a.client);
   if (existing != nullptr && existing->token_id == parts.id && existing->org == un.org &&
       existing->user == un.user && existing->client_id == cid) {
     return reauth_from_memory(p, *existing, parts.secret, now);
+  }
+  if (a.in_place) {
+    // The username cannot change on a live connection; this guards the
+    // session table, not the protocol. A session being disconnected (revoked,
+    // expired, taken over) is not revived.
+    if (existing->org != un.org || existing->user != un.user) {
+      return refuse(p, p.counters.auth_failed_user_mismatch,
+                    "re-authentication names another user", parts.id, cid);
+    }
+    if (existing->doomed) {
+      return refuse(p, p.counters.auth_failed_expired,
+                    "re-authentication of a session that is being disconnected", parts.id, cid);
+    }
   }
 
   if (!client_id_acceptable(cid)) {
@@ -96,7 +199,7 @@ int on_basic_auth(Plugin& p, mosquitto_evt_basic_auth& ev) {
   }
   // One tenant must not take over (and so kick) another tenant's session.
   Session* holder = p.sessions.find_by_client_id(cid);
-  if (holder != nullptr && holder->client != ev.client &&
+  if (holder != nullptr && holder->client != a.client &&
       (holder->org != un.org || holder->user != un.user)) {
     return refuse(p, p.counters.auth_failed_client_id,
                   "client id is in use by another user's session", parts.id, cid);
@@ -165,13 +268,17 @@ int on_basic_auth(Plugin& p, mosquitto_evt_basic_auth& ev) {
     }
   }
 
+  if (a.in_place) {
+    return swap_credential(p, *existing, parts.id, *rec, std::move(scope_rules), org, now);
+  }
+
   // A re-auth of this context with another credential replaces its session.
-  if (existing != nullptr) p.sessions.erase(ev.client);
+  if (existing != nullptr) p.sessions.erase(a.client);
   OrgState& os = p.sessions.org_state(un.org);
   os.apply(org, p.defaults, mono_ns());
   // A same-user takeover of this client id drops the old session right after:
   // it must not count against the caps.
-  const bool replaces = holder != nullptr && holder->client != ev.client;
+  const bool replaces = holder != nullptr && holder->client != a.client;
   const std::size_t org_live = os.sessions.size() - (replaces ? 1 : 0);
   std::size_t user_live = 0;
   if (auto u = os.users.find(un.user); u != os.users.end()) user_live = u->second.live;
@@ -189,7 +296,8 @@ int on_basic_auth(Plugin& p, mosquitto_evt_basic_auth& ev) {
   }
 
   auto s = std::make_unique<Session>();
-  s->client = ev.client;
+  s->client = a.client;
+  s->ext_auth = a.claimed;
   s->org = std::string(un.org);
   s->user = std::string(un.user);
   s->token_id = std::string(parts.id);
@@ -208,4 +316,5 @@ int on_basic_auth(Plugin& p, mosquitto_evt_basic_auth& ev) {
   return MOSQ_ERR_SUCCESS;
 }
 
+}  // namespace
 }  // namespace shortcred::plugin

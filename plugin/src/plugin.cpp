@@ -35,6 +35,12 @@ int cb_basic_auth(int, void* event, void* userdata) {
     return on_basic_auth(p, *static_cast<mosquitto_evt_basic_auth*>(event));
   });
 }
+int cb_ext_auth_start(int, void* event, void* userdata) {
+  auto& p = *static_cast<Plugin*>(userdata);
+  return guarded("extended auth", MOSQ_ERR_AUTH, [&] {
+    return on_ext_auth_start(p, *static_cast<mosquitto_evt_extended_auth*>(event));
+  });
+}
 int cb_acl_check(int, void* event, void* userdata) {
   auto& p = *static_cast<Plugin*>(userdata);
   return guarded("ACL check", MOSQ_ERR_ACL_DENIED, [&] {
@@ -64,8 +70,11 @@ struct Registration {
   MOSQ_FUNC_generic_callback cb;
 };
 const Registration kCallbacks[] = {
-    {MOSQ_EVT_BASIC_AUTH, cb_basic_auth}, {MOSQ_EVT_ACL_CHECK, cb_acl_check},
-    {MOSQ_EVT_TICK, cb_tick},             {MOSQ_EVT_RELOAD, cb_reload},
+    {MOSQ_EVT_BASIC_AUTH, cb_basic_auth},
+    {MOSQ_EVT_EXT_AUTH_START, cb_ext_auth_start},
+    {MOSQ_EVT_ACL_CHECK, cb_acl_check},
+    {MOSQ_EVT_TICK, cb_tick},
+    {MOSQ_EVT_RELOAD, cb_reload},
     {MOSQ_EVT_DISCONNECT, cb_disconnect},
 };
 

@@ -76,6 +76,18 @@ std::unique_ptr<Session> SessionTable::detach(const void* client) {
   return out;
 }
 
+void SessionTable::retoken(Session& s, std::string token_id) {
+  auto [b, e] = by_token_.equal_range(s.token_id);
+  for (auto t = b; t != e; ++t) {
+    if (t->second == &s) {
+      by_token_.erase(t);
+      break;
+    }
+  }
+  s.token_id = std::move(token_id);
+  by_token_.emplace(s.token_id, &s);
+}
+
 std::vector<Session*> SessionTable::by_token(std::string_view org, std::string_view token_id) {
   std::vector<Session*> out;
   auto [b, e] = by_token_.equal_range(std::string(token_id));

@@ -73,6 +73,9 @@ struct Session {
   UserState* user_state = nullptr;
   // Revoked or org disabled: every check denies until the tick kicks it.
   bool doomed = false;
+  // Connected with MQTT 5 enhanced authentication (method `shortcred`): no
+  // password field, so a SIGHUP re-check cannot compare one.
+  bool ext_auth = false;
 };
 
 class SessionTable {
@@ -103,6 +106,9 @@ class SessionTable {
   // As erase(), but hands the session over instead of destroying it. Its
   // org_state/user_state pointers must not be used afterwards.
   std::unique_ptr<Session> detach(const void* client);
+  // Gives a live session another token id (MQTT 5 re-authentication),
+  // keeping the token index in step; org, user and client id are unchanged.
+  void retoken(Session& s, std::string token_id);
 
   std::vector<Session*> by_token(std::string_view org, std::string_view token_id);
   std::vector<Session*> by_user(std::string_view org, std::string_view user);

@@ -77,6 +77,7 @@ inline std::int64_t mono_ns() noexcept {
 
 // Event handlers; each is wrapped by plugin.cpp, which catches everything.
 int on_basic_auth(Plugin& p, mosquitto_evt_basic_auth& ev);
+int on_ext_auth_start(Plugin& p, mosquitto_evt_extended_auth& ev);
 int on_acl_check(Plugin& p, mosquitto_evt_acl_check& ev);
 int on_tick(Plugin& p, mosquitto_evt_tick& ev);
 int on_reload(Plugin& p, mosquitto_evt_reload& ev);
