@@ -275,21 +275,4 @@ const std::vector<Rule>& default_templates() {
   return rules;
 }
 
-std::string join_scope(const std::vector<std::string>& rules) {
-  std::string out;
-  for (std::size_t i = 0; i < rules.size(); ++i) {
-    if (i > 0) out += '\n';
-    out += rules[i];
-  }
-  return out;
-}
-
-std::vector<std::string> split_scope(std::string_view stored) {
-  std::vector<std::string> rules;
-  for (const std::string_view line : split_lines(stored)) {
-    if (!line.empty()) rules.emplace_back(line);
-  }
-  return rules;
-}
-
 }  // namespace shortcred

@@ -50,8 +50,7 @@ bool parse_i64_nonneg(std::string_view s, std::int64_t& out) noexcept {
 }
 
 // The stored scope is the rules joined by '\n' (rules never contain one).
-// rules.cpp owns split_scope for callers that also parse; this keeps the
-// schema layer free of the rule grammar.
+// The schema layer only splits; the reader parses the rules.
 std::vector<std::string> split_lines(std::string_view s) {
   std::vector<std::string> out;
   if (s.empty()) return out;
@@ -190,6 +189,7 @@ Fields to_fields(const CredentialRecord& c) {
 std::optional<CredentialRecord> credential_from_fields(const Fields& f) {
   CredentialRecord c;
   bool have_user = false, have_secret = false, have_issued = false, have_expires = false;
+  bool have_scope_ok = true;
   for (const auto& [name, value] : f) {
     if (name == kFieldUser) {
       have_user = validate_user_id(value) == Errc::ok;
@@ -202,14 +202,21 @@ std::optional<CredentialRecord> credential_from_fields(const Fields& f) {
     } else if (name == kFieldExpires) {
       have_expires = parse_i64_nonneg(value, c.expires_at_ms);
     } else if (name == kFieldScope) {
+      // A scope field that is present must hold rules: an empty one (or an
+      // empty line) would otherwise read as "no scope", i.e. the full
+      // templates — fail closed instead.
       c.scope = split_lines(value);
+      for (const auto& rule : c.scope) have_scope_ok = have_scope_ok && !rule.empty();
+      have_scope_ok = have_scope_ok && !c.scope.empty();
     } else if (name == kFieldClientId) {
       c.client_id = value;
     } else if (name == kFieldApiKey) {
       c.apikey = value;
     }
   }
-  if (!(have_user && have_secret && have_issued && have_expires)) return std::nullopt;
+  if (!(have_user && have_secret && have_issued && have_expires && have_scope_ok)) {
+    return std::nullopt;
+  }
   return c;
 }
 

@@ -267,15 +267,3 @@ TEST_CASE("a scope reports every bad rule, not only the first", "[rules]") {
   CHECK(errors[0].line == 1);
   CHECK(errors[1].line == 3);
 }
-
-TEST_CASE("a stored scope is newline-joined and splits back", "[rules]") {
-  const std::vector<std::string> scope = {"read a/#", "write b max_qos=1", "readwrite c/+"};
-  const std::string stored = shortcred::join_scope(scope);
-  CHECK(stored == "read a/#\nwrite b max_qos=1\nreadwrite c/+");
-  CHECK(shortcred::split_scope(stored) == scope);
-  CHECK(shortcred::join_scope({}).empty());
-  CHECK(shortcred::split_scope("").empty());
-  CHECK(shortcred::split_scope("\n\nread a\n\nwrite b\n") ==
-        std::vector<std::string>{"read a", "write b"});
-  CHECK(shortcred::join_scope({"read a"}) == "read a");
-}

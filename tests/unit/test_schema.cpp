@@ -287,3 +287,17 @@ TEST_CASE("parse_u64 accepts plain decimals up to 2^64-1 only", "[schema]") {
     CHECK(v == (c.ok ? c.value : 123));
   }
 }
+
+// An empty `scope` field must not read as "no scope" (= the full templates):
+// `HSET … scope ""` in redis-cli, or a writer bug, fails closed.
+TEST_CASE("a present but empty scope field makes the credential unusable", "[schema]") {
+  for (const char* stored : {"", "\n", "read a/#\n", "read a/#\n\nwrite b"}) {
+    CAPTURE(stored);
+    Fields f = required_fields();
+    f.emplace_back("scope", stored);
+    CHECK_FALSE(credential_from_fields(f).has_value());
+  }
+  Fields ok = required_fields();
+  ok.emplace_back("scope", "read a/#\nwrite b");
+  REQUIRE(credential_from_fields(ok).has_value());
+}

@@ -57,7 +57,6 @@ class Policy {
   Decision check_deliver(std::string_view topic, std::int64_t now_ms) const noexcept;
 
   std::int64_t expires_at_ms() const noexcept { return expires_at_ms_; }
-  void set_expires_at_ms(std::int64_t t) noexcept { expires_at_ms_ = t; }
 
   // Text of the rule a decision names ("" for default_deny), for reports.
   std::string_view rule_text(const Decision& d) const noexcept;

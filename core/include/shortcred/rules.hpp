@@ -52,8 +52,4 @@ bool parse_scope(const std::vector<std::string>& rules, std::vector<Rule>& out,
 // `readwrite %o/users/%u/#` and `readwrite %o/shared/#`.
 const std::vector<Rule>& default_templates();
 
-// Newline-joined scope as stored in the cred hash's `scope` field, and back.
-std::string join_scope(const std::vector<std::string>& rules);
-std::vector<std::string> split_scope(std::string_view stored);
-
 }  // namespace shortcred
