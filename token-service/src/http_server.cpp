@@ -158,6 +158,23 @@ Body read_body(const httplib::ContentReader& read, std::string& out) {
   return ok ? Body::ok : Body::unreadable;
 }
 
+// httplib's thread pool, telling the watchdog about each accepted connection
+// (enqueue runs on the accept thread right after accept()).
+class WatchedTaskQueue : public httplib::TaskQueue {
+ public:
+  WatchedTaskQueue(std::size_t threads, ConnectionWatchdog& wd) : pool_(threads), wd_(wd) {}
+  void enqueue(std::function<void()> fn) override {
+    pool_.enqueue([this, conn = wd_.adopt_new_connection(), fn = std::move(fn)] {
+      wd_.serve(conn, fn);
+    });
+  }
+  void shutdown() override { pool_.shutdown(); }
+
+ private:
+  httplib::ThreadPool pool_;
+  ConnectionWatchdog& wd_;
+};
+
 }  // namespace
 
 RequestContext& current_request() { return t_request; }
@@ -192,7 +209,9 @@ bool HttpService::bind(std::string& err) {
   }
   httplib::Server& svr = *s.server;
   const int threads = s.cfg.threads;
-  svr.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  svr.new_task_queue = [&s, threads]() -> httplib::TaskQueue* {
+    return new WatchedTaskQueue(static_cast<size_t>(threads), *s.watchdog);
+  };
   svr.set_payload_max_length(kMaxBodyBytes);
   svr.set_read_timeout(s.cfg.read_timeout_s, 0);
   svr.set_write_timeout(5, 0);
@@ -208,6 +227,7 @@ bool HttpService::bind(std::string& err) {
     if (!reject_early(route, req, res)) handle_route(s, route, req, res);
   };
   const auto start_request = [](const httplib::Request& req) {
+    ConnectionWatchdog::head_received();
     t_request.start = std::chrono::steady_clock::now();
     t_request.route = match_route(req.method, req.path).name;
   };
@@ -229,18 +249,20 @@ bool HttpService::bind(std::string& err) {
   svr.set_pre_routing_handler([api, start_request](const httplib::Request& req,
                                                    httplib::Response& res) {
     start_request(req);
+    if (has_body(req) && body_is_read(req) && !declares_large_body(req)) {
+      return httplib::Server::HandlerResponse::Unhandled;  // `with_body` reads it
+    }
+    ConnectionWatchdog::request_received();
     if (!has_body(req)) {
       api(req, res);
     } else if (declares_large_body(req)) {
       reject_early(match_route(req.method, req.path), req, res);
       send_and_close(req, res);
-    } else if (!body_is_read(req)) {
+    } else {  // a body httplib would not read
       if (!reject_early(match_route(req.method, req.path), req, res)) {
         send_error(res, 400, "bad_request", req.method + " requests take no body here");
       }
       send_and_close(req, res);
-    } else {
-      return httplib::Server::HandlerResponse::Unhandled;
     }
     return httplib::Server::HandlerResponse::Handled;
   });
@@ -248,7 +270,9 @@ bool HttpService::bind(std::string& err) {
       [api](const httplib::Request& req, httplib::Response& res,
             const httplib::ContentReader& read) {
     std::string body;
-    switch (read_body(read, body)) {
+    const Body got = read_body(read, body);
+    ConnectionWatchdog::request_received();
+    switch (got) {
       case Body::ok:
         // httplib's own reader would have stored the body here too.
         const_cast<httplib::Request&>(req).body = std::move(body);
@@ -294,6 +318,7 @@ bool HttpService::bind(std::string& err) {
     send_error(res, 500, "internal_error", "internal error");
   });
   svr.set_logger([&s](const httplib::Request& req, const httplib::Response& res) {
+    ConnectionWatchdog::response_written();
     RequestContext& c = t_request;
     double ms = -1;
     if (c.start) {
@@ -317,13 +342,18 @@ bool HttpService::bind(std::string& err) {
     return false;
   }
   s.port = port;
+  s.watchdog = std::make_unique<ConnectionWatchdog>(std::chrono::seconds(s.cfg.read_timeout_s), port);
   return true;
 }
 
 void HttpService::run() { impl_->server->listen_after_bind(); }
 
 void HttpService::stop() {
-  if (impl_->server) impl_->server->stop();
+  if (!impl_->server) return;
+  impl_->server->stop();
+  // httplib notices the stop only between requests, after a keep-alive
+  // connection's idle wait (up to --idle-timeout): end idle ones now.
+  if (impl_->watchdog) impl_->watchdog->close_idle();
 }
 
 }  // namespace shortcred::tokens

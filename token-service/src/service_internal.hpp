@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "connection_watchdog.hpp"
 #include "shortcred/rate_limit.hpp"
 #include "shortcred/tokens/config.hpp"
 #include "shortcred/tokens/http_server.hpp"
@@ -62,6 +63,7 @@ struct HttpService::Impl {
   Metrics metrics;
   RedisPool pool;
   IssueLimiter limiter;
+  std::unique_ptr<ConnectionWatchdog> watchdog;  // created once the port is bound
   std::unique_ptr<httplib::Server> server;
   int port = 0;
 };
