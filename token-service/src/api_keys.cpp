@@ -71,7 +71,10 @@ AuthResult authenticate(redis::Connection& c, const std::string& prefix, std::st
   if (parse_api_key(api_key, parts) != Errc::ok) return AuthResult::malformed;
   redis::Reply h = c.command({"HGETALL", apikey_key(prefix, parts.id)});
   if (!h) return AuthResult::unavailable;
-  if (h->type != REDIS_REPLY_ARRAY || h->elements == 0) return AuthResult::unknown;
+  // "Could not ask" is never "denied": an error reply (LOADING, NOPERM,
+  // WRONGTYPE, OOM…) or any reply but an array is a backend failure.
+  if (h->type != REDIS_REPLY_ARRAY) return AuthResult::backend_error;
+  if (h->elements == 0) return AuthResult::unknown;
   std::string org, sha, name;
   for (const auto& [f, v] : redis::to_pairs(h.get())) {
     if (f == "org") org = v;

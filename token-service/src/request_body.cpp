@@ -24,9 +24,15 @@ std::optional<BodyError> parse_object(std::string_view body, Json::Value& root) 
   b["strictRoot"] = false;  // we report a non-object root ourselves
   std::unique_ptr<Json::CharReader> reader(b.newCharReader());
   std::string errs;
-  if (body.empty() || !reader->parse(body.data(), body.data() + body.size(), &root, &errs)) {
-    return error(400, "invalid_json", "the request body is not valid JSON");
+  bool parsed = false;
+  try {
+    parsed = !body.empty() && reader->parse(body.data(), body.data() + body.size(), &root, &errs);
+  } catch (const Json::Exception&) {
+    // jsoncpp throws instead of failing for nesting deeper than its stack
+    // limit ("Exceeded stackLimit"): still the client's malformed input.
+    parsed = false;
   }
+  if (!parsed) return error(400, "invalid_json", "the request body is not valid JSON");
   if (!root.isObject()) return error(400, "invalid_body", "the request body must be a JSON object");
   return std::nullopt;
 }
@@ -83,12 +89,11 @@ std::optional<BodyError> parse_issue_body(std::string_view body, IssueRequest& o
         return from_status(s);
       }
     } else {
-      // The name may be anything the client sent; keep it out of the message
-      // if it is not printable ASCII.
-      bool printable = name.size() <= 64;
-      for (char c : name) printable = printable && c >= 0x20 && c < 0x7F;
+      // The name may be anything the client sent: escaped and cut short.
+      constexpr std::size_t kShown = 64;
       return error(400, "unknown_field",
-                   (printable ? "unknown field '" + name + "'" : std::string("unknown field")) +
+                   "unknown field '" + escape_for_message(std::string_view(name).substr(0, kShown)) +
+                       (name.size() > kShown ? "...'" : "'") +
                        "; expected user_id, ttl_seconds, scope, client_id");
     }
   }

@@ -41,6 +41,8 @@ void respond_status(HttpService::Impl& svc, httplib::Response& res, const Status
       return send_error(res, 404, "not_found", s.message);
     case Code::forbidden:
       return send_error(res, 403, "org_disabled", s.message);
+    case Code::org_not_found:
+      return send_error(res, 404, "org_not_found", s.message);
     case Code::unavailable:  // counted by the pool when the connection failed
       return send_error(res, 503, "redis_unavailable", "the credential store is unavailable");
     case Code::internal:
@@ -85,7 +87,11 @@ bool authenticate_request(HttpService::Impl& svc, redis::Connection& conn,
     case AuthResult::unknown:
       send_error(res, 401, "invalid_api_key", "the API key is unknown or revoked");
       return false;
-    case AuthResult::unavailable:
+    case AuthResult::unavailable:  // counted by the pool
+      unavailable(svc, res);
+      return false;
+    case AuthResult::backend_error:  // the connection is fine: count it here
+      svc.metrics.add_redis_error();
       unavailable(svc, res);
       return false;
   }

@@ -109,6 +109,9 @@ Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& r
   OrgRecord org;
   bool exists = false;
   if (Status s = read_org(c, cfg.prefix, req.org, org, exists); !s.ok()) return s;
+  // No org hash, no credential: a deleted org (or a typo in shortcredctl)
+  // must not get working credentials.
+  if (!exists) return Status::make(Code::org_not_found, "no organisation " + req.org);
   if (org.disabled) {
     return Status::make(Code::forbidden, "organisation " + req.org + " is disabled");
   }

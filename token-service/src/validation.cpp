@@ -14,6 +14,25 @@ std::string named(std::string_view field, std::string_view rule) {
 
 }  // namespace
 
+std::string escape_for_message(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  for (const char ch : s) {
+    const auto b = static_cast<unsigned char>(ch);
+    if (b == '\\') {
+      out += "\\\\";
+    } else if (b >= 0x20 && b < 0x7F) {
+      out.push_back(ch);
+    } else {
+      out += "\\x";
+      out.push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 0xF]);
+    }
+  }
+  return out;
+}
+
 bool is_valid_utf8(std::string_view s) noexcept {
   std::size_t i = 0;
   while (i < s.size()) {
@@ -76,7 +95,7 @@ Status validate_scope_field(std::string_view field, const std::vector<std::strin
   std::string msg(field);
   if (!errors.empty()) {
     if (errors.front().line > 0 && rules.size() <= kMaxScopeRules) msg += "[" + std::to_string(errors.front().line - 1) + "]";
-    msg += ": " + errors.front().message;
+    msg += ": " + escape_for_message(errors.front().message);  // may quote the rule
   } else {
     msg += " is invalid";
   }

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <cerrno>
+#include <cstdint>
 #include <chrono>
 #include <thread>
 
@@ -27,6 +28,26 @@ struct Case {
   const char* code;
   const char* mentions;  // the message names this field or rule ("" = no check)
 };
+
+// Well-formed UTF-8 (no overlongs, surrogates or truncated sequences).
+bool valid_utf8(const std::string& s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    const std::size_t n = b < 0x80 ? 0 : (b & 0xE0) == 0xC0 ? 1 : (b & 0xF0) == 0xE0 ? 2
+                        : (b & 0xF8) == 0xF0 ? 3 : 4;
+    if (n == 4 || i + n >= s.size() + (n == 0 ? 1 : 0)) return false;
+    std::uint32_t cp = n == 0 ? b : b & (0x3F >> n);
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if ((c & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (c & 0x3F);
+    }
+    static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
 
 std::string big_body() { return R"({"user_id":")" + std::string(17000, 'a') + R"("})"; }
 
@@ -57,6 +78,13 @@ TEST_CASE("bad requests get their status and error code and change nothing in Re
       {"not JSON", "POST", "/v2/tokens", "{user_id: a", {}, 400, "invalid_json", ""},
       {"trailing garbage", "POST", "/v2/tokens", R"({"user_id":"a"} x)", {}, 400, "invalid_json",
        ""},
+      {"deeply nested JSON", "POST", "/v2/tokens",
+       std::string(5000, '[') + std::string(5000, ']'), {}, 400, "invalid_json", ""},
+      {"deeply nested field", "POST", "/v2/tokens",
+       R"({"user_id":"a","x":)" + std::string(5000, '[') + std::string(5000, ']') + "}", {}, 400,
+       "invalid_json", ""},
+      {"duplicate keys", "POST", "/v2/tokens", R"({"user_id":"a","user_id":"b"})", {}, 400,
+       "invalid_json", ""},
       {"JSON array", "POST", "/v2/tokens", R"(["user_id"])", {}, 400, "invalid_body", ""},
       {"JSON string", "POST", "/v2/tokens", R"("a")", {}, 400, "invalid_body", ""},
       {"user_id number", "POST", "/v2/tokens", R"({"user_id":5})", {}, 400, "invalid_type",
@@ -124,6 +152,12 @@ TEST_CASE("bad requests get their status and error code and change nothing in Re
        {}, 422, "invalid_field", "client_id"},
       {"client_id invalid UTF-8", "POST", "/v2/tokens",
        "{\"user_id\":\"a\",\"client_id\":\"\xc3\x28\"}", {}, 422, "invalid_field", "client_id"},
+      {"scope rule with invalid UTF-8", "POST", "/v2/tokens",
+       "{\"user_id\":\"a\",\"scope\":[\"read a/\xff\"]}", {}, 422, "invalid_field", "scope"},
+      {"scope rule with a control byte", "POST", "/v2/tokens",
+       "{\"user_id\":\"a\",\"scope\":[\"read a/#/\\u0001\"]}", {}, 422, "invalid_field", "scope"},
+      {"unknown field with invalid UTF-8", "POST", "/v2/tokens",
+       "{\"user_id\":\"a\",\"\xff\\u0007\":1}", {}, 400, "unknown_field", ""},
       {"body over 16 KiB", "POST", "/v2/tokens", big_body(), {}, 413, "payload_too_large", ""},
       {"wrong content type", "POST", "/v2/tokens", R"({"user_id":"a"})",
        {bearer, "Content-Type: text/plain"}, 415, "unsupported_media_type", ""},
@@ -163,8 +197,12 @@ TEST_CASE("bad requests get their status and error code and change nothing in Re
     }
     const auto r = http.request(c.method, c.path, c.body, headers);
     CHECK(r.status == c.status);
+    // Whatever the client sent, the error body is JSON text in valid UTF-8
+    // without control characters.
+    CHECK(valid_utf8(r.body));
     const auto v = parse_json(r.body);
     CHECK(v["error"]["code"].asString() == c.code);
+    for (char ch : v["error"]["message"].asString()) CHECK(static_cast<unsigned char>(ch) >= 0x20);
     CHECK(!v["error"]["message"].asString().empty());
     if (*c.mentions != '\0') {
       CHECK(v["error"]["message"].asString().find(c.mentions) != std::string::npos);
@@ -182,6 +220,33 @@ TEST_CASE("a disabled org cannot issue", "[tokend]") {
   CHECK(r.status == 403);
   CHECK(parse_json(r.body)["error"]["code"].asString() == "org_disabled");
   CHECK(env.snapshot() == before);
+}
+
+TEST_CASE("an org that no longer exists cannot issue", "[tokend]") {
+  TokendEnv env;
+  auto c = env.redis.connect();
+  REQUIRE(c.command({"DEL", "shortcred:{" + env.org + "}:org"})->integer == 1);
+  const auto before = env.snapshot();
+  const auto r = env.issue(R"({"user_id":"a"})");
+  CHECK(r.status == 404);
+  CHECK(parse_json(r.body)["error"]["code"].asString() == "org_not_found");
+  CHECK(env.snapshot() == before);
+}
+
+TEST_CASE("a Redis error during the API key check is a 503, never a 401", "[tokend]") {
+  TokendEnv env;
+  auto c = env.redis.connect();
+  const std::string key = "shortcred:apikey:" + env.key_id;
+  REQUIRE(c.command({"DEL", key})->integer == 1);
+  REQUIRE(c.command({"SET", key, "not a hash"}));  // HGETALL now answers WRONGTYPE
+  const auto before = env.snapshot();
+  const auto r = env.issue(R"({"user_id":"a"})");
+  CHECK(r.status == 503);
+  CHECK(parse_json(r.body)["error"]["code"].asString() == "redis_unavailable");
+  CHECK(env.snapshot() == before);
+  support::HttpClient anon(env.base_url());
+  CHECK(anon.request("GET", "/metrics").body.find("shortcred_redis_errors_total 1") !=
+        std::string::npos);
 }
 
 TEST_CASE("issuance over --issue-rate per API key gets 429 with Retry-After",

@@ -67,8 +67,18 @@ TEST_CASE("shortcredctl apikey create prints the key once and list never does", 
   CHECK(ctl({"apikey", "create", "--org", "org_nope"}).exit_code == 1);
 }
 
+TEST_CASE("shortcredctl token mint refuses an org that does not exist", "[ctl]") {
+  Ctl ctl;
+  const auto r = ctl({"token", "mint", "--org", "org_nonexistent", "--user", "alice"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("no organisation org_nonexistent") != std::string::npos);
+  auto c = ctl.redis.connect();
+  CHECK(c.command({"KEYS", "*"})->elements == 0);
+}
+
 TEST_CASE("shortcredctl token commands mint and list and revoke like the HTTP routes", "[ctl]") {
   Ctl ctl;
+  REQUIRE(ctl({"org", "create", "--id", "org_t"}).exit_code == 0);
   auto v = ctl.json({"token", "mint", "--org", "org_t", "--user", "alice", "--ttl", "300",
                      "--scope", "read %o/a/#", "--scope", "write %o/b", "--client-id", "c1"});
   const std::string id = v["token_id"].asString();

@@ -14,6 +14,7 @@ enum class Code : std::uint8_t {
   invalid,      // a field fails validation (HTTP 422); `field` names it
   not_found,    // no such org / credential / key (HTTP 404)
   forbidden,    // the org is disabled (HTTP 403)
+  org_not_found,  // issuing into an org whose hash does not exist (HTTP 404)
   unavailable,  // Redis did not answer (HTTP 503)
   internal,     // Redis answered with an error (WRONGTYPE…) (HTTP 500)
 };

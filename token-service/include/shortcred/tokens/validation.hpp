@@ -28,6 +28,11 @@ Status validate_scope_field(std::string_view field, const std::vector<std::strin
 // `ttl_seconds` against [60, max_ttl].
 Status validate_ttl_field(std::string_view field, std::int64_t ttl, std::int64_t max_ttl);
 
+// Client-supplied text made safe for an error message: printable ASCII stays
+// (a backslash is doubled), every other byte becomes `\xNN`, so a message is
+// always valid UTF-8 without control characters, whatever the client sent.
+std::string escape_for_message(std::string_view s);
+
 // Well-formed UTF-8 (no overlongs, no surrogates, ≤ U+10FFFF).
 bool is_valid_utf8(std::string_view s) noexcept;
 
