@@ -13,6 +13,7 @@
 #include "background.hpp"
 #include "breaker.hpp"
 #include "counters.hpp"
+#include "log_text.hpp"
 #include "options.hpp"
 #include "sessions.hpp"
 #include "store.hpp"

@@ -42,15 +42,20 @@ void apply_background(Plugin& p, BackgroundEvents& ev, std::int64_t now) {
     }
     for (Session* s : hit) {
       SC_LOG(MOSQ_LOG_NOTICE, "shortcred: token %s (org %s) revoked; disconnecting '%s'",
-             s->token_id.c_str(), s->org.c_str(), s->client_id.c_str());
+             s->token_id.c_str(), s->org.c_str(), loggable(s->client_id).c_str());
       queue_kick(p, *s, reason);
     }
   }
   for (const TokenRef& t : ev.missing) {
     for (Session* s : p.sessions.by_token(t.org, t.token_id)) {
+      // Redis deletes a credential at its expires_at (PEXPIREAT): a key that
+      // went missing between the snapshot and EXISTS of a session that has
+      // expired by now is an expiry, not a revocation. find_expired kicks it
+      // with its will.
+      if (s->expires_at_ms <= now) continue;
       SC_LOG(MOSQ_LOG_NOTICE,
              "shortcred: token %s (org %s) no longer in Redis; disconnecting '%s'",
-             s->token_id.c_str(), s->org.c_str(), s->client_id.c_str());
+             s->token_id.c_str(), s->org.c_str(), loggable(s->client_id).c_str());
       queue_kick(p, *s, KickReason::revoked);
     }
   }
@@ -86,9 +91,19 @@ void run_kicks(Plugin& p) {
   for (const PendingKick& k : kicks) {
     Session* s = p.sessions.find(k.client);
     if (s == nullptr) continue;  // gone meanwhile
-    // Kick by client id only if that id still belongs to this session.
-    if (p.sessions.find_by_client_id(s->client_id) != s) continue;
-    const std::string cid = s->client_id;
+    // 2.0.11 kicks by client id only. Ask Mosquitto for this context's id
+    // (the pointer is valid while its session exists: DISCONNECT drops it)
+    // rather than trusting our copy.
+    const char* id = mosquitto_client_id(static_cast<const struct mosquitto*>(k.client));
+    if (id == nullptr) {
+      SC_LOG(MOSQ_LOG_WARNING,
+             "shortcred: cannot disconnect '%s' (token %s): Mosquitto reports no client id; "
+             "dropping its session",
+             loggable(s->client_id).c_str(), s->token_id.c_str());
+      p.sessions.erase(k.client);
+      continue;
+    }
+    const std::string cid = id;
     const bool with_will = k.reason == KickReason::expired;
     switch (k.reason) {
       case KickReason::expired: ++p.counters.kicked_expired; break;
@@ -97,7 +112,7 @@ void run_kicks(Plugin& p) {
     }
     if (with_will) {
       SC_LOG(MOSQ_LOG_NOTICE, "shortcred: token %s expired; disconnecting '%s'",
-             s->token_id.c_str(), cid.c_str());
+             s->token_id.c_str(), loggable(cid).c_str());
       s->doomed = true;  // nothing but the will may pass from here on
       p.expiry_kick = k.client;
     }
@@ -105,7 +120,11 @@ void run_kicks(Plugin& p) {
     p.expiry_kick = nullptr;
     // DISCONNECT normally dropped the session already; if Mosquitto did not
     // know the id, the session is stale either way.
-    if (rc != MOSQ_ERR_SUCCESS) p.sessions.erase(k.client);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      SC_LOG(MOSQ_LOG_WARNING, "shortcred: kicking '%s' failed (error %d); dropping its session",
+             loggable(cid).c_str(), rc);
+      p.sessions.erase(k.client);
+    }
   }
 }
 

@@ -78,6 +78,55 @@ TEST_CASE("an expired credential is disconnected within 1 s of expires_at with i
   CHECK(obs->wait_message("orgA/users/eve/status", "will-eve-exp", 2s));
 }
 
+// Redis deletes a credential at expires_at, so a revalidation whose EXISTS
+// runs just after it finds the key gone. That is an expiry (will sent), not a
+// revocation. With revalidate_interval_s 1 and expiries 25 ms apart over two
+// revalidation rounds, some credential always expires between a round's
+// snapshot and its EXISTS.
+TEST_CASE("credentials expiring during a revalidation still leave with their will", "[expiry]") {
+  auto& e = env();
+  auto obs = e.observer("orgA/users/wendy/#");
+  constexpr int kClients = 80;
+  std::vector<std::unique_ptr<MqttClient>> clients;
+  std::int64_t last_expiry = 0;
+  const std::int64_t first_expiry = now_ms() + 2500;
+  for (int i = 0; i < kClients; ++i) {
+    const auto ttl = std::chrono::milliseconds(first_expiry + 25 * i - now_ms());
+    const Cred c = e.mint("orgA", "wendy", with_ttl(ttl));
+    last_expiry = c.expires_at_ms;
+    const std::string cid = "wendy-" + std::to_string(i);
+    clients.push_back(connect_with_will(e, c, cid, "orgA/users/wendy/status/" + std::to_string(i)));
+  }
+  REQUIRE(now_ms() < first_expiry);  // every client connected before any expiry
+  const auto deadline = std::chrono::milliseconds(last_expiry - now_ms() + 2000);
+  CHECK(support::wait_until(
+      [&] {
+        for (const auto& cl : clients) {
+          if (cl->connected()) return false;
+        }
+        return true;
+      },
+      deadline));
+  auto will_sent = [&](int i) {
+    return obs->count("orgA/users/wendy/status/" + std::to_string(i)) == 1;
+  };
+  support::wait_until(
+      [&] {
+        for (int i = 0; i < kClients; ++i) {
+          if (!will_sent(i)) return false;
+        }
+        return true;
+      },
+      2s);
+  std::vector<int> missing_wills;
+  for (int i = 0; i < kClients; ++i) {
+    if (!will_sent(i)) missing_wills.push_back(i);
+  }
+  INFO("clients whose will was not sent: " << Catch::Detail::stringify(missing_wills));
+  CHECK(missing_wills.empty());
+  CHECK(e.mosq->log().find("no longer in Redis; disconnecting 'wendy-") == std::string::npos);
+}
+
 TEST_CASE("shortcredctl token revoke disconnects within 500 ms without the will", "[revocation]") {
   auto& e = env();
   auto obs = e.observer("orgA/users/rita/#");

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "breaker.hpp"
+#include "log_text.hpp"
 #include "options.hpp"
 #include "sessions.hpp"
 
@@ -125,4 +126,21 @@ TEST_CASE("org limits come from the org hash or else the plugin defaults", "[ses
   CHECK(o.pub_rate == 5);
   CHECK(o.max_connections == 7);
   CHECK(o.bucket.rate() == 5);
+}
+
+TEST_CASE("loggable keeps printable ASCII and escapes everything else", "[log]") {
+  using shortcred::plugin::loggable;
+  CHECK(loggable("dev-1/a b") == "dev-1/a b");
+  CHECK(loggable("a\nb\r\x1b[31m") == "a\\x0ab\\x0d\\x1b[31m");
+  CHECK(loggable("back\\slash") == "back\\\\slash");
+  CHECK(loggable("caf\xc3\xa9") == "caf\\xc3\\xa9");
+  CHECK(loggable(std::string_view("nul\0x", 5)) == "nul\\x00x");
+  CHECK(loggable("") == "");
+}
+
+TEST_CASE("loggable cuts after 128 bytes and marks the cut", "[log]") {
+  using shortcred::plugin::loggable;
+  CHECK(loggable(std::string(128, 'a')) == std::string(128, 'a'));
+  CHECK(loggable(std::string(65535, 'a')) == std::string(128, 'a') + "\u2026");
+  CHECK(loggable("abcdef", 3) == "abc\u2026");
 }
