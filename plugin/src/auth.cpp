@@ -24,9 +24,8 @@ namespace {
 int refuse(Plugin&, std::uint64_t& counter, const char* why, std::string_view token,
            std::string_view client_id) {
   ++counter;
-  SC_LOG(MOSQ_LOG_NOTICE, "shortcred: refused client '%.*s' (token %.*s): %s",
-         static_cast<int>(client_id.size()), client_id.data(), static_cast<int>(token.size()),
-         token.data(), why);
+  SC_LOG(MOSQ_LOG_NOTICE, "shortcred: refused client '%s' (token %s): %s",
+         loggable(client_id).c_str(), loggable(token).c_str(), why);
   return MOSQ_ERR_AUTH;
 }
 
@@ -64,7 +63,7 @@ int recheck_from_memory(Plugin& p, Session& s, std::int64_t now) {
   if (s.templates_generation != p.templates_generation) compile_policy(p, s);
   ++p.counters.auth_from_memory;
   SC_LOG(MOSQ_LOG_DEBUG, "shortcred: client '%s' re-authenticated from memory (token %s)",
-         s.client_id.c_str(), s.token_id.c_str());
+         loggable(s.client_id).c_str(), s.token_id.c_str());
   return MOSQ_ERR_SUCCESS;
 }
 
@@ -98,7 +97,7 @@ int swap_credential(Plugin& p, Session& s, std::string_view token_id, const Cred
   SC_LOG(MOSQ_LOG_INFO,
          "shortcred: client '%s' re-authenticated: token %s replaces %s (org %s), expires in "
          "%lld s",
-         s.client_id.c_str(), s.token_id.c_str(), old_token.c_str(), s.org.c_str(),
+         loggable(s.client_id).c_str(), s.token_id.c_str(), old_token.c_str(), s.org.c_str(),
          static_cast<long long>((s.expires_at_ms - now) / 1000));
   return MOSQ_ERR_SUCCESS;
 }
@@ -213,7 +212,9 @@ int authenticate(Plugin& p, const Attempt& a) {
   std::string err;
   if (p.store->fetch(un.org, parts.id, cred_fields, org_fields, err) !=
       CredStore::Status::ok) {
-    p.breaker.failure(now);
+    // The backoff runs from the failure, not from the start of this attempt:
+    // an attempt lasts up to two timeouts, which may exceed the backoff.
+    p.breaker.failure(wall_ms());
     ++p.counters.redis_errors;
     ++p.counters.auth_failed_redis;
     if (!p.logged_redis_down) {
@@ -272,13 +273,16 @@ int authenticate(Plugin& p, const Attempt& a) {
     return swap_credential(p, *existing, parts.id, *rec, std::move(scope_rules), org, now);
   }
 
+  // A same-user takeover of this client id drops the old session right after:
+  // it must not count against the caps. Decided before the erase below, which
+  // frees `holder` when it is this context's own session.
+  const bool replaces = holder != nullptr && holder->client != a.client;
+  holder = nullptr;
   // A re-auth of this context with another credential replaces its session.
   if (existing != nullptr) p.sessions.erase(a.client);
+  existing = nullptr;
   OrgState& os = p.sessions.org_state(un.org);
   os.apply(org, p.defaults, mono_ns());
-  // A same-user takeover of this client id drops the old session right after:
-  // it must not count against the caps.
-  const bool replaces = holder != nullptr && holder->client != a.client;
   const std::size_t org_live = os.sessions.size() - (replaces ? 1 : 0);
   std::size_t user_live = 0;
   if (auto u = os.users.find(un.user); u != os.users.end()) user_live = u->second.live;
@@ -311,7 +315,7 @@ int authenticate(Plugin& p, const Attempt& a) {
   note_expiry(p, stored.expires_at_ms);
   ++p.counters.auth_ok;
   SC_LOG(MOSQ_LOG_INFO, "shortcred: client '%s' authenticated with token %s (org %s), expires in %lld s",
-         stored.client_id.c_str(), stored.token_id.c_str(), stored.org.c_str(),
+         loggable(stored.client_id).c_str(), stored.token_id.c_str(), stored.org.c_str(),
          static_cast<long long>((stored.expires_at_ms - now) / 1000));
   return MOSQ_ERR_SUCCESS;
 }

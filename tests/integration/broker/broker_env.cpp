@@ -14,13 +14,19 @@ std::int64_t now_ms() {
       .count();
 }
 
-BrokerEnv::BrokerEnv(std::string plugin_opts, std::string extra_conf, bool expect_running) {
+BrokerEnv::BrokerEnv(std::string plugin_opts, std::string extra_conf, bool expect_running,
+                     const std::vector<Account>& accounts) {
   const auto pw = files / "passwd";
   support::write_file(pw, "");
-  auto r = support::run({"mosquitto_passwd", "-b", pw.string(), kServiceUser, kServicePassword});
-  if (r.exit_code != 0) throw std::runtime_error("mosquitto_passwd failed: " + r.err);
-  support::write_file(files / "mosquitto.acl",
-                      std::string("user ") + kServiceUser + "\ntopic readwrite #\ntopic read $SYS/#\n");
+  std::vector<Account> all{{kServiceUser, kServicePassword, "topic readwrite #\ntopic read $SYS/#\n"}};
+  all.insert(all.end(), accounts.begin(), accounts.end());
+  std::string acl;
+  for (const Account& a : all) {
+    auto r = support::run({"mosquitto_passwd", "-b", pw.string(), a.user, a.password});
+    if (r.exit_code != 0) throw std::runtime_error("mosquitto_passwd failed: " + r.err);
+    acl += "user " + a.user + "\n" + a.acl;
+  }
+  support::write_file(files / "mosquitto.acl", acl);
   rc = redis.connect();
   mosq = std::make_unique<support::MosquittoServer>(config(plugin_opts, extra_conf), true);
   if (expect_running && !mosq->running()) {
@@ -58,7 +64,8 @@ Cred BrokerEnv::mint(const std::string& org, const std::string& user, const Mint
     argv.push_back(v);
   }
   auto r1 = rc.command(argv);
-  auto r2 = rc.command({"PEXPIREAT", key, std::to_string(rec.expires_at_ms)});
+  auto r2 = o.redis_expiry ? rc.command({"PEXPIREAT", key, std::to_string(rec.expires_at_ms)})
+                           : rc.command({"PERSIST", key});
   if (shortcred::redis::is_error(r1) || shortcred::redis::is_error(r2)) {
     throw std::runtime_error("cannot write credential");
   }

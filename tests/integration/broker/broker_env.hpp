@@ -35,6 +35,9 @@ struct MintOptions {
   std::chrono::milliseconds ttl = std::chrono::minutes(60);
   std::vector<std::string> scope;
   std::string client_id;  // binding
+  // false: no PEXPIREAT, so the key outlives expires_at (only the plugin's
+  // own expiry check refuses it).
+  bool redis_expiry = true;
 };
 inline MintOptions with_ttl(std::chrono::milliseconds t) {
   MintOptions o;
@@ -52,11 +55,18 @@ inline MintOptions with_binding(std::string cid) {
   return o;
 }
 
+// A password_file account beside the built-in service account, with its
+// lines for Mosquitto's acl_file.
+struct Account {
+  std::string user, password;
+  std::string acl;  // e.g. "topic readwrite x/#\n"
+};
+
 class BrokerEnv {
  public:
   // `plugin_opts`: extra plugin_opt_* lines; `extra_conf`: other mosquitto lines.
   explicit BrokerEnv(std::string plugin_opts = "", std::string extra_conf = "",
-                     bool expect_running = true);
+                     bool expect_running = true, const std::vector<Account>& accounts = {});
 
   // The config a broker of this env uses (plugin + service account).
   std::string config(const std::string& plugin_opts, const std::string& extra_conf) const;

@@ -12,8 +12,14 @@ namespace {
 constexpr int kV5NotAuthorized = 0x87;
 constexpr int kV3NotAuthorized = 5;
 
+// A password_file account whose name looks like ours: its plain password
+// makes it not ours, so Mosquitto's password_file and acl_file govern it.
+constexpr const char* kLookalikeUser = "x@org_auth";
+constexpr const char* kLookalikePassword = "plain-password";
+
 BrokerEnv& env() {
-  static BrokerEnv e;
+  static BrokerEnv e("", "", true,
+                     {{kLookalikeUser, kLookalikePassword, "topic readwrite svc-x/#\n"}});
   return e;
 }
 
@@ -47,6 +53,11 @@ TEST_CASE("wrong credentials are refused with CONNACK not authorised", "[auth]")
   const std::string other_secret = e.mint("org_auth", "alice").password.substr(21);
   const std::string wrong_secret = good.password.substr(0, 21) + other_secret;
   const Cred expired = e.mint("org_auth", "alice", with_ttl(1ms));
+  // Still in Redis after its expires_at: only the plugin's own check refuses it.
+  MintOptions past = with_ttl(-1min);
+  past.redis_expiry = false;
+  const Cred expired_kept = e.mint("org_auth", "alice", past);
+  REQUIRE(e.redis_cmd({"EXISTS", "shortcred:{org_auth}:cred:" + expired_kept.token_id})->integer == 1);
   const Cred revoked = e.mint("org_auth", "alice");
   e.redis_cmd({"DEL", "shortcred:{org_auth}:cred:" + revoked.token_id});
   REQUIRE(wrong_secret.size() == good.password.size());
@@ -54,7 +65,8 @@ TEST_CASE("wrong credentials are refused with CONNACK not authorised", "[auth]")
   const std::vector<Case> cases = {
       {"wrong secret", good.username, wrong_secret},
       {"unknown token id", good.username, "tkn_0000000000000000_" + good.password.substr(21)},
-      {"expired", expired.username, expired.password},
+      {"expired (key gone from Redis)", expired.username, expired.password},
+      {"expired (key still in Redis)", expired_kept.username, expired_kept.password},
       {"revoked (key deleted)", revoked.username, revoked.password},
       {"wrong user for the token", "mallory@org_auth", good.password},
       {"wrong org for the token", "alice@org_other", good.password},
@@ -84,6 +96,8 @@ TEST_CASE("wrong credentials are refused with CONNACK not authorised", "[auth]")
       CHECK(connack(o) == refused_code(protocol));
     }
   }
+  CHECK(e.mosq->log().find("(token " + expired_kept.token_id + "): credential expired") !=
+        std::string::npos);
 }
 
 TEST_CASE("client id rules - binding and sanitising", "[auth]") {
@@ -120,4 +134,34 @@ TEST_CASE("SIGHUP re-authenticates live clients from memory", "[auth]") {
       3s));
   CHECK(cl->subscribe("org_auth/users/erin/#") == 0);
   CHECK(cl->connected());
+}
+
+TEST_CASE("a password_file user named like <user>@<org> with a plain password is deferred, not refused",
+          "[auth]") {
+  auto& e = env();
+  auto obs = e.observer("#");
+  MqttClient::Options o;
+  o.client_id = "lookalike";
+  o.username = kLookalikeUser;
+  o.password = kLookalikePassword;
+  MqttClient cl(o);
+  REQUIRE(cl.connect(e.port()) == 0);
+  // Mosquitto's acl_file governs it, not shortcred's templates.
+  CHECK(cl.publish("svc-x/out", "ok", 1) == 0);
+  CHECK(obs->wait_message("svc-x/out", "ok"));
+  CHECK(cl.publish("org_auth/users/x/out", "no", 1) == kV5NotAuthorized);
+  o.password = "wrong-password";
+  CHECK(connack(o) == kV5NotAuthorized);
+}
+
+TEST_CASE("client ids in log lines are escaped and truncated", "[auth]") {
+  auto& e = env();
+  const Cred c = e.mint("org_auth", "alice");
+  // Refused for the `+`, which writes a log line with the client id: 8 bytes
+  // of prefix, then 300 more of which 120 fit into the 128 logged.
+  const std::string cid = "evil\xc3\xa9\\+" + std::string(300, 'z');
+  CHECK(connack(e.client(c, cid)) == kV5NotAuthorized);
+  const std::string logged =
+      R"(refused client 'evil\xc3\xa9\\+)" + std::string(120, 'z') + "\u2026' (token";
+  CHECK(support::wait_until([&] { return e.mosq->log().find(logged) != std::string::npos; }, 2s));
 }

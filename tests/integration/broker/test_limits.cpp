@@ -1,5 +1,8 @@
 // Limits and outages: per-org and per-user publish buckets, connection caps,
 // and Redis going away and coming back under a running broker.
+#include <signal.h>
+#include <sys/types.h>
+
 #include <catch2/catch.hpp>
 
 #include "broker_env.hpp"
@@ -78,15 +81,50 @@ TEST_CASE("per-org and per-user connection caps", "[caps]") {
   CHECK(rc == 0);
 }
 
-TEST_CASE("Redis outage - live clients keep working and new connects fail fast until Redis is back",
+namespace {
+
+// redis-server's pid, from INFO (the fixture does not expose its process).
+pid_t redis_pid(BrokerEnv& e) {
+  auto r = e.redis_cmd({"INFO", "server"});
+  REQUIRE(r);
+  const std::string info = shortcred::redis::to_string(r.get());
+  const auto at = info.find("process_id:");
+  REQUIRE(at != std::string::npos);
+  return static_cast<pid_t>(std::stol(info.substr(at + 11)));
+}
+
+// SIGSTOP makes Redis unresponsive, not unreachable: TCP connects still
+// succeed (the kernel accepts into the backlog) and every command waits for
+// redis_timeout_ms. SIGCONT on scope exit, whatever happens.
+class FrozenRedis {
+ public:
+  explicit FrozenRedis(pid_t pid) : pid_(pid) { REQUIRE(::kill(pid_, SIGSTOP) == 0); }
+  ~FrozenRedis() { thaw(); }
+  FrozenRedis(const FrozenRedis&) = delete;
+  FrozenRedis& operator=(const FrozenRedis&) = delete;
+  void thaw() {
+    if (pid_ > 0) ::kill(pid_, SIGCONT);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_;
+};
+
+}  // namespace
+
+// Without the breaker every CONNECT would wait redis_timeout_ms (200 ms
+// here) for an answer that never comes.
+TEST_CASE("Redis unresponsive - the breaker refuses new connects fast and live clients keep working",
           "[outage]") {
-  BrokerEnv e;
+  BrokerEnv e("plugin_opt_redis_timeout_ms 200\n");
   auto obs = e.observer("#");
   auto live = e.connect(e.mint("orgA", "liv"), "liv-1");
   REQUIRE(live->connected());
   const Cred pending = e.mint("orgA", "pat");
+  const pid_t pid = redis_pid(e);
 
-  e.redis.kill_hard();
+  FrozenRedis frozen(pid);
   CHECK(live->publish("orgA/users/liv/t", "during outage", 1) == 0);
   CHECK(obs->wait_message("orgA/users/liv/t", "during outage"));
 
@@ -97,18 +135,55 @@ TEST_CASE("Redis outage - live clients keep working and new connects fail fast u
     CHECK(rc == MqttClient::kNoConnack);  // MOSQ_ERR_UNKNOWN: closed without CONNACK
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
   };
+  // The first connect waits for the timeout and opens the breaker.
+  const std::int64_t first_ms = refused_connect_ms(0);
+  INFO("first refused connect took " << first_ms << " ms");
+  CHECK(first_ms >= 200);
   std::int64_t worst_ms = 0;
-  for (int i = 0; i < 10; ++i) {
+  for (int i = 1; i <= 10; ++i) {
     std::int64_t ms = refused_connect_ms(i);
-    // Two cores shared with parallel builds can delay any single round trip;
-    // waiting on Redis would be slow every time, so one re-measure tells the
-    // two apart.
+    // A connect may be the breaker's probe (one per backoff period, waiting
+    // the full timeout), and two cores shared with parallel builds can delay
+    // any single round trip. Right after either, the breaker is open again:
+    // one re-measure tells both apart from waiting on Redis every time.
     if (ms >= 20) ms = refused_connect_ms(100 + i);
     worst_ms = std::max(worst_ms, ms);
     INFO("connect " << i << " took " << ms << " ms");
     CHECK(ms < 20);
+    CHECK(live->publish("orgA/users/liv/t", "tick-" + std::to_string(i), 1) == 0);
   }
   INFO("slowest refused connect: " << worst_ms << " ms");
+  CHECK(live->connected());
+  CHECK(obs->wait_message("orgA/users/liv/t", "tick-10"));
+
+  frozen.thaw();
+  int attempt = 0;
+  CHECK(support::wait_until(
+      [&] {
+        MqttClient c(e.client(pending, "pat-after-" + std::to_string(++attempt)));
+        return c.connect(e.port()) == 0;
+      },
+      5s, 50ms));
+  CHECK(live->publish("orgA/users/liv/t", "after", 1) == 0);
+  CHECK(obs->wait_message("orgA/users/liv/t", "after"));
+}
+
+TEST_CASE("Redis restarted under a running broker - live clients keep working, new connects succeed "
+          "again",
+          "[outage]") {
+  BrokerEnv e;
+  auto obs = e.observer("#");
+  auto live = e.connect(e.mint("orgA", "liv"), "liv-1");
+  REQUIRE(live->connected());
+  const Cred pending = e.mint("orgA", "pat");
+
+  e.redis.kill_hard();
+  CHECK(live->publish("orgA/users/liv/t", "during outage", 1) == 0);
+  CHECK(obs->wait_message("orgA/users/liv/t", "during outage"));
+  for (int i = 0; i < 3; ++i) {
+    MqttClient c(e.client(pending, "pat-" + std::to_string(i)));
+    CHECK(c.connect(e.port()) == MqttClient::kNoConnack);
+  }
   CHECK(live->connected());
   CHECK(live->publish("orgA/users/liv/t", "still", 1) == 0);
 
