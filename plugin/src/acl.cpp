@@ -70,14 +70,13 @@ int on_acl_check(Plugin& p, mosquitto_evt_acl_check& ev) {
 
   switch (ev.access) {
     case MOSQ_ACL_WRITE: {
+      // A will never gets here: DISCONNECT has moved its session to
+      // p.closing (check_will above).
       if (s->doomed) return deny(p.counters.acl_denied_publish);
-      // The will sent by an expiry kick is judged as of just before expiry.
-      const bool expiry_will = p.expiry_kick == ev.client;
-      const std::int64_t now = expiry_will ? s->expires_at_ms - 1 : wall_ms();
-      if (!s->policy->check_publish(topic, ev.qos, ev.retain, now).allowed) {
+      if (!s->policy->check_publish(topic, ev.qos, ev.retain, wall_ms()).allowed) {
         return deny(p.counters.acl_denied_publish);
       }
-      if (!expiry_will && !within_rate(p, *s)) return MOSQ_ERR_ACL_DENIED;
+      if (!within_rate(p, *s)) return MOSQ_ERR_ACL_DENIED;
       return MOSQ_ERR_SUCCESS;
     }
     case MOSQ_ACL_SUBSCRIBE:

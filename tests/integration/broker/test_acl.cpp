@@ -100,7 +100,11 @@ const std::vector<Row>& rows() {
       {"sub broadcast (read-only)", Who::alice, Op::sub, "orgA/broadcast/#", true},
       {"pub broadcast (read-only)", Who::alice, Op::pub, "orgA/broadcast/news", false, 1},
       {"deliver broadcast", Who::alice, Op::deliver, "orgA/broadcast/news", true, 0, false, "orgA/broadcast/#"},
-      {"deliver other org broadcast", Who::alice, Op::deliver, "orgB/broadcast/news", false, 0, false, "orgA/broadcast/#"},
+      // The filter is allowed (the deny rule only partly overlaps it), so the
+      // broker routes the message and the plugin's READ check must drop it.
+      {"deliver shared secret via a + filter", Who::alice, Op::deliver, "orgA/shared/secret/x", false, 0, false, "orgA/shared/+/x"},
+      {"deliver shared secret via $share", Who::alice, Op::deliver, "orgA/shared/secret/y", false, 0, false, "$share/g/orgA/shared/#"},
+      {"deliver shared via the same + filter", Who::alice, Op::deliver, "orgA/shared/other/x", true, 0, false, "orgA/shared/+/x"},
       // scope-narrowed credential: scope = read orgA/shared/news/#, write orgA/users/carol/out
       {"scoped sub inside scope", Who::scoped, Op::sub, "orgA/shared/news/#", true},
       {"scoped sub wider than scope", Who::scoped, Op::sub, "orgA/shared/#", false},
