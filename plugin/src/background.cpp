@@ -13,6 +13,24 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kIoTimeout = std::chrono::milliseconds(1000);
 constexpr auto kPoll = std::chrono::milliseconds(100);
 
+// Parses every complete reply in the subscriber's reader into `e`; false if
+// the connection failed.
+bool drain(redis::Connection& sub, const std::string& channel, BackgroundEvents& e) {
+  while (true) {
+    void* raw = nullptr;
+    if (redisGetReplyFromReader(sub.raw(), &raw) != REDIS_OK) return false;
+    if (raw == nullptr) return true;
+    redis::Reply r(static_cast<redisReply*>(raw));
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) continue;
+    if (redis::to_string(r->element[0]) != "message") continue;
+    if (auto rev = parse_revocation(redis::to_string(r->element[2]))) {
+      e.revocations.push_back(std::move(*rev));
+    } else {
+      e.logs.emplace_back(1, "shortcred: ignoring malformed message on " + channel);
+    }
+  }
+}
+
 }  // namespace
 
 Background::Background(RedisEndpoint ep, std::string prefix)
@@ -69,7 +87,6 @@ void Background::run() {
 
   while (!stop_) {
     if (!sub.ok()) {
-      subscribed_ = false;
       if (Clock::now() < next_connect) {
         std::this_thread::sleep_for(std::min<Clock::duration>(kPoll, next_connect - Clock::now()));
         continue;
@@ -90,7 +107,6 @@ void Background::run() {
         continue;
       }
       backoff = std::chrono::milliseconds(100);
-      subscribed_ = true;
       log(0, "shortcred: subscribed to " + channel);
       if (had_failure) {
         // Messages published while we were away are lost: revalidate every
@@ -104,38 +120,27 @@ void Background::run() {
       had_failure = false;
     }
 
-    pollfd p{sub.raw()->fd, POLLIN, 0};
-    const int n = ::poll(&p, 1, static_cast<int>(kPoll.count()));
-    if (n > 0) {
-      bool failed = (p.revents & (POLLERR | POLLNVAL)) != 0;
-      if (!failed && redisBufferRead(sub.raw()) != REDIS_OK) failed = true;
-      BackgroundEvents e;
-      while (!failed) {
-        void* raw = nullptr;
-        if (redisGetReplyFromReader(sub.raw(), &raw) != REDIS_OK) {
-          failed = true;
-          break;
-        }
-        if (raw == nullptr) break;
-        redis::Reply r(static_cast<redisReply*>(raw));
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) continue;
-        if (redis::to_string(r->element[0]) != "message") continue;
-        const std::string payload = redis::to_string(r->element[2]);
-        if (auto rev = parse_revocation(payload)) {
-          e.revocations.push_back(std::move(*rev));
-        } else {
-          e.logs.emplace_back(1, "shortcred: ignoring malformed message on " + channel);
-        }
+    // Replies already in hiredis's reader (the SUBSCRIBE confirmation may
+    // arrive in one read with messages published right after it) would
+    // otherwise wait for the next network data: drain them before polling.
+    BackgroundEvents e;
+    bool failed = !drain(sub, channel, e);
+    if (!failed && e.revocations.empty() && e.logs.empty()) {
+      pollfd p{sub.raw()->fd, POLLIN, 0};
+      const int n = ::poll(&p, 1, static_cast<int>(kPoll.count()));
+      if (n > 0) {
+        failed = (p.revents & (POLLERR | POLLNVAL)) != 0 || redisBufferRead(sub.raw()) != REDIS_OK ||
+                 !drain(sub, channel, e);
       }
-      if (failed) {
-        e.logs.emplace_back(1, "shortcred: revocation subscriber lost Redis: " + sub.error());
-        e.redis_errors += 1;
-        sub = {};
-        had_failure = true;
-        next_connect = Clock::now();
-      }
-      push(std::move(e));
     }
+    if (failed) {
+      e.logs.emplace_back(1, "shortcred: revocation subscriber lost Redis: " + sub.error());
+      e.redis_errors += 1;
+      sub = {};
+      had_failure = true;
+      next_connect = Clock::now();
+    }
+    if (!e.empty()) push(std::move(e));
 
     std::vector<TokenRef> tokens;
     std::vector<std::string> orgs;
@@ -148,7 +153,6 @@ void Background::run() {
     }
     revalidate(std::move(tokens), std::move(orgs));
   }
-  subscribed_ = false;
 }
 
 void Background::revalidate(std::vector<TokenRef> tokens, std::vector<std::string> orgs) {

@@ -61,8 +61,6 @@ class Background {
   void post_snapshot(std::vector<TokenRef> tokens, std::vector<std::string> orgs);
   // Broker thread: takes everything ready (a swap under a short lock).
   BackgroundEvents take();
-  // True while SUBSCRIBE is confirmed on a live connection.
-  bool subscribed() const noexcept { return subscribed_.load(); }
 
  private:
   void run();
@@ -74,7 +72,6 @@ class Background {
   std::string prefix_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
-  std::atomic<bool> subscribed_{false};
 
   std::mutex mu_;
   BackgroundEvents out_;

@@ -25,8 +25,6 @@ class CredStore {
   // carries the Redis password.
   Status fetch(std::string_view org, std::string_view token_id, Fields& cred, Fields& org_fields,
                std::string& error);
-  // Drops the connection (after the breaker opened, or at shutdown).
-  void reset() { conn_ = {}; }
 
  private:
   Status round_trip(const std::string& cred_k, const std::string& org_k, Fields& cred,
