@@ -26,7 +26,7 @@ std::optional<RedisPool::Lease> RedisPool::acquire(std::string& err) {
     if (!idle_.empty()) {
       redis::Connection c = std::move(idle_.back());
       idle_.pop_back();
-      return Lease(this, std::move(c));
+      return Lease(this, std::move(c), true);
     }
     if (std::chrono::steady_clock::now() < retry_after_) {
       err = "Redis is unavailable (reconnecting)";
@@ -40,7 +40,15 @@ std::optional<RedisPool::Lease> RedisPool::acquire(std::string& err) {
     if (on_error_) on_error_();
     return std::nullopt;
   }
-  return Lease(this, std::move(c));
+  return Lease(this, std::move(c), false);
+}
+
+std::optional<RedisPool::Lease> RedisPool::acquire_fresh(std::string& err) {
+  {
+    std::lock_guard lock(mu_);
+    idle_.clear();
+  }
+  return acquire(err);
 }
 
 void RedisPool::release(redis::Connection c) {

@@ -57,7 +57,22 @@ void unavailable(HttpService::Impl& svc, httplib::Response& res) {
 
 // Bearer sk_… → the key's org. On failure the response is already set.
 // Garbage never reaches Redis; unknown and revoked keys look the same.
-bool authenticate_request(HttpService::Impl& svc, redis::Connection& conn,
+// The key check is the first command of a request and a read, so when a
+// pooled connection turns out stale (Redis restarted since it was last used)
+// it is retried once on a fresh connection instead of answering 503.
+AuthResult check_key(HttpService::Impl& svc, std::optional<RedisPool::Lease>& lease,
+                     std::string_view token, ApiKeyInfo& key) {
+  const AuthResult r = authenticate(lease->conn(), svc.store.prefix, token, key);
+  if (r != AuthResult::unavailable || !lease->reused()) return r;
+  lease.reset();  // counted as a Redis error by the pool
+  std::string err;
+  auto fresh = svc.pool.acquire_fresh(err);
+  if (!fresh) return AuthResult::unavailable;
+  lease.emplace(std::move(*fresh));
+  return authenticate(lease->conn(), svc.store.prefix, token, key);
+}
+
+bool authenticate_request(HttpService::Impl& svc, std::optional<RedisPool::Lease>& lease,
                           const httplib::Request& req, httplib::Response& res, ApiKeyInfo& key) {
   if (!req.has_header("Authorization")) {
     res.set_header("WWW-Authenticate", "Bearer");
@@ -76,7 +91,7 @@ bool authenticate_request(HttpService::Impl& svc, redis::Connection& conn,
     return false;
   }
   const std::string_view token = std::string_view(h).substr(kScheme.size());
-  switch (authenticate(conn, svc.store.prefix, token, key)) {
+  switch (check_key(svc, lease, token, key)) {
     case AuthResult::ok:
       current_request().org = key.org;
       current_request().key_id = key.key_id;
@@ -308,9 +323,9 @@ void handle_route(HttpService::Impl& svc, const RouteMatch& route, const httplib
   std::string err;
   auto lease = svc.pool.acquire(err);
   if (!lease) return unavailable(svc, res);
-  redis::Connection& conn = lease->conn();
   ApiKeyInfo key;
-  if (!authenticate_request(svc, conn, req, res, key)) return;
+  if (!authenticate_request(svc, lease, req, res, key)) return;
+  redis::Connection& conn = lease->conn();
   switch (route.id) {
     case RouteId::create:
       return create(svc, conn, key, req, res);

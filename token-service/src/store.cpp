@@ -10,6 +10,9 @@ namespace shortcred::tokens {
 namespace {
 
 constexpr std::string_view kAuditMaxLen = "100000";
+// The service's own --max-ttl limit. An org's max_ttl is capped to it, so
+// now + ttl * 1000 cannot overflow whatever the org hash says.
+constexpr std::int64_t kTtlCeiling = 365LL * 86400;
 
 Status unavailable(redis::Connection& c) {
   return Status::make(Code::unavailable, "Redis is unavailable (" + c.error() + ")");
@@ -115,7 +118,7 @@ Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& r
   if (org.disabled) {
     return Status::make(Code::forbidden, "organisation " + req.org + " is disabled");
   }
-  const std::int64_t max_ttl = org.max_ttl.value_or(cfg.max_ttl);
+  const std::int64_t max_ttl = std::min(org.max_ttl.value_or(cfg.max_ttl), kTtlCeiling);
   const std::int64_t ttl =
       req.ttl_seconds.value_or(org.default_ttl.value_or(cfg.default_ttl));
   if (Status s = validate_ttl_field("ttl_seconds", ttl, max_ttl); !s.ok()) return s;

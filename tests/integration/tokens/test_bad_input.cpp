@@ -233,6 +233,21 @@ TEST_CASE("an org that no longer exists cannot issue", "[tokend]") {
   CHECK(env.snapshot() == before);
 }
 
+TEST_CASE("an org max_ttl beyond 365 days is capped, so expiry arithmetic cannot overflow",
+          "[tokend]") {
+  TokendEnv env;
+  auto c = env.redis.connect();
+  c.command({"HSET", "shortcred:{" + env.org + "}:org", "max_ttl", "9223372036854775807"});
+  const auto before = env.snapshot();
+  const auto r = env.issue(R"({"user_id":"a","ttl_seconds":9223372036854775})");
+  CHECK(r.status == 422);
+  CHECK(parse_json(r.body)["error"]["message"].asString().find("31536000") != std::string::npos);
+  CHECK(env.snapshot() == before);
+  const auto ok = env.issue(R"({"user_id":"a","ttl_seconds":31536000})");
+  CHECK(ok.status == 201);
+  CHECK(parse_json(ok.body)["expires_in"].asInt64() == 31536000);
+}
+
 TEST_CASE("a Redis error during the API key check is a 503, never a 401", "[tokend]") {
   TokendEnv env;
   auto c = env.redis.connect();

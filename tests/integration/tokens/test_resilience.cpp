@@ -9,7 +9,9 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "support/ports.hpp"
 #include "support/wait.hpp"
@@ -57,6 +59,26 @@ TEST_CASE("Redis down gives 503 at once and readyz 503 and the service recovers 
   CHECK(env.issue(R"({"user_id":"a"})").status == 201);
   const auto m = anon.request("GET", "/metrics").body;
   CHECK(m.find("shortcred_redis_errors_total 0") == std::string::npos);
+}
+
+TEST_CASE("after a Redis restart the very next request succeeds on a fresh connection",
+          "[tokend]") {
+  TokendEnv env;
+  // Several pooled connections, all stale once Redis restarts.
+  std::vector<std::unique_ptr<support::HttpClient>> clients;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) clients.push_back(std::make_unique<support::HttpClient>(env.base_url()));
+  for (auto& c : clients) {
+    threads.emplace_back([&] {
+      c->request("POST", "/v2/tokens", R"({"user_id":"a"})", {"Authorization: Bearer " + env.api_key});
+    });
+  }
+  for (auto& t : threads) t.join();
+  env.redis.stop();
+  env.redis.start();
+  auto [id, key] = env.make_key(env.org);
+  env.api_key = key;
+  for (int i = 0; i < 4; ++i) CHECK(env.issue(R"({"user_id":"a"})").status == 201);
 }
 
 TEST_CASE("SIGTERM finishes the in-flight request and then exits 0", "[tokend]") {

@@ -25,20 +25,28 @@ class RedisPool {
 
   class Lease {
    public:
-    Lease(RedisPool* pool, redis::Connection c) : pool_(pool), conn_(std::move(c)) {}
-    Lease(Lease&& o) noexcept : pool_(o.pool_), conn_(std::move(o.conn_)) { o.pool_ = nullptr; }
+    Lease(RedisPool* pool, redis::Connection c, bool reused)
+        : pool_(pool), conn_(std::move(c)), reused_(reused) {}
+    Lease(Lease&& o) noexcept : pool_(o.pool_), conn_(std::move(o.conn_)), reused_(o.reused_) {
+      o.pool_ = nullptr;
+    }
     Lease& operator=(Lease&&) = delete;
     ~Lease();
     redis::Connection& conn() { return conn_; }
-    bool ok() const { return conn_.ok(); }
+    // Taken from the idle pool (it may have gone stale since), not new.
+    bool reused() const { return reused_; }
 
    private:
     RedisPool* pool_;
     redis::Connection conn_;
+    bool reused_;
   };
 
   // A connected lease, or std::nullopt with `err` set (Redis unavailable).
   std::optional<Lease> acquire(std::string& err);
+  // A newly opened connection; the idle ones are dropped, being probably as
+  // stale as the one that just failed (Redis restarted).
+  std::optional<Lease> acquire_fresh(std::string& err);
 
  private:
   void release(redis::Connection c);
