@@ -90,7 +90,11 @@ std::string apply(ServiceConfig& c, const std::string& name, const std::string& 
     if (!parse_int(v, 60, 365LL * 86400, n)) return bad(name, v, "seconds in 60-31536000");
     c.max_ttl = n;
   } else if (name == "key-prefix") {
-    if (v.empty()) return bad(name, v, "a non-empty prefix");
+    // A brace would move the {<org>} hash tag, and with it the org's keys
+    // out of one Cluster slot (its MULTI/EXEC would fail).
+    if (v.empty() || v.find_first_of("{}") != std::string::npos) {
+      return bad(name, v, "a non-empty prefix without '{' or '}'");
+    }
     c.key_prefix = v;
   } else if (name == "issue-rate") {
     char* end = nullptr;

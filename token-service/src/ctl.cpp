@@ -148,6 +148,11 @@ int run_ctl(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
         ctl::env_or("SHORTCRED_REDIS_URL", kDefaultRedisUrl));
     ctx.prefix = ctx.args.get("key-prefix").value_or(
         ctl::env_or("SHORTCRED_KEY_PREFIX", kDefaultKeyPrefix));
+    // As in shortcred-tokend: a brace would move the {<org>} hash tag.
+    if (ctx.prefix.empty() || ctx.prefix.find_first_of("{}") != std::string::npos) {
+      throw ctl::UsageError("--key-prefix '" + ctx.prefix +
+                            "': expected a non-empty prefix without '{' or '}'");
+    }
     const std::string& group = ctx.args.positional[0];
     if (group == "org") return ctl::cmd_org(ctx);
     if (group == "apikey") return ctl::cmd_apikey(ctx);

@@ -135,6 +135,8 @@ TEST_CASE("configuration errors stop startup and name the option", "[tokend]") {
   bad({"--issue-rate", "-1"}, "--issue-rate");
   bad({"--redis", "http://x"}, "--redis");
   bad({"--bogus", "1"}, "--bogus");
+  bad({"--key-prefix", "a{b}:"}, "--key-prefix");
+  bad({"--key-prefix", "x}"}, "--key-prefix");
   bad({}, "SHORTCRED_THREADS", {"SHORTCRED_THREADS=many"});
   const auto help = support::run({SHORTCRED_TOKEND_PATH, "--help"});
   CHECK(help.exit_code == 0);

@@ -67,6 +67,14 @@ TEST_CASE("shortcredctl apikey create prints the key once and list never does", 
   CHECK(ctl({"apikey", "create", "--org", "org_nope"}).exit_code == 1);
 }
 
+TEST_CASE("shortcredctl refuses a key prefix with a brace, naming the option", "[ctl]") {
+  Ctl ctl;
+  const auto r = ctl({"--key-prefix", "p{x}:", "org", "create", "--id", "org_b"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--key-prefix") != std::string::npos);
+  CHECK(ctl.redis.connect().command({"KEYS", "*"})->elements == 0);
+}
+
 TEST_CASE("shortcredctl token mint refuses an org that does not exist", "[ctl]") {
   Ctl ctl;
   const auto r = ctl({"token", "mint", "--org", "org_nonexistent", "--user", "alice"});
