@@ -1,43 +1,71 @@
 #include "shortcred/tokens/redis_pool.hpp"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+
 namespace shortcred::tokens {
 namespace {
-// Long enough to spare a down Redis a connect storm, short enough that
-// recovery is noticed within a fraction of a second.
-constexpr auto kBreakerWindow = std::chrono::milliseconds(100);
+
+// The first pause is short enough that recovery is noticed within a fraction
+// of a second; doubling to the cap spares a long-dead Redis a connect storm.
+constexpr auto kFirstBackoff = std::chrono::milliseconds(100);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(2000);
+
+// hiredis 0.14 has no REDIS_ERR_TIMEOUT: a command that ran into the socket
+// timeout fails as an I/O error carrying the text of EAGAIN.
+bool timed_out(redis::Connection& c) {
+  const redisContext* ctx = c.raw();
+  return ctx != nullptr && ctx->err == REDIS_ERR_IO &&
+         std::string_view(ctx->errstr) == std::strerror(EAGAIN);
+}
+
 }  // namespace
 
 RedisPool::RedisPool(RedisEndpoint ep, std::chrono::milliseconds timeout,
                      std::function<void()> on_error)
-    : ep_(std::move(ep)), timeout_(timeout), on_error_(std::move(on_error)) {}
+    : ep_(std::move(ep)),
+      timeout_(timeout),
+      on_error_(std::move(on_error)),
+      prober_([this] { probe_loop(); }) {}
+
+RedisPool::~RedisPool() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  prober_.join();
+}
 
 RedisPool::Lease::~Lease() {
   if (pool_ == nullptr) return;
   if (conn_.ok()) {
     pool_->release(std::move(conn_));
-  } else if (pool_->on_error_) {
-    pool_->on_error_();  // the connection failed during this request
+  } else {
+    pool_->failed(conn_, reused_);
   }
 }
 
 std::optional<RedisPool::Lease> RedisPool::acquire(std::string& err) {
   {
     std::lock_guard lock(mu_);
+    if (open_) {
+      err = "Redis is unavailable (reconnecting)";
+      return std::nullopt;
+    }
     if (!idle_.empty()) {
       redis::Connection c = std::move(idle_.back());
       idle_.pop_back();
       return Lease(this, std::move(c), true);
     }
-    if (std::chrono::steady_clock::now() < retry_after_) {
-      err = "Redis is unavailable (reconnecting)";
-      return std::nullopt;
-    }
   }
   redis::Connection c = redis::Connection::open(ep_, timeout_, err);
   if (!c.ok()) {
-    std::lock_guard lock(mu_);
-    retry_after_ = std::chrono::steady_clock::now() + kBreakerWindow;
     if (on_error_) on_error_();
+    std::lock_guard lock(mu_);
+    trip();
     return std::nullopt;
   }
   return Lease(this, std::move(c), false);
@@ -53,7 +81,51 @@ std::optional<RedisPool::Lease> RedisPool::acquire_fresh(std::string& err) {
 
 void RedisPool::release(redis::Connection c) {
   std::lock_guard lock(mu_);
-  idle_.push_back(std::move(c));
+  // While the breaker is open the prober decides when Redis is back; a
+  // connection returned meanwhile is not trusted.
+  if (!open_) idle_.push_back(std::move(c));
+}
+
+// A connection failed during a request (counted as a Redis error).
+void RedisPool::failed(redis::Connection& c, bool reused) {
+  if (on_error_) on_error_();
+  std::lock_guard lock(mu_);
+  if (reused && !timed_out(c)) {
+    idle_.clear();  // closed by the server: the others are as stale
+  } else {
+    trip();
+  }
+}
+
+void RedisPool::trip() {
+  idle_.clear();  // on a frozen Redis each would cost a request the timeout
+  if (open_) return;  // the prober already owns the schedule
+  open_ = true;
+  backoff_ = kFirstBackoff;
+  next_probe_ = std::chrono::steady_clock::now() + backoff_;
+  wake_.notify_all();
+}
+
+// Runs for the pool's lifetime; sleeps until the breaker opens.
+void RedisPool::probe_loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stopping_ || open_; });
+    if (stopping_) return;
+    if (wake_.wait_until(lock, next_probe_, [this] { return stopping_; })) return;
+    lock.unlock();
+    std::string err;
+    redis::Connection c = redis::Connection::open(ep_, timeout_, err);
+    const bool up = c.ok() && redis::to_string(c.command({"PING"}).get()) == "PONG";
+    lock.lock();
+    if (up) {
+      open_ = false;
+      idle_.push_back(std::move(c));
+    } else {
+      backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+      next_probe_ = std::chrono::steady_clock::now() + backoff_;
+    }
+  }
 }
 
 }  // namespace shortcred::tokens

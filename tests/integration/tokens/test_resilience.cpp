@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "shortcred/redis/connection.hpp"
 #include "support/ports.hpp"
 #include "support/wait.hpp"
 #include "tokend_env.hpp"
@@ -59,6 +60,69 @@ TEST_CASE("Redis down gives 503 at once and readyz 503 and the service recovers 
   CHECK(env.issue(R"({"user_id":"a"})").status == 201);
   const auto m = anon.request("GET", "/metrics").body;
   CHECK(m.find("shortcred_redis_errors_total 0") == std::string::npos);
+}
+
+namespace {
+
+// SIGSTOPs the env's redis-server: the kernel still accepts TCP connections,
+// but no command is ever answered, so only timeouts tell. SIGCONT on every
+// exit path (a failed REQUIRE included), or the fixture could not stop it.
+class FrozenRedis {
+ public:
+  explicit FrozenRedis(support::RedisServer& r) {
+    auto c = r.connect();
+    const std::string info = shortcred::redis::to_string(c.command({"INFO", "server"}).get());
+    const auto at = info.find("process_id:");
+    REQUIRE(at != std::string::npos);
+    pid_ = static_cast<pid_t>(std::stol(info.substr(at + 11)));
+    REQUIRE(::kill(pid_, SIGSTOP) == 0);
+  }
+  ~FrozenRedis() { thaw(); }
+  FrozenRedis(const FrozenRedis&) = delete;
+  FrozenRedis& operator=(const FrozenRedis&) = delete;
+  void thaw() {
+    if (pid_ > 0) ::kill(pid_, SIGCONT);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+std::chrono::milliseconds elapsed_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               t0);
+}
+
+}  // namespace
+
+TEST_CASE("a frozen Redis opens the breaker: one request waits the timeout, later ones get 503 "
+          "at once, and the service recovers by itself",
+          "[tokend]") {
+  TokendEnv env({"--redis-timeout-ms", "300"});
+  support::HttpClient anon(env.base_url());
+  REQUIRE(env.issue(R"({"user_id":"a"})").status == 201);  // a pooled connection
+  FrozenRedis frozen(env.redis);
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = env.issue(R"({"user_id":"a"})");
+  CHECK(r.status == 503);
+  CHECK(parse_json(r.body)["error"]["code"].asString() == "redis_unavailable");
+  CHECK(elapsed_since(t0) >= 250ms);
+  CHECK(elapsed_since(t0) < 1000ms);
+  for (int i = 0; i < 5; ++i) {
+    t0 = std::chrono::steady_clock::now();
+    CHECK(env.issue(R"({"user_id":"a"})").status == 503);
+    CHECK(elapsed_since(t0) < 50ms);
+  }
+  t0 = std::chrono::steady_clock::now();
+  CHECK(anon.request("GET", "/readyz").status == 503);
+  CHECK(elapsed_since(t0) < 50ms);
+
+  frozen.thaw();
+  CHECK(support::wait_until([&] { return env.issue(R"({"user_id":"a"})").status == 201; }, 5s,
+                            20ms));
+  CHECK(anon.request("GET", "/readyz").status == 200);
 }
 
 TEST_CASE("after a Redis restart the very next request succeeds on a fresh connection",

@@ -1,16 +1,26 @@
 // Redis connections for the HTTP workers: a small pool, one connection per
 // concurrently running request at most. A connection that failed is dropped,
-// never returned; a new one is opened lazily on the next request. After a
-// failed connect, requests fail fast for a short while (a breaker), so a
-// down Redis answers 503 at once instead of every request waiting for the
-// connect timeout.
+// never returned; a new one is opened lazily on the next request.
+//
+// A breaker keeps a down Redis from costing every request the full timeout.
+// It opens on a failed connect and on a command that timed out or failed on
+// I/O (a frozen Redis still accepts TCP connections, so connects alone do not
+// tell). While it is open every acquire() fails at once and a background
+// prober, not a request, pings Redis after 100 ms, then after a pause that
+// doubles up to 2 s; the first answered PING closes the breaker. One
+// exception: a pooled connection that the server closed (EOF, reset) only
+// says that Redis restarted since it was last used, so it drops the idle
+// connections without opening the breaker and the caller may retry on a
+// fresh one.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "shortcred/redis/connection.hpp"
@@ -22,6 +32,10 @@ class RedisPool {
  public:
   RedisPool(RedisEndpoint ep, std::chrono::milliseconds timeout,
             std::function<void()> on_error = {});
+  // Stops the prober; waits at most for its Redis round trip in progress.
+  ~RedisPool();
+  RedisPool(const RedisPool&) = delete;
+  RedisPool& operator=(const RedisPool&) = delete;
 
   class Lease {
    public:
@@ -42,7 +56,8 @@ class RedisPool {
     bool reused_;
   };
 
-  // A connected lease, or std::nullopt with `err` set (Redis unavailable).
+  // A connected lease, or std::nullopt with `err` set (Redis unavailable,
+  // or the breaker is open).
   std::optional<Lease> acquire(std::string& err);
   // A newly opened connection; the idle ones are dropped, being probably as
   // stale as the one that just failed (Redis restarted).
@@ -50,13 +65,21 @@ class RedisPool {
 
  private:
   void release(redis::Connection c);
+  void failed(redis::Connection& c, bool reused);
+  void trip();  // opens the breaker; mu_ held
+  void probe_loop();
 
   RedisEndpoint ep_;
   std::chrono::milliseconds timeout_;
   std::function<void()> on_error_;
   std::mutex mu_;
+  std::condition_variable wake_;  // the prober: the breaker opened, or stop
   std::vector<redis::Connection> idle_;
-  std::chrono::steady_clock::time_point retry_after_{};
+  bool open_ = false;
+  bool stopping_ = false;
+  std::chrono::milliseconds backoff_{};
+  std::chrono::steady_clock::time_point next_probe_{};
+  std::thread prober_;  // last: started once everything above exists
 };
 
 }  // namespace shortcred::tokens
