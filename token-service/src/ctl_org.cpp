@@ -10,6 +10,8 @@
 namespace shortcred::tokens::ctl {
 namespace {
 
+const AuditInfo kWho{"", "shortcredctl"};
+
 void require_org_id(const std::string& org) {
   if (validate_org_id(org) != Errc::ok) {
     throw UsageError("org id '" + org + "' is not 1-64 characters of [A-Za-z0-9_-]");
@@ -65,11 +67,13 @@ int show(Context& ctx) {
 
 // Every option is a field: `name`, `disabled` (0|1) or a numeric limit. Values
 // are validated here, so redis-cli typos are the only way to store garbage.
+// `--disabled 1` is `org disable` (same store call: audit and broadcast).
 int set(Context& ctx) {
   const std::string org = org_positional(ctx.args, "org set ORG --FIELD VALUE...");
   Fields fields;
   for (const auto& [k, v] : ctx.args.options) {
     if (k == "json" || k == "redis" || k == "key-prefix") continue;
+    if (ctx.args.options.count(k) > 1) throw UsageError("--" + k + " given more than once");
     bool numeric = false;
     for (auto n : org_numeric_fields()) numeric = numeric || n == k;
     std::uint64_t parsed = 0;
@@ -83,7 +87,7 @@ int set(Context& ctx) {
     fields.emplace_back(k, v);
   }
   if (fields.empty()) throw UsageError("org set: give at least one --FIELD VALUE");
-  if (Status s = set_org(ctx.redis(), ctx.prefix, org, fields); !s.ok()) return ctx.fail(s);
+  if (Status s = set_org(ctx.redis(), ctx.prefix, org, fields, kWho); !s.ok()) return ctx.fail(s);
   Fields now;
   if (Status s = show_org(ctx.redis(), ctx.prefix, org, now); !s.ok()) return ctx.fail(s);
   print_fields(ctx, now);
@@ -93,8 +97,7 @@ int set(Context& ctx) {
 int disable(Context& ctx) {
   ctx.args.allow_only({});
   const std::string org = org_positional(ctx.args, "org disable ORG");
-  if (Status s = disable_org(ctx.redis(), ctx.prefix, org, AuditInfo{"", "shortcredctl"});
-      !s.ok()) {
+  if (Status s = disable_org(ctx.redis(), ctx.prefix, org, kWho); !s.ok()) {
     return ctx.fail(s);
   }
   Fields now;

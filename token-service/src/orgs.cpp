@@ -35,29 +35,35 @@ Status show_org(redis::Connection& c, const std::string& prefix, const std::stri
   return Status::success();
 }
 
+// The only writer of the org hash after creation, so that `disabled` always
+// travels with its audit entry and, when set to 1, its revocation message:
+// brokers disconnect the org's clients at once instead of at the next
+// revalidation. One MULTI/EXEC: the flag, the audit and the PUBLISH happen
+// together or not at all.
 Status set_org(redis::Connection& c, const std::string& prefix, const std::string& org,
-               const Fields& fields) {
+               const Fields& fields, const AuditInfo& who) {
   if (Status s = require_org(c, prefix, org); !s.ok()) return s;
-  std::vector<std::string> argv{"HSET", org_key(prefix, org)};
+  std::vector<std::vector<std::string>> cmds{{"HSET", org_key(prefix, org)}};
   for (const auto& [k, v] : fields) {
-    argv.push_back(k);
-    argv.push_back(v);
+    cmds[0].push_back(k);
+    cmds[0].push_back(v);
   }
-  redis::Reply r = c.command(argv);
-  if (!r || r->type != REDIS_REPLY_INTEGER) return reply_status(c, r);
-  return Status::success();
+  for (const auto& [k, v] : fields) {
+    if (k != "disabled") continue;
+    const bool disable = v == "1";
+    cmds.push_back(audit_command(prefix, org, disable ? "org_disable" : "org_enable", "", "", who));
+    if (disable) {
+      cmds.push_back({"PUBLISH", revoked_channel(prefix),
+                      format_revocation({Revocation::Kind::org, org, ""})});
+    }
+  }
+  redis::Reply exec;
+  return transaction(c, cmds, exec);
 }
 
 Status disable_org(redis::Connection& c, const std::string& prefix, const std::string& org,
                    const AuditInfo& who) {
-  if (Status s = require_org(c, prefix, org); !s.ok()) return s;
-  const std::vector<std::vector<std::string>> cmds{
-      {"HSET", org_key(prefix, org), "disabled", "1"},
-      audit_command(prefix, org, "org_disable", "", "", who),
-      {"PUBLISH", revoked_channel(prefix), format_revocation({Revocation::Kind::org, org, ""})},
-  };
-  redis::Reply exec;
-  return transaction(c, cmds, exec);
+  return set_org(c, prefix, org, {{"disabled", "1"}}, who);
 }
 
 }  // namespace shortcred::tokens

@@ -51,6 +51,34 @@ TEST_CASE("shortcredctl org commands create show set and disable an org", "[ctl]
   CHECK(shortcred::redis::to_string(msg->element[2]) == "org " + org);
 }
 
+TEST_CASE("shortcredctl org set --disabled 1 disables like org disable and --disabled 0 enables",
+          "[ctl]") {
+  Ctl ctl;
+  REQUIRE(ctl({"org", "create", "--id", "org_s"}).exit_code == 0);
+  auto sub = ctl.redis.connect();
+  sub.command({"SUBSCRIBE", "shortcred:revoked"});
+  CHECK(ctl.json({"org", "set", "org_s", "--disabled", "1"})["disabled"].asString() == "1");
+  auto msg = sub.read_reply();
+  REQUIRE(msg);
+  REQUIRE(msg->elements == 3);
+  CHECK(shortcred::redis::to_string(msg->element[2]) == "org org_s");
+  auto c = ctl.redis.connect();
+  const auto last_event = [&] {
+    auto r = c.command({"XREVRANGE", "shortcred:{org_s}:audit", "+", "-", "COUNT", "1"});
+    if (!r || r->elements == 0) return std::string("<none>");
+    for (const auto& [k, v] : shortcred::redis::to_pairs(r->element[0]->element[1])) {
+      if (k == "event") return v;
+    }
+    return std::string("<no event>");
+  };
+  CHECK(last_event() == "org_disable");
+  CHECK(ctl({"token", "mint", "--org", "org_s", "--user", "alice"}).exit_code == 1);
+
+  CHECK(ctl.json({"org", "set", "org_s", "--disabled", "0"})["disabled"].asString() == "0");
+  CHECK(last_event() == "org_enable");
+  CHECK(ctl({"token", "mint", "--org", "org_s", "--user", "alice"}).exit_code == 0);
+}
+
 TEST_CASE("shortcredctl apikey create prints the key once and list never does", "[ctl]") {
   Ctl ctl;
   ctl({"org", "create", "--id", "org_k"});

@@ -16,10 +16,12 @@ Status create_org(redis::Connection& c, const std::string& prefix, const std::st
 // The raw hash fields; Code::not_found when absent.
 Status show_org(redis::Connection& c, const std::string& prefix, const std::string& org,
                 Fields& out);
-// `fields` were validated by the caller (numeric fields and `name`).
+// `fields` were validated by the caller (numeric fields, `name`, `disabled`
+// 0|1). `disabled` is audited (org_disable / org_enable); disabled=1 also
+// publishes `org <org>` so brokers disconnect its clients.
 Status set_org(redis::Connection& c, const std::string& prefix, const std::string& org,
-               const Fields& fields);
-// Sets disabled=1 and publishes `org <org>` so brokers disconnect its clients.
+               const Fields& fields, const AuditInfo& who);
+// set_org with disabled=1.
 Status disable_org(redis::Connection& c, const std::string& prefix, const std::string& org,
                    const AuditInfo& who);
 
