@@ -115,20 +115,49 @@ redis::Connection& Context::redis() {
   }
   std::string e;
   auto c = redis::Connection::open(ep, std::chrono::milliseconds(2000), e);
-  if (!c.ok()) throw std::runtime_error(e);
+  if (!c.ok()) throw Failure(Status::make(Code::unavailable, e));
   conn.emplace(std::move(c));
   return *conn;
 }
 
 void Context::print_json(const Json::Value& v) const { *out << to_json_text(v) << "\n"; }
 
+namespace {
+
+// The `code` of a --json error; shared by every command, so scripts can
+// branch on it (exit codes alone do not tell "not found" from "Redis down").
+const char* error_code(Code c) {
+  switch (c) {
+    case Code::ok:
+      return "ok";
+    case Code::invalid:
+      return "invalid_field";
+    case Code::not_found:
+      return "not_found";
+    case Code::forbidden:
+      return "forbidden";
+    case Code::org_not_found:
+      return "org_not_found";
+    case Code::unavailable:
+      return "redis_unavailable";
+    case Code::internal:
+      return "internal_error";
+  }
+  return "internal_error";
+}
+
+}  // namespace
+
 int Context::fail(const Status& s) const {
-  static constexpr const char* kCodes[] = {"ok",        "invalid_field",     "not_found",
-                                           "forbidden", "redis_unavailable", "internal_error"};
-  const char* code = kCodes[static_cast<int>(s.code)];
-  if (json) print_json(error_json(code, s.message));
+  if (json) print_json(error_json(error_code(s.code), s.message));
   *err << "shortcredctl: " << s.message << "\n";
   return s.code == Code::invalid ? kExitUsage : kExitRefused;
+}
+
+int Context::usage_error(const std::string& message) const {
+  if (json) print_json(error_json("usage_error", message));
+  *err << "shortcredctl: " << message << "\n(see shortcredctl --help)\n";
+  return kExitUsage;
 }
 
 }  // namespace ctl
@@ -137,13 +166,19 @@ int run_ctl(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
   ctl::Context ctx;
   ctx.out = &out;
   ctx.err = &err;
+  // Known before parsing, so that a command line that does not parse is
+  // still reported as JSON.
+  for (const auto& a : argv) ctx.json = ctx.json || a == "--json";
   try {
     ctx.args = ctl::parse_args(argv);
-    if (ctx.args.flag("help") || ctx.args.positional.empty()) {
-      (ctx.args.flag("help") ? out : err) << ctl::kUsage;
-      return ctx.args.flag("help") ? kExitOk : kExitUsage;
+    if (ctx.args.flag("help")) {
+      out << ctl::kUsage;
+      return kExitOk;
     }
-    ctx.json = ctx.args.flag("json");
+    if (ctx.args.positional.empty()) {
+      if (!ctx.json) err << ctl::kUsage;
+      throw ctl::UsageError("no command given");
+    }
     ctx.redis_url = ctx.args.get("redis").value_or(
         ctl::env_or("SHORTCRED_REDIS_URL", kDefaultRedisUrl));
     ctx.prefix = ctx.args.get("key-prefix").value_or(
@@ -160,12 +195,11 @@ int run_ctl(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     if (group == "acl") return ctl::cmd_acl(ctx);
     throw ctl::UsageError("unknown command '" + group + "'");
   } catch (const ctl::UsageError& e) {
-    err << "shortcredctl: " << e.what() << "\n(see shortcredctl --help)\n";
-    return kExitUsage;
+    return ctx.usage_error(e.what());
+  } catch (const ctl::Failure& e) {
+    return ctx.fail(e.status);
   } catch (const std::exception& e) {
-    if (ctx.json) ctx.print_json(error_json("error", e.what()));
-    err << "shortcredctl: " << e.what() << "\n";
-    return kExitRefused;
+    return ctx.fail(Status::make(Code::internal, e.what()));
   }
 }
 

@@ -21,6 +21,13 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A failed Status raised where returning it is awkward (Context::redis());
+// run_ctl reports it exactly as Context::fail does.
+struct Failure : std::runtime_error {
+  explicit Failure(Status s) : std::runtime_error(s.message), status(std::move(s)) {}
+  Status status;
+};
+
 // Parsed command line: positionals in order, options by name (repeatable).
 // `--name value` and `--name=value`; flags (no value) are listed in kFlags.
 struct Args {
@@ -47,10 +54,12 @@ struct Context {
   std::ostream* err = nullptr;
   std::optional<redis::Connection> conn;
 
-  redis::Connection& redis();  // connects on first use; throws std::runtime_error
+  redis::Connection& redis();  // connects on first use; throws Failure (unavailable)
   void print_json(const Json::Value& v) const;
   // Reports a failed Status on stderr (and as JSON error with --json), returns its exit code.
   int fail(const Status& s) const;
+  // Reports a usage error the same way; returns kExitUsage.
+  int usage_error(const std::string& message) const;
 };
 
 int cmd_org(Context& ctx);

@@ -1,6 +1,8 @@
 // shortcredctl end to end against a real Redis.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "support/redis_server.hpp"
 #include "support/temp_dir.hpp"
 #include "tokend_env.hpp"
@@ -155,6 +157,37 @@ TEST_CASE("shortcredctl reports an unreachable Redis with exit code 1", "[ctl]")
   const auto r = ctl("redis://127.0.0.1:1/0", {"token", "list", "--org", "org_x"});
   CHECK(r.exit_code == 1);
   CHECK(!r.err.empty());
+}
+
+TEST_CASE("shortcredctl --json prints every failure as one JSON error object on stdout", "[ctl]") {
+  const auto one_error = [](const support::RunResult& r, int exit_code, const std::string& code) {
+    INFO("stdout: " << r.out << "stderr: " << r.err);
+    CHECK(r.exit_code == exit_code);
+    CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);  // one object, one line
+    const auto v = parse_json(r.out);
+    REQUIRE(v.isObject());
+    CHECK(v.getMemberNames() == std::vector<std::string>{"error"});
+    CHECK(v["error"]["code"].asString() == code);
+    CHECK(!v["error"]["message"].asString().empty());
+  };
+  Ctl ctl;
+  // Usage errors, including one found while parsing the command line.
+  one_error(ctl({"--json", "token", "mint", "--org", "org_x"}), 2, "usage_error");
+  one_error(ctl({"--json", "org", "frobnicate"}), 2, "usage_error");
+  one_error(ctl({"--json", "token", "list", "--org"}), 2, "usage_error");
+  one_error(ctl({"--json"}), 2, "usage_error");
+  // Refusals and runtime errors.
+  one_error(ctl({"--json", "org", "show", "org_missing"}), 1, "not_found");
+  one_error(ctl({"--json", "token", "mint", "--org", "org_missing", "--user", "a"}), 1,
+            "org_not_found");
+  one_error(tokens_test::ctl("redis://127.0.0.1:1/0", {"--json", "token", "list", "--org", "o"}),
+            1, "redis_unavailable");
+
+  // Without --json the message is for people, on stderr only.
+  for (const auto& r : {ctl({"org", "show", "org_missing"}), ctl({"org", "frobnicate"})}) {
+    CHECK(r.out.empty());
+    CHECK(!r.err.empty());
+  }
 }
 
 TEST_CASE("shortcredctl acl check gives the broker's decision and the deciding rule", "[ctl]") {
