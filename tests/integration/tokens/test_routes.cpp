@@ -88,6 +88,7 @@ TEST_CASE("POST /v2/tokens issues a credential whose Redis record matches the re
   CHECK(audit.at("token") == id);
   CHECK(audit.at("apikey") == env.key_id);
   CHECK(audit.at("ttl") == "600");
+  CHECK(audit.at("remote") == "127.0.0.1");  // the client's address
 }
 
 TEST_CASE("the user index keeps the latest expiry and drops expired members", "[tokend]") {
@@ -133,9 +134,15 @@ TEST_CASE("refresh mints a new credential with the same user and scope and bindi
   CHECK(env.pttl(cred_key(env.org, old_id)) > 0);  // the old one stays valid
   CHECK(env.last_audit(env.org).at("event") == "refresh");
 
+  Subscriber sub(env.redis);
   r = env.call("POST", "/v2/tokens/" + old_id + "/refresh", R"({"revoke_old":true})");
   REQUIRE(r.status == 201);
+  CHECK(sub.next() == "token org_test " + old_id);  // brokers drop its sessions at once
   CHECK(env.pttl(cred_key(env.org, old_id)) == -2);  // gone
+  const auto audit = env.last_audit(env.org);
+  CHECK(audit.at("event") == "revoke");
+  CHECK(audit.at("token") == old_id);
+  CHECK(audit.at("remote") == "127.0.0.1");
   CHECK(env.call("POST", "/v2/tokens/" + old_id + "/refresh").status == 404);
 }
 

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <map>
 
 #include "support/redis_server.hpp"
 #include "support/temp_dir.hpp"
@@ -130,6 +131,16 @@ TEST_CASE("shortcredctl token commands mint and list and revoke like the HTTP ro
   CHECK(std::abs(c.command({"PTTL", key})->integer - 300'000) <= 1000);
   CHECK(shortcred::redis::to_string(c.command({"HGET", key, "scope"}).get()) ==
         "read %o/a/#\nwrite %o/b");
+  // The audit entry names no API key; `remote` says who wrote it.
+  auto audit = c.command({"XREVRANGE", "shortcred:{org_t}:audit", "+", "-", "COUNT", "1"});
+  REQUIRE(audit->elements == 1);
+  std::map<std::string, std::string> entry;
+  for (const auto& [k, val] : shortcred::redis::to_pairs(audit->element[0]->element[1])) {
+    entry[k] = val;
+  }
+  CHECK(entry["event"] == "issue");
+  CHECK(entry["apikey"].empty());
+  CHECK(entry["remote"] == "shortcredctl");
 
   ctl.json({"token", "mint", "--org", "org_t", "--user", "bob"});
   CHECK(ctl.json({"token", "list", "--org", "org_t"})["tokens"].size() == 2);
