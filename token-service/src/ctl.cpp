@@ -5,6 +5,7 @@
 #include <ostream>
 
 #include "ctl_internal.hpp"
+#include "shortcred/ids.hpp"
 #include "shortcred/redis_url.hpp"
 #include "shortcred/schema.hpp"
 #include "shortcred/tokens/json_body.hpp"
@@ -107,6 +108,18 @@ Args parse_args(const std::vector<std::string>& argv) {
   return a;
 }
 
+void require_org_id(const std::string& org, std::string_view what) {
+  if (validate_org_id(org) != Errc::ok) {
+    throw UsageError(std::string(what) + " '" + org + "' is not 1-64 characters of [A-Za-z0-9_-]");
+  }
+}
+
+std::string org_option(const Args& a) {
+  std::string org = a.require("org");
+  require_org_id(org, "--org");
+  return org;
+}
+
 redis::Connection& Context::redis() {
   if (conn) return *conn;
   RedisEndpoint ep;
@@ -120,7 +133,9 @@ redis::Connection& Context::redis() {
   return *conn;
 }
 
-void Context::print_json(const Json::Value& v) const { *out << to_json_text(v) << "\n"; }
+void Context::print_json(const Json::Value& v) const {
+  *out << to_json_text(v) << "\n";
+}
 
 namespace {
 
@@ -179,10 +194,10 @@ int run_ctl(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
       if (!ctx.json) err << ctl::kUsage;
       throw ctl::UsageError("no command given");
     }
-    ctx.redis_url = ctx.args.get("redis").value_or(
-        ctl::env_or("SHORTCRED_REDIS_URL", kDefaultRedisUrl));
-    ctx.prefix = ctx.args.get("key-prefix").value_or(
-        ctl::env_or("SHORTCRED_KEY_PREFIX", kDefaultKeyPrefix));
+    ctx.redis_url =
+        ctx.args.get("redis").value_or(ctl::env_or("SHORTCRED_REDIS_URL", kDefaultRedisUrl));
+    ctx.prefix =
+        ctx.args.get("key-prefix").value_or(ctl::env_or("SHORTCRED_KEY_PREFIX", kDefaultKeyPrefix));
     // As in shortcred-tokend: a brace would move the {<org>} hash tag.
     if (ctx.prefix.empty() || ctx.prefix.find_first_of("{}") != std::string::npos) {
       throw ctl::UsageError("--key-prefix '" + ctx.prefix +

@@ -25,13 +25,13 @@ bool read_whole(const std::string& path, std::string& out) {
 
 int check(Context& ctx) {
   const Args& a = ctx.args;
-  a.allow_only({"org", "user", "client-id", "scope", "acl-file", "publish", "subscribe",
-                "deliver", "qos", "retain"});
-  a.expect_positionals(0, "acl check --org ORG --user USER ... (--publish T | --subscribe F | "
-                          "--deliver T)");
-  const std::string org = a.require("org");
+  a.allow_only({"org", "user", "client-id", "scope", "acl-file", "publish", "subscribe", "deliver",
+                "qos", "retain"});
+  a.expect_positionals(0,
+                       "acl check --org ORG --user USER ... (--publish T | --subscribe F | "
+                       "--deliver T)");
+  const std::string org = org_option(a);
   const std::string user = a.require("user");
-  if (validate_org_id(org) != Errc::ok) throw UsageError("--org is not a valid org id");
   if (Status s = validate_user_field("--user", user); !s.ok()) throw UsageError(s.message);
   const std::string client_id = a.get("client-id").value_or("");
 
@@ -58,12 +58,12 @@ int check(Context& ctx) {
     if (*q != "0" && *q != "1" && *q != "2") throw UsageError("--qos must be 0, 1 or 2");
     qos = (*q)[0] - '0';
   }
-  const auto ops = a.options.count("publish") + a.options.count("subscribe") +
-                  a.options.count("deliver");
+  const auto ops =
+      a.options.count("publish") + a.options.count("subscribe") + a.options.count("deliver");
   if (ops != 1) throw UsageError("give exactly one of --publish, --subscribe, --deliver");
 
-  Policy policy(templates, scope_text.empty() ? nullptr : &scope,
-                Identity{org, user, client_id}, 0);
+  Policy policy(templates, scope_text.empty() ? nullptr : &scope, Identity{org, user, client_id},
+                0);
   Decision d;
   if (auto t = a.get("publish")) {
     d = policy.check_publish(*t, qos, a.flag("retain"), 0);

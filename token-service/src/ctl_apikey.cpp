@@ -9,14 +9,6 @@
 namespace shortcred::tokens::ctl {
 namespace {
 
-std::string org_option(const Args& a) {
-  std::string org = a.require("org");
-  if (validate_org_id(org) != Errc::ok) {
-    throw UsageError("--org '" + org + "' is not 1-64 characters of [A-Za-z0-9_-]");
-  }
-  return org;
-}
-
 Json::Value key_json(const ApiKeyInfo& k) {
   Json::Value v(Json::objectValue);
   v["key_id"] = k.key_id;
@@ -75,8 +67,7 @@ int revoke(Context& ctx) {
   if (validate_token_id(id) != Errc::ok) {
     throw UsageError("key id '" + id + "' is not 16 characters of [0-9a-z]");
   }
-  if (Status s = revoke_api_key(ctx.redis(), ctx.prefix, id, AuditInfo{"", "shortcredctl"});
-      !s.ok()) {
+  if (Status s = revoke_api_key(ctx.redis(), ctx.prefix, id, kCtlAudit); !s.ok()) {
     return ctx.fail(s);
   }
   if (ctx.json) {

@@ -1,18 +1,20 @@
 // Shared plumbing of the shortcredctl command files (ctl_*.cpp).
 #pragma once
 
+#include <json/json.h>
+
 #include <iosfwd>
 #include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
-
-#include <json/json.h>
 
 #include "shortcred/redis/connection.hpp"
 #include "shortcred/tokens/ctl.hpp"
 #include "shortcred/tokens/status.hpp"
+#include "shortcred/tokens/store.hpp"
 
 namespace shortcred::tokens::ctl {
 
@@ -44,6 +46,15 @@ struct Args {
   void expect_positionals(std::size_t n, const char* usage) const;
 };
 Args parse_args(const std::vector<std::string>& argv);
+
+// Throws UsageError unless `org` is a valid org id; `what` names the argument
+// in the message.
+void require_org_id(const std::string& org, std::string_view what = "org id");
+// The required --org option, validated.
+std::string org_option(const Args& a);
+
+// Who shortcredctl's audit entries name: no API key, remote "shortcredctl".
+inline const AuditInfo kCtlAudit{"", "shortcredctl"};
 
 struct Context {
   Args args;

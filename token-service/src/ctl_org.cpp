@@ -10,14 +10,6 @@
 namespace shortcred::tokens::ctl {
 namespace {
 
-const AuditInfo kWho{"", "shortcredctl"};
-
-void require_org_id(const std::string& org) {
-  if (validate_org_id(org) != Errc::ok) {
-    throw UsageError("org id '" + org + "' is not 1-64 characters of [A-Za-z0-9_-]");
-  }
-}
-
 const std::string& org_positional(const Args& a, const char* usage) {
   if (a.positional.size() != 3) throw UsageError(std::string("usage: shortcredctl ") + usage);
   require_org_id(a.positional[2]);
@@ -87,7 +79,8 @@ int set(Context& ctx) {
     fields.emplace_back(k, v);
   }
   if (fields.empty()) throw UsageError("org set: give at least one --FIELD VALUE");
-  if (Status s = set_org(ctx.redis(), ctx.prefix, org, fields, kWho); !s.ok()) return ctx.fail(s);
+  if (Status s = set_org(ctx.redis(), ctx.prefix, org, fields, kCtlAudit); !s.ok())
+    return ctx.fail(s);
   Fields now;
   if (Status s = show_org(ctx.redis(), ctx.prefix, org, now); !s.ok()) return ctx.fail(s);
   print_fields(ctx, now);
@@ -97,7 +90,7 @@ int set(Context& ctx) {
 int disable(Context& ctx) {
   ctx.args.allow_only({});
   const std::string org = org_positional(ctx.args, "org disable ORG");
-  if (Status s = disable_org(ctx.redis(), ctx.prefix, org, kWho); !s.ok()) {
+  if (Status s = disable_org(ctx.redis(), ctx.prefix, org, kCtlAudit); !s.ok()) {
     return ctx.fail(s);
   }
   Fields now;

@@ -12,14 +12,6 @@
 namespace shortcred::tokens::ctl {
 namespace {
 
-const AuditInfo kWho{"", "shortcredctl"};
-
-void require_org_id(const std::string& org) {
-  if (validate_org_id(org) != Errc::ok) {
-    throw UsageError("org id '" + org + "' is not 1-64 characters of [A-Za-z0-9_-]");
-  }
-}
-
 void require_user_id(const std::string& field, const std::string& user) {
   if (Status s = validate_user_field(field, user); !s.ok()) throw UsageError(s.message);
 }
@@ -33,12 +25,12 @@ void require_token_id(const std::string& id) {
 int mint(Context& ctx) {
   const Args& a = ctx.args;
   a.allow_only({"org", "user", "ttl", "scope", "client-id"});
-  a.expect_positionals(0, "token mint --org ORG --user USER [--ttl S] [--scope RULE]... "
-                          "[--client-id ID]");
+  a.expect_positionals(0,
+                       "token mint --org ORG --user USER [--ttl S] [--scope RULE]... "
+                       "[--client-id ID]");
   IssueRequest req;
-  req.org = a.require("org");
+  req.org = org_option(a);
   req.user = a.require("user");
-  require_org_id(req.org);
   require_user_id("--user", req.user);
   if (auto ttl = a.get("ttl")) {
     std::uint64_t v = 0;
@@ -58,7 +50,7 @@ int mint(Context& ctx) {
   StoreConfig cfg;
   cfg.prefix = ctx.prefix;
   Issued t;
-  if (Status s = issue(ctx.redis(), cfg, req, kWho, openssl_random(), t); !s.ok()) {
+  if (Status s = issue(ctx.redis(), cfg, req, kCtlAudit, openssl_random(), t); !s.ok()) {
     return ctx.fail(s);
   }
   if (ctx.json) {
@@ -74,8 +66,7 @@ int list(Context& ctx) {
   const Args& a = ctx.args;
   a.allow_only({"org", "user"});
   a.expect_positionals(0, "token list --org ORG [--user USER]");
-  const std::string org = a.require("org");
-  require_org_id(org);
+  const std::string org = org_option(a);
   const auto user = a.get("user");
   if (user) require_user_id("--user", *user);
   std::vector<TokenInfo> tokens;
@@ -107,7 +98,7 @@ int revoke(Context& ctx) {
   const std::string& id = ctx.args.positional[3];
   require_org_id(org);
   require_token_id(id);
-  if (Status s = revoke_token(ctx.redis(), ctx.prefix, org, id, kWho); !s.ok()) {
+  if (Status s = revoke_token(ctx.redis(), ctx.prefix, org, id, kCtlAudit); !s.ok()) {
     return ctx.fail(s);
   }
   if (ctx.json) {
@@ -129,7 +120,7 @@ int revoke_all(Context& ctx) {
   require_org_id(org);
   require_user_id("USER", user);
   std::int64_t n = 0;
-  if (Status s = revoke_user(ctx.redis(), ctx.prefix, org, user, kWho, n); !s.ok()) {
+  if (Status s = revoke_user(ctx.redis(), ctx.prefix, org, user, kCtlAudit, n); !s.ok()) {
     return ctx.fail(s);
   }
   if (ctx.json) {

@@ -67,15 +67,12 @@ bool is_valid_utf8(std::string_view s) noexcept {
 Status validate_user_field(std::string_view field, std::string_view user) {
   const Errc e = validate_user_id(user);
   if (e == Errc::ok) return Status::success();
-  return Status::invalid(std::string(field),
-                         named(field, std::string(describe(e)) +
-                                          " (1-128 bytes of [A-Za-z0-9._:@-])"));
+  return Status::invalid(
+      named(field, std::string(describe(e)) + " (1-128 bytes of [A-Za-z0-9._:@-])"));
 }
 
 Status validate_client_id_field(std::string_view field, std::string_view id) {
-  const auto bad = [&](std::string_view rule) {
-    return Status::invalid(std::string(field), named(field, rule));
-  };
+  const auto bad = [&](std::string_view rule) { return Status::invalid(named(field, rule)); };
   if (id.empty()) return bad("must not be empty");
   if (id.size() > kMaxClientIdLen) return bad("must be at most 256 bytes");
   for (char ch : id) {
@@ -94,18 +91,18 @@ Status validate_scope_field(std::string_view field, const std::vector<std::strin
   if (parse_scope(rules, parsed, errors)) return Status::success();
   std::string msg(field);
   if (!errors.empty()) {
-    if (errors.front().line > 0 && rules.size() <= kMaxScopeRules) msg += "[" + std::to_string(errors.front().line - 1) + "]";
+    if (errors.front().line > 0 && rules.size() <= kMaxScopeRules)
+      msg += "[" + std::to_string(errors.front().line - 1) + "]";
     msg += ": " + escape_for_message(errors.front().message);  // may quote the rule
   } else {
     msg += " is invalid";
   }
-  return Status::invalid(std::string(field), msg);
+  return Status::invalid(msg);
 }
 
 Status validate_ttl_field(std::string_view field, std::int64_t ttl, std::int64_t max_ttl) {
   if (ttl < kMinTtlSeconds || ttl > max_ttl) {
-    return Status::invalid(std::string(field),
-                           named(field, "must lie in [60, " + std::to_string(max_ttl) +
+    return Status::invalid(named(field, "must lie in [60, " + std::to_string(max_ttl) +
                                             "] seconds, got " + std::to_string(ttl)));
   }
   return Status::success();

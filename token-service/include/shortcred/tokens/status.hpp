@@ -11,25 +11,22 @@ namespace shortcred::tokens {
 
 enum class Code : std::uint8_t {
   ok,
-  invalid,      // a field fails validation (HTTP 422); `field` names it
-  not_found,    // no such org / credential / key (HTTP 404)
-  forbidden,    // the org is disabled (HTTP 403)
+  invalid,        // a field fails validation (HTTP 422); the message names it
+  not_found,      // no such org / credential / key (HTTP 404)
+  forbidden,      // the org is disabled (HTTP 403)
   org_not_found,  // issuing into an org whose hash does not exist (HTTP 404)
-  unavailable,  // Redis did not answer (HTTP 503)
-  internal,     // Redis answered with an error (WRONGTYPE…) (HTTP 500)
+  unavailable,    // Redis did not answer (HTTP 503)
+  internal,       // Redis answered with an error (WRONGTYPE…) (HTTP 500)
 };
 
 struct Status {
   Code code = Code::ok;
-  std::string field;    // for Code::invalid
   std::string message;  // a sentence for people; never carries a secret
 
   bool ok() const noexcept { return code == Code::ok; }
   static Status success() { return {}; }
-  static Status invalid(std::string field, std::string message) {
-    return {Code::invalid, std::move(field), std::move(message)};
-  }
-  static Status make(Code c, std::string message) { return {c, {}, std::move(message)}; }
+  static Status invalid(std::string message) { return {Code::invalid, std::move(message)}; }
+  static Status make(Code c, std::string message) { return {c, std::move(message)}; }
 };
 
 }  // namespace shortcred::tokens
