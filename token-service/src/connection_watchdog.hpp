@@ -10,10 +10,18 @@
 // between requests do not count (idle keep-alive connections stay bounded by
 // --idle-timeout, which httplib enforces).
 //
-// How a connection is known: httplib 0.11 hands the accepted socket to its
-// task queue without any hook, so our task queue (http_server.cpp) finds the
+// How a connection is known: httplib 0.11.4 exposes no accepted descriptor.
+// TaskQueue::enqueue gets an opaque std::function<void()> (the fd is inside
+// its closure), and Server::process_and_close_socket(sock), though virtual,
+// cannot be wrapped for --tls-cert: SSLServer's override is private, so a
+// subclass could not chain to it. So our task queue (http_server.cpp), whose
+// enqueue runs on the single accept thread right after accept(), finds the
 // socket just accepted by scanning the process's descriptors for a connected
 // socket on the listening port not seen before, and keeps a dup(2) of it.
+// Exactly one such socket exists then: every earlier one was adopted before
+// it was accepted, and only the accept thread accepts or dups; descriptors
+// other threads open or close meanwhile are outgoing Redis sockets, which the
+// port check rejects.
 // Shutting down through the dup always hits the right socket, even after
 // httplib closed its descriptor and the number was reused. The worker that
 // serves the connection marks its phases through a thread-local (httplib
