@@ -203,7 +203,7 @@ TEST_CASE("a credential missing or with a malformed required field is refused", 
             ->expires_at_ms == 9'223'372'036'854'775'807);
 }
 
-TEST_CASE("an org hash reads into its record; absent fields stay unset", "[schema]") {
+TEST_CASE("an org hash reads into its record and absent fields stay unset", "[schema]") {
   const OrgRecord empty = org_from_fields({});
   CHECK(empty.name.empty());
   CHECK_FALSE(empty.disabled);
