@@ -73,7 +73,9 @@ AuthResult authenticate(redis::Connection& c, const std::string& prefix, std::st
   if (!h) return AuthResult::unavailable;
   // "Could not ask" is never "denied": an error reply (LOADING, NOPERM,
   // WRONGTYPE, OOM…) or any reply but an array is a backend failure.
-  if (h->type != REDIS_REPLY_ARRAY) return AuthResult::backend_error;
+  if (h->type != REDIS_REPLY_ARRAY) {
+    return transient_error(h.get()) ? AuthResult::busy : AuthResult::backend_error;
+  }
   if (h->elements == 0) return AuthResult::unknown;
   std::string org, sha, name;
   for (const auto& [f, v] : redis::to_pairs(h.get())) {

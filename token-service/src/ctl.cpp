@@ -154,6 +154,7 @@ const char* error_code(Code c) {
     case Code::org_not_found:
       return "org_not_found";
     case Code::unavailable:
+    case Code::busy:
       return "redis_unavailable";
     case Code::internal:
       return "internal_error";

@@ -1,5 +1,7 @@
 // The handlers of HTTP API v2. Each is small: authenticate, parse, call the
 // store, map its Status to a response in one place (respond_status).
+#include <unistd.h>
+
 #include <cmath>
 #include <string_view>
 
@@ -31,6 +33,11 @@ void send_json(httplib::Response& res, int status, const Json::Value& v) {
   res.set_content(to_json_text(v), "application/json");
 }
 
+void log_store_error(const std::string& detail) {
+  const std::string line = "shortcred-tokend: store error: " + detail + "\n";
+  [[maybe_unused]] const auto n = ::write(STDERR_FILENO, line.data(), line.size());
+}
+
 void respond_status(HttpService::Impl& svc, httplib::Response& res, const Status& s) {
   switch (s.code) {
     case Code::ok:
@@ -45,8 +52,15 @@ void respond_status(HttpService::Impl& svc, httplib::Response& res, const Status
       return send_error(res, 404, "org_not_found", s.message);
     case Code::unavailable:  // counted by the pool when the connection failed
       return send_error(res, 503, "redis_unavailable", "the credential store is unavailable");
-    case Code::internal:
+    case Code::busy:  // the connection is fine: count it here
       svc.metrics.add_redis_error();
+      log_store_error(s.message);
+      return send_error(res, 503, "redis_unavailable", "the credential store is unavailable");
+    case Code::internal:
+      // An error reply about the data (WRONGTYPE…): retrying will not help,
+      // so not a 503. The detail (key names, no secrets) goes to the log only.
+      svc.metrics.add_redis_error();
+      log_store_error(s.message);
       return send_error(res, 500, "internal_error", "the credential store failed");
   }
 }
@@ -105,9 +119,12 @@ bool authenticate_request(HttpService::Impl& svc, std::optional<RedisPool::Lease
     case AuthResult::unavailable:  // counted by the pool
       unavailable(svc, res);
       return false;
-    case AuthResult::backend_error:  // the connection is fine: count it here
-      svc.metrics.add_redis_error();
-      unavailable(svc, res);
+    case AuthResult::busy:
+      respond_status(svc, res, Status::make(Code::busy, "Redis error during the API key check"));
+      return false;
+    case AuthResult::backend_error:  // e.g. the key's hash is not a hash
+      respond_status(svc, res,
+                     Status::make(Code::internal, "Redis error reply to the API key lookup"));
       return false;
   }
   return false;

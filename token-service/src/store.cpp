@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string_view>
 
 #include "shortcred/ids.hpp"
 #include "shortcred/tokens/validation.hpp"
@@ -52,10 +53,33 @@ std::int64_t now_ms() {
       .count();
 }
 
+bool transient_error(const redisReply* r) {
+  if (r == nullptr || r->type != REDIS_REPLY_ERROR) return false;
+  const std::string_view text(r->str, r->len);
+  // Redis cannot serve right now, whatever the data: still loading its
+  // dataset, blocked by a script, a replica that lost its master or is
+  // read-only after a failover, a cluster reconfiguring, out of memory.
+  // Anything else (WRONGTYPE, ERR, NOPERM…) is about the data or the
+  // configuration and will not go away by retrying.
+  for (std::string_view prefix : {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN",
+                                  "READONLY", "OOM", "NOREPLICAS", "MISCONF"}) {
+    if (text.substr(0, prefix.size()) == prefix &&
+        (text.size() == prefix.size() || text[prefix.size()] == ' ')) {
+      return true;
+    }
+  }
+  return false;
+}
+
 Status reply_status(redis::Connection& c, const redis::Reply& r) {
   if (!r) return unavailable(c);
+  return reply_status(r.get());
+}
+
+Status reply_status(const redisReply* r) {
   if (r->type == REDIS_REPLY_ERROR) {
-    return Status::make(Code::internal, "Redis error: " + redis::to_string(r.get()));
+    const Code code = transient_error(r) ? Code::busy : Code::internal;
+    return Status::make(code, "Redis error: " + redis::to_string(r));
   }
   return Status::make(Code::internal, "unexpected Redis reply type " + std::to_string(r->type));
 }
@@ -72,7 +96,7 @@ Status transaction(redis::Connection& c, const std::vector<std::vector<std::stri
   for (std::size_t i = 0; i < cmds.size() + 1; ++i) {
     redis::Reply r = c.read_reply();
     if (!r) return unavailable(c);
-    if (r->type == REDIS_REPLY_ERROR && first_error.ok()) first_error = reply_status(c, r);
+    if (r->type == REDIS_REPLY_ERROR && first_error.ok()) first_error = reply_status(r.get());
   }
   exec = c.read_reply();
   if (!exec) return unavailable(c);
@@ -80,11 +104,9 @@ Status transaction(redis::Connection& c, const std::vector<std::vector<std::stri
   if (exec->type != REDIS_REPLY_ARRAY || exec->elements != cmds.size()) {
     return reply_status(c, exec);
   }
+  // Redis does not roll back: the commands around a failed one did run.
   for (std::size_t i = 0; i < exec->elements; ++i) {
-    if (exec->element[i]->type == REDIS_REPLY_ERROR) {
-      return Status::make(Code::internal,
-                          "Redis error: " + redis::to_string(exec->element[i]));
-    }
+    if (exec->element[i]->type == REDIS_REPLY_ERROR) return reply_status(exec->element[i]);
   }
   return Status::success();
 }
@@ -106,6 +128,45 @@ Status read_org(redis::Connection& c, const std::string& prefix, const std::stri
   out = org_from_fields(redis::to_pairs(r.get()));
   return Status::success();
 }
+
+namespace {
+
+// The user index must be a sorted set (or absent) before anything is written:
+// on any other type ZADD fails inside EXEC while the cred hash and the audit
+// entry are written anyway, and PEXPIREAT would put our expiry on someone
+// else's key.
+Status check_user_index(redis::Connection& c, const std::string& ukey) {
+  redis::Reply t = c.command({"TYPE", ukey});
+  if (!t || t->type != REDIS_REPLY_STATUS) return reply_status(c, t);
+  const std::string type = redis::to_string(t.get());
+  if (type != "zset" && type != "none") {
+    return Status::make(Code::internal, "user index " + ukey + " is a " + type +
+                                            ", not a sorted set; nothing was written");
+  }
+  return Status::success();
+}
+
+// Undoes what ran of a failed issue transaction (the index changed type
+// between the check and EXEC, or any other element error), so no credential
+// that the client was never told about stays usable. Best effort: a failure
+// here leaves at worst an unknown cred that expires with its TTL.
+void undo_issue(redis::Connection& c, const redis::Reply& exec, const std::string& ckey,
+                const std::string& ukey, const std::string& audit, const std::string& id) {
+  if (!c.ok()) return;
+  std::vector<std::vector<std::string>> cmds{{"DEL", ckey}, {"ZREM", ukey, id}};
+  if (exec && exec->type == REDIS_REPLY_ARRAY && exec->elements > 0) {
+    const redisReply* xadd = exec->element[exec->elements - 1];
+    if (xadd->type == REDIS_REPLY_STRING) cmds.push_back({"XDEL", audit, redis::to_string(xadd)});
+  }
+  for (const auto& cmd : cmds) {
+    if (!c.append(cmd)) return;
+  }
+  for (std::size_t i = 0; i < cmds.size(); ++i) {
+    if (!c.read_reply()) return;
+  }
+}
+
+}  // namespace
 
 Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& req,
              const AuditInfo& who, const RandomSource& rnd, Issued& out) {
@@ -136,6 +197,7 @@ Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& r
 
   const std::string ckey = cred_key(cfg.prefix, req.org, m.id);
   const std::string ukey = user_index_key(cfg.prefix, req.org, req.user);
+  if (Status s = check_user_index(c, ukey); !s.ok()) return s;
   const std::string exp = std::to_string(rec.expires_at_ms);
   std::vector<std::string> hset{"HSET", ckey};
   for (auto& [k, v] : to_fields(rec)) {
@@ -143,7 +205,8 @@ Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& r
     hset.push_back(std::move(v));
   }
   // The index expires with its latest credential: NX sets the first expiry,
-  // GT only ever extends it (Redis >= 7.0).
+  // GT only ever extends it (Redis >= 7.0). The audit entry comes last, so
+  // undo_issue finds its id in the last EXEC element.
   const std::vector<std::vector<std::string>> cmds{
       std::move(hset),
       {"PEXPIREAT", ckey, exp},
@@ -154,7 +217,10 @@ Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& r
       audit_command(cfg.prefix, req.org, req.event, req.user, m.id, who, std::to_string(ttl)),
   };
   redis::Reply exec;
-  if (Status s = transaction(c, cmds, exec); !s.ok()) return s;
+  if (Status s = transaction(c, cmds, exec); !s.ok()) {
+    undo_issue(c, exec, ckey, ukey, audit_key(cfg.prefix, req.org), m.id);
+    return s;
+  }
 
   out.token_id = m.id;
   out.username = req.user + "@" + req.org;

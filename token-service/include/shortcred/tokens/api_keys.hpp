@@ -31,9 +31,11 @@ Status list_api_keys(redis::Connection& c, const std::string& prefix, const std:
 Status revoke_api_key(redis::Connection& c, const std::string& prefix, const std::string& key_id,
                       const AuditInfo& who);
 
-// unavailable: the connection failed; backend_error: Redis answered with an
-// error or an unexpected reply type. Neither ever means "unknown key".
-enum class AuthResult { ok, malformed, unknown, unavailable, backend_error };
+// unavailable: the connection failed; busy: Redis answered "cannot serve
+// now" (LOADING, BUSY, OOM…, see transient_error); backend_error: any other
+// error reply (WRONGTYPE…) or an unexpected reply type. None of them ever
+// means "unknown key".
+enum class AuthResult { ok, malformed, unknown, unavailable, busy, backend_error };
 // Parses `sk_…` (garbage never reaches Redis), HGETALL the key hash, compares
 // the secret's SHA-256 in constant time.
 AuthResult authenticate(redis::Connection& c, const std::string& prefix, std::string_view api_key,

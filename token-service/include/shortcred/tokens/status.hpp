@@ -15,8 +15,9 @@ enum class Code : std::uint8_t {
   not_found,      // no such org / credential / key (HTTP 404)
   forbidden,      // the org is disabled (HTTP 403)
   org_not_found,  // issuing into an org whose hash does not exist (HTTP 404)
-  unavailable,    // Redis did not answer (HTTP 503)
-  internal,       // Redis answered with an error (WRONGTYPE…) (HTTP 500)
+  unavailable,    // Redis did not answer: unreachable, timeout, I/O (HTTP 503)
+  busy,           // Redis answered "cannot serve now": LOADING, BUSY, OOM… (HTTP 503)
+  internal,       // Redis answered an error about the data (WRONGTYPE…) (HTTP 500)
 };
 
 struct Status {

@@ -8,7 +8,9 @@
 //          `<prefix>revoked` so brokers disconnect at once.
 //
 // Every function takes a live connection and returns a Status; Code::
-// unavailable means the connection failed (the caller drops it).
+// unavailable means the connection failed (the caller drops it), Code::busy
+// that Redis answered "not now" (LOADING…), Code::internal that it answered
+// an error about the data (WRONGTYPE…). A failed issue leaves no credential.
 #pragma once
 
 #include <cstdint>
@@ -101,7 +103,12 @@ std::vector<std::string> audit_command(const std::string& prefix, const std::str
 Status transaction(redis::Connection& c, const std::vector<std::vector<std::string>>& cmds,
                    redis::Reply& exec);
 
-// Maps a failed reply to unavailable (null: I/O error) or internal.
+// Maps a failed reply: null (I/O error, timeout) → unavailable; an error
+// reply saying Redis cannot serve now (LOADING, BUSY, OOM… see
+// transient_error) → busy; any other error reply (WRONGTYPE, ERR, NOPERM…)
+// or an unexpected reply type → internal.
 Status reply_status(redis::Connection& c, const redis::Reply& r);
+Status reply_status(const redisReply* r);  // r not null
+bool transient_error(const redisReply* r);
 
 }  // namespace shortcred::tokens
