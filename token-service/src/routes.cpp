@@ -86,12 +86,14 @@ AuthResult check_key(HttpService::Impl& svc, std::optional<RedisPool::Lease>& le
   return authenticate(lease->conn(), svc.store.prefix, token, key);
 }
 
-bool authenticate_request(HttpService::Impl& svc, std::optional<RedisPool::Lease>& lease,
-                          const httplib::Request& req, httplib::Response& res, ApiKeyInfo& key) {
+// The API key from `Authorization: Bearer sk_…`, its format checked; on
+// failure the 401 is already set. Needs no Redis, so a missing or garbled key
+// is a 401 even while Redis is down (the breaker open).
+std::optional<std::string> bearer_key(const httplib::Request& req, httplib::Response& res) {
   if (!req.has_header("Authorization")) {
     res.set_header("WWW-Authenticate", "Bearer");
     send_error(res, 401, "missing_api_key", "send the API key as Authorization: Bearer sk_...");
-    return false;
+    return std::nullopt;
   }
   const std::string& h = req.get_header_value("Authorization");
   constexpr std::string_view kScheme = "bearer ";
@@ -102,15 +104,26 @@ bool authenticate_request(HttpService::Impl& svc, std::optional<RedisPool::Lease
   if (!bearer) {
     res.set_header("WWW-Authenticate", "Bearer");
     send_error(res, 401, "invalid_auth_scheme", "the Authorization scheme must be Bearer");
-    return false;
+    return std::nullopt;
   }
-  const std::string_view token = std::string_view(h).substr(kScheme.size());
+  std::string token = h.substr(kScheme.size());
+  SecretParts parts;
+  if (parse_api_key(token, parts) != Errc::ok) {
+    send_error(res, 401, "invalid_api_key", "the API key is malformed");
+    return std::nullopt;
+  }
+  return token;  // a copy: get_header_value returns by value
+}
+
+// Looks the (well-formed) key up in Redis. On failure the response is set.
+bool authenticate_request(HttpService::Impl& svc, std::optional<RedisPool::Lease>& lease,
+                          std::string_view token, httplib::Response& res, ApiKeyInfo& key) {
   switch (check_key(svc, lease, token, key)) {
     case AuthResult::ok:
       current_request().org = key.org;
       current_request().key_id = key.key_id;
       return true;
-    case AuthResult::malformed:
+    case AuthResult::malformed:  // bearer_key let it through: cannot happen
       send_error(res, 401, "invalid_api_key", "the API key is malformed");
       return false;
     case AuthResult::unknown:
@@ -337,11 +350,13 @@ void handle_route(HttpService::Impl& svc, const RouteMatch& route, const httplib
   if (route.id == RouteId::revoke || route.id == RouteId::refresh) {
     current_request().token_id = route.param;
   }
+  const auto token = bearer_key(req, res);
+  if (!token) return;
   std::string err;
   auto lease = svc.pool.acquire(err);
   if (!lease) return unavailable(svc, res);
   ApiKeyInfo key;
-  if (!authenticate_request(svc, lease, req, res, key)) return;
+  if (!authenticate_request(svc, lease, *token, res, key)) return;
   redis::Connection& conn = lease->conn();
   switch (route.id) {
     case RouteId::create:

@@ -263,3 +263,26 @@ TEST_CASE("logs never carry a password or a secret or an API key", "[tokend]") {
   CHECK(log.find("POST /v2/tokens 201") != std::string::npos);  // the log is there
   CHECK(find_secret(log, secrets).empty());
 }
+
+TEST_CASE("with the breaker open a missing or malformed API key is still a 401", "[tokend]") {
+  TokendEnv env;
+  support::HttpClient anon(env.base_url());
+  env.redis.stop();
+  REQUIRE(env.issue(R"({"user_id":"a"})").status == 503);  // opens the breaker
+  const std::string body = R"({"user_id":"a"})";
+  const auto missing = anon.request("POST", "/v2/tokens", body);
+  CHECK(missing.status == 401);
+  CHECK(parse_json(missing.body)["error"]["code"].asString() == "missing_api_key");
+  const auto scheme = anon.request("POST", "/v2/tokens", body, {"Authorization: Basic abc"});
+  CHECK(scheme.status == 401);
+  CHECK(parse_json(scheme.body)["error"]["code"].asString() == "invalid_auth_scheme");
+  for (const std::string& garbled :
+       std::vector<std::string>{"sk_", "garbage", "sk_short_secret", env.api_key + "x"}) {
+    const auto r = anon.request("GET", "/v2/tokens", "", {"Authorization: Bearer " + garbled});
+    CHECK(r.status == 401);
+    CHECK(parse_json(r.body)["error"]["code"].asString() == "invalid_api_key");
+  }
+  // A well-formed key cannot be checked: that stays a 503.
+  CHECK(env.issue(body).status == 503);
+  CHECK(env.call("DELETE", "/v2/tokens/0123456789abcdef").status == 503);
+}
