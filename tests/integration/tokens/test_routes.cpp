@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <regex>
+#include <sstream>
 #include <thread>
 
 #include "shortcred/secrets.hpp"
@@ -253,4 +255,51 @@ TEST_CASE("the access log has one line per request with route status org key and
   CHECK(log.find("\"key_id\":\"" + env.key_id + "\"") != std::string::npos);
   CHECK(log.find("\"org\":\"org_test\"") != std::string::npos);
   CHECK(log.find("Authorization") == std::string::npos);
+}
+
+TEST_CASE("revocations are counted in shortcred_tokens_revoked_total", "[tokend]") {
+  TokendEnv env;
+  support::HttpClient anon(env.base_url());
+  const auto id = [&] {
+    return parse_json(env.issue(R"({"user_id":"lena"})").body)["token_id"].asString();
+  };
+  REQUIRE(env.call("DELETE", "/v2/tokens/" + id()).status == 204);
+  id();
+  id();
+  REQUIRE(parse_json(env.call("DELETE", "/v2/users/lena/tokens").body)["revoked"].asInt() == 2);
+  const std::string old = id();
+  REQUIRE(env.call("POST", "/v2/tokens/" + old + "/refresh", R"({"revoke_old":true})").status ==
+          201);
+  CHECK(env.call("DELETE", "/v2/tokens/" + old).status == 404);  // not counted
+  const auto m = anon.request("GET", "/metrics").body;
+  CHECK(m.find("\nshortcred_tokens_revoked_total 4\n") != std::string::npos);
+  CHECK(m.find("\nshortcred_tokens_issued_total 5\n") != std::string::npos);
+}
+
+TEST_CASE("the access log has exactly one line per request with method route status latency",
+          "[tokend]") {
+  TokendEnv env;
+  support::HttpClient anon(env.base_url());
+  const std::string id = parse_json(env.issue(R"({"user_id":"max"})").body)["token_id"].asString();
+  env.call("GET", "/v2/tokens?user_id=max");
+  env.call("DELETE", "/v2/tokens/" + id);
+  anon.request("GET", "/healthz");
+  anon.request("POST", "/v2/tokens", "{}");       // 401
+  anon.request("PUT", "/v2/tokens", "{}");        // 405
+  anon.request("GET", "/nowhere");                // 404
+  env.proc.stop();
+  // <ts> <method> <route> <status> <latency>ms org=… key=… token=… remote=…
+  static const std::regex kLine(
+      R"(^\S+Z (\S+) (\S+) (\d{3}) \d+\.\d{3}ms org=\S+ key=\S+ token=\S+ remote=\S+$)");
+  std::vector<std::string> seen;
+  std::istringstream in(env.log());
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (std::regex_match(line, m, kLine)) seen.push_back(m[1].str() + " " + m[2].str() + " " + m[3].str());
+  }
+  const std::vector<std::string> expected{
+      "POST /v2/tokens 201",      "GET /v2/tokens 200", "DELETE /v2/tokens/{id} 204",
+      "GET /healthz 200",         "POST /v2/tokens 401", "PUT /v2/tokens 405",
+      "GET unmatched 404"};
+  CHECK(seen == expected);
 }
