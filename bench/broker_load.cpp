@@ -4,12 +4,22 @@
 // Four brokers run side by side, each on its own port with quiet logging:
 //   (a) allow_anonymous true           (b) password_file + acl_file
 //   (c) the dynamic-security plugin    (d) mosquitto_shortcred.so
-// and are measured in interleaved rounds (a b c d a b c d …) so drift of the
-// machine hits all of them alike.
+// and are measured in interleaved rounds (a b c d, then b c d a, …: the
+// starting broker rotates) so drift of the machine hits all of them alike.
 //
 // Throughput: P publishers → S subscribers (each subscribed to all of them),
 // QoS 0, 64-byte payloads, closed loop with a window of outstanding
-// deliveries so nothing is dropped; figure = deliveries/s.
+// deliveries so nothing is dropped; figures = deliveries/s and the broker
+// process's CPU time (all threads; utime + stime as in /proc/<pid>/stat, read
+// through clock_getcpuclockid for ns resolution) per
+// delivery over the same window, each as median and interquartile range over
+// the rounds. CPU per delivery is much less sensitive than deliveries/s to the
+// broker being descheduled on a small shared machine.
+// --pin: brokers run under `taskset -c 0`, the load generator on CPU 1.
+// --callgrind N: each broker once more under valgrind --tool=callgrind, for
+// N/5 and then N publishes (×S deliveries); the difference of the two
+// instruction totals over the difference of deliveries is the broker's
+// instructions per delivery, free of scheduling noise and of start-up cost.
 // Connects: sequential CONNECT/CONNACK/DISCONNECT on K threads, each with a
 // fresh shortcred credential ((b) and (c) reuse one account: their cost per
 // connect is the password hash, the same for any user).
@@ -17,8 +27,11 @@
 // (raw sockets, hand-written MQTT 3.1.1 CONNECT), divided by N.
 #include <mosquitto.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,9 +39,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,10 +62,12 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct Args {
-  int publishers = 2, subscribers = 2, rounds = 3, connect_threads = 4;
-  double seconds = 5;
+  int publishers = 2, subscribers = 2, rounds = 11, connect_threads = 4;
+  double seconds = 3;
   int connects = 2000;
   int sessions = 10000;
+  long callgrind = 0;  // publishes for the callgrind mode; 0 = off
+  bool pin = false;
   std::string plugin;
 };
 
@@ -60,6 +77,7 @@ struct Account {
 
 struct Broker {
   std::string name;
+  std::string extra_conf;  // broker-specific configuration lines
   int port = 0;
   support::Process proc;
   std::vector<Account> accounts;  // cycled by connect tests; [0] for throughput
@@ -74,15 +92,21 @@ std::int64_t now_ms() {
       .count();
 }
 
-void start(Broker& b, support::TempDir& dir, const std::string& extra) {
+// Starts `b` with its extra_conf; `prefix` goes before the mosquitto command
+// (taskset, valgrind), which then execs it, so b.proc.pid() is the broker's.
+void start(Broker& b, support::TempDir& dir, const std::vector<std::string>& prefix = {},
+           std::chrono::seconds startup = 10s) {
   b.port = support::free_port();
   const auto conf = dir / (b.name + ".conf");
   support::write_file(conf, "listener " + std::to_string(b.port) + " 127.0.0.1\n" +
                                 "user root\npersistence false\nlog_type error\nlog_type warning\n" +
                                 "log_dest file " + (dir / (b.name + ".log")).string() + "\n" +
-                                "max_connections -1\n" + extra);
-  b.proc = support::Process({"mosquitto", "-c", conf.string()}, dir / (b.name + ".stderr"));
-  if (!support::wait_until([&] { return support::port_open(b.port); }, 10s, 10ms)) {
+                                "max_connections -1\n" + b.extra_conf);
+  std::vector<std::string> argv = prefix;
+  for (const char* a : {"mosquitto", "-c"}) argv.emplace_back(a);
+  argv.push_back(conf.string());
+  b.proc = support::Process(argv, dir / (b.name + ".stderr"));
+  if (!support::wait_until([&] { return support::port_open(b.port); }, startup, 10ms)) {
     throw std::runtime_error("broker " + b.name + " did not start; see " + dir.path().string());
   }
 }
@@ -117,8 +141,44 @@ mosquitto* client(const Account* a, const std::string& id) {
   return m;
 }
 
-// One throughput run against `b`; returns deliveries per second.
-double throughput(Broker& b, const Args& args) {
+// CPU time of a process (all its threads), in seconds: the kernel's
+// process CPU clock (ns resolution), else utime + stime from /proc/<pid>/stat
+// (clock ticks, usually 10 ms).
+double cpu_seconds(pid_t pid) {
+  clockid_t clk{};
+  timespec ts{};
+  if (clock_getcpuclockid(pid, &clk) == 0 && clock_gettime(clk, &ts) == 0) {
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+  }
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = stat.rfind(')');  // the command name may contain spaces
+  if (close == std::string::npos) throw std::runtime_error("cannot read /proc/<pid>/stat");
+  std::istringstream fields(stat.substr(close + 2));
+  // Fields after the name start at 3 (state); utime and stime are 14 and 15.
+  std::string f;
+  for (int i = 3; i < 14; ++i) fields >> f;
+  unsigned long long utime = 0, stime = 0;
+  fields >> utime >> stime;
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+void pin_self_to(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof set, &set) != 0) throw std::runtime_error("sched_setaffinity failed");
+}
+
+struct Sample {
+  double msgs_per_s = 0;
+  double cpu_us_per_msg = 0;  // broker CPU per delivery
+};
+
+// Publishers and subscribers against `b`: with `seconds` > 0, a measured
+// window after a warm-up; with `total` > 0 instead, exactly `total`
+// publishes, waiting until all deliveries are in.
+Sample drive(Broker& b, const Args& args, double seconds, long total, long window) {
   std::atomic<long> delivered{0};
   std::atomic<bool> running{true};
   std::vector<mosquitto*> subs;
@@ -138,7 +198,6 @@ double throughput(Broker& b, const Args& args) {
   }
   std::this_thread::sleep_for(300ms);  // SUBACKs in (a bench, not a test)
   std::atomic<long> sent{0};
-  const long window = 2000;
   std::vector<std::thread> pubs;
   const std::string payload(64, 'x');
   for (int p = 0; p < args.publishers; ++p) {
@@ -149,12 +208,20 @@ double throughput(Broker& b, const Args& args) {
       const std::string topic = kTopicBase + std::to_string(p);
       while (running.load(std::memory_order_relaxed)) {
         if (sent.load() * args.subscribers - delivered.load() > window) {
-          std::this_thread::yield();
+          // Sleep rather than spin: a spinning publisher would take CPU from
+          // the broker on a 2-core machine.
+          std::this_thread::sleep_for(20us);
           continue;
+        }
+        if (total > 0 && sent.fetch_add(1) >= total) {
+          sent.fetch_sub(1);
+          break;
         }
         if (mosquitto_publish(m, nullptr, topic.c_str(), 64, payload.data(), 0, false) ==
             MOSQ_ERR_SUCCESS) {
-          sent.fetch_add(1);
+          if (total == 0) sent.fetch_add(1);
+        } else if (total > 0) {
+          sent.fetch_sub(1);
         }
       }
       mosquitto_disconnect(m);
@@ -162,12 +229,24 @@ double throughput(Broker& b, const Args& args) {
       mosquitto_destroy(m);
     });
   }
-  std::this_thread::sleep_for(500ms);  // warm-up
-  const long d0 = delivered.load();
-  const auto t0 = Clock::now();
-  std::this_thread::sleep_for(std::chrono::duration<double>(args.seconds));
-  const long d1 = delivered.load();
-  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  Sample out;
+  if (total > 0) {
+    const long want = total * args.subscribers;
+    if (!support::wait_until([&] { return delivered.load() >= want; }, 600s, 20ms)) {
+      std::cerr << b.name << ": only " << delivered.load() << " of " << want << " deliveries\n";
+    }
+  } else {
+    std::this_thread::sleep_for(500ms);  // warm-up
+    const long d0 = delivered.load();
+    const double c0 = cpu_seconds(b.proc.pid());
+    const auto t0 = Clock::now();
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    const long d1 = delivered.load();
+    const double c1 = cpu_seconds(b.proc.pid());
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    out.msgs_per_s = static_cast<double>(d1 - d0) / secs;
+    out.cpu_us_per_msg = d1 > d0 ? (c1 - c0) * 1e6 / static_cast<double>(d1 - d0) : 0;
+  }
   running = false;
   for (auto& t : pubs) t.join();
   for (mosquitto* m : subs) {
@@ -175,7 +254,50 @@ double throughput(Broker& b, const Args& args) {
     mosquitto_loop_stop(m, false);
     mosquitto_destroy(m);
   }
-  return static_cast<double>(d1 - d0) / secs;
+  return out;
+}
+
+// Instruction total ("summary:"/"totals:" line) of a callgrind output file.
+double callgrind_total(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  double total = -1;
+  while (std::getline(in, line)) {
+    for (const char* key : {"summary: ", "totals: "}) {
+      if (line.rfind(key, 0) == 0) total = std::max(total, std::stod(line.substr(std::strlen(key))));
+    }
+  }
+  if (total < 0) throw std::runtime_error("no instruction total in " + file.string());
+  return total;
+}
+
+// Broker instructions for `publishes` publishes, from start to exit.
+double callgrind_run(const Broker& model, support::TempDir& dir, const Args& args, long publishes) {
+  Broker b;
+  b.name = "cg-" + model.name + "-" + std::to_string(publishes);
+  b.extra_conf = model.extra_conf;
+  b.accounts = model.accounts;
+  const auto out = dir / (b.name + ".callgrind");
+  start(b, dir, {"valgrind", "--tool=callgrind", "--vgdb=no", "--callgrind-out-file=" + out.string()}, 120s);
+  drive(b, args, 0, publishes, 200);
+  const int status = b.proc.stop(120'000);
+  if (!WIFEXITED(status)) std::cerr << b.name << ": broker did not exit cleanly under valgrind\n";
+  return callgrind_total(out);
+}
+
+struct Stats {
+  double median = 0, q1 = 0, q3 = 0;
+};
+
+Stats stats(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  auto q = [&](double p) {  // linear interpolation between closest ranks
+    const double pos = p * static_cast<double>(v.size() - 1);
+    const auto lo = static_cast<std::size_t>(pos);
+    const std::size_t hi = std::min(lo + 1, v.size() - 1);
+    return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+  };
+  return {q(0.5), q(0.25), q(0.75)};
 }
 
 // Sequential CONNECT → CONNACK → DISCONNECT on K threads; connects per second.
@@ -271,20 +393,35 @@ long memory_for(Broker& b, int n, std::vector<int>& fds) {
 
 int main(int argc, char** argv) {
   Args args;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--plugin") args.plugin = v;
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    if (k == "--pin") {
+      args.pin = true;
+      continue;
+    }
+    const bool has_value = i + 1 < argc;
+    const std::string v = has_value ? argv[++i] : "";
+    if (!has_value) args.rounds = -1;  // → usage
+    else if (k == "--plugin") args.plugin = v;
     else if (k == "--seconds") args.seconds = std::stod(v);
     else if (k == "--rounds") args.rounds = std::stoi(v);
     else if (k == "--publishers") args.publishers = std::stoi(v);
     else if (k == "--subscribers") args.subscribers = std::stoi(v);
     else if (k == "--connects") args.connects = std::stoi(v);
     else if (k == "--sessions") args.sessions = std::stoi(v);
-    else {
-      std::cerr << "usage: broker_load --plugin PATH [--seconds S] [--rounds N] [--publishers P] "
-                   "[--subscribers S] [--connects N] [--sessions N]\n";
+    else if (k == "--callgrind") args.callgrind = std::stol(v);
+    else args.rounds = -1;
+    if (args.rounds < 0) {
+      std::cerr << "usage: broker_load --plugin PATH [--pin] [--seconds S] [--rounds N] [--publishers P] "
+                   "[--subscribers S] [--connects N] [--sessions N] [--callgrind PUBLISHES]\n"
+                   "  --rounds 0, --connects 0, --sessions 0 skip that part\n";
       return 2;
     }
+  }
+  const unsigned ncpu = std::thread::hardware_concurrency();
+  if (args.pin && ncpu < 2) {
+    std::cerr << "broker_load: --pin needs 2 CPUs; running unpinned\n";
+    args.pin = false;
   }
   if (args.plugin.empty()) {
     std::cerr << "broker_load: --plugin PATH/mosquitto_shortcred.so is required\n";
@@ -311,14 +448,19 @@ int main(int argc, char** argv) {
 
   std::map<std::string, Broker> brokers;
   for (const char* n : {"a-anonymous", "b-password_file", "c-dynsec", "d-shortcred"}) brokers[n].name = n;
-  start(brokers["a-anonymous"], dir, "allow_anonymous true\n");
-  start(brokers["b-password_file"], dir,
-        "allow_anonymous false\npassword_file " + pw.string() + "\nacl_file " + (dir / "acl").string() + "\n");
-  start(brokers["c-dynsec"], dir,
-        "allow_anonymous false\nplugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so\n"
-        "plugin_opt_config_file " + dynsec.string() + "\n");
-  start(brokers["d-shortcred"], dir,
-        "allow_anonymous false\nplugin " + args.plugin + "\nplugin_opt_redis_url " + redis.url() + "\n");
+  brokers["a-anonymous"].extra_conf = "allow_anonymous true\n";
+  brokers["b-password_file"].extra_conf =
+      "allow_anonymous false\npassword_file " + pw.string() + "\nacl_file " + (dir / "acl").string() + "\n";
+  brokers["c-dynsec"].extra_conf =
+      "allow_anonymous false\nplugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so\n"
+      "plugin_opt_config_file " + dynsec.string() + "\n";
+  // A generous Redis timeout so CONNECT also succeeds under valgrind.
+  brokers["d-shortcred"].extra_conf = "allow_anonymous false\nplugin " + args.plugin +
+                                      "\nplugin_opt_redis_url " + redis.url() +
+                                      "\nplugin_opt_redis_timeout_ms 5000\n";
+  const std::vector<std::string> broker_prefix =
+      args.pin ? std::vector<std::string>{"taskset", "-c", "0"} : std::vector<std::string>{};
+  for (auto& [name, b] : brokers) start(b, dir, broker_prefix);
   {
     const std::string p = std::to_string(brokers["c-dynsec"].port);
     auto ctl = [&](std::vector<std::string> a) {
@@ -337,33 +479,87 @@ int main(int argc, char** argv) {
   brokers["c-dynsec"].accounts = {{"bench", "bench-password"}};
   brokers["d-shortcred"].accounts = mint(rc, 1, "bench-tp-");
 
-  std::map<std::string, std::vector<double>> tp;
-  for (int r = 0; r < args.rounds; ++r) {
-    for (auto& [name, b] : brokers) {
-      const double v = throughput(b, args);
-      tp[name].push_back(v);
-      std::cerr << "round " << r + 1 << " " << name << ": " << static_cast<long>(v) << " msg/s\n";
+  // The load generator (and every thread it starts from here on) on CPU 1.
+  if (args.pin) pin_self_to(1);
+  std::printf("%u CPUs; %s\n", ncpu,
+              args.pin ? "pinned: each broker on CPU 0 (taskset -c 0), load generator on CPU 1"
+                       : "not pinned (scheduler places brokers and load generator)");
+  std::fflush(stdout);
+
+  if (args.rounds > 0) {
+    std::map<std::string, std::vector<double>> tp, cpu;
+    std::vector<Broker*> order;
+    for (auto& [name, b] : brokers) order.push_back(&b);
+    for (int r = 0; r < args.rounds; ++r) {
+      for (std::size_t i = 0; i < order.size(); ++i) {
+        Broker& b = *order[(i + static_cast<std::size_t>(r)) % order.size()];
+        const Sample v = drive(b, args, args.seconds, 0, 2000);
+        tp[b.name].push_back(v.msgs_per_s);
+        cpu[b.name].push_back(v.cpu_us_per_msg);
+        std::fprintf(stderr, "round %2d %-16s %8.0f msg/s %6.3f CPU us/msg\n", r + 1, b.name.c_str(),
+                     v.msgs_per_s, v.cpu_us_per_msg);
+      }
     }
+    const Stats base_tp = stats(tp["a-anonymous"]), base_cpu = stats(cpu["a-anonymous"]);
+    std::printf("\nthroughput: QoS 0, 64 B, %d pub -> %d sub, %d interleaved rounds x %.1f s; median [IQR]\n",
+                args.publishers, args.subscribers, args.rounds, args.seconds);
+    std::printf("  %-16s %10s %19s %8s   %16s %15s %8s\n", "broker", "msg/s", "[q1 .. q3]", "vs (a)",
+                "broker CPU us/msg", "[q1 .. q3]", "vs (a)");
+    for (auto& [name, v] : tp) {
+      const Stats t = stats(v), c = stats(cpu[name]);
+      std::printf("  %-16s %10.0f [%7.0f .. %7.0f] %7.3fx   %16.3f [%5.3f .. %5.3f] %7.3fx\n", name.c_str(),
+                  t.median, t.q1, t.q3, t.median / base_tp.median, c.median, c.q1, c.q3,
+                  c.median / base_cpu.median);
+    }
+    std::printf("  (IQR/median: msg/s");
+    for (auto& [name, v] : tp) {
+      const Stats t = stats(v);
+      std::printf(" %s %.0f%%", name.substr(0, 1).c_str(), 100 * (t.q3 - t.q1) / t.median);
+    }
+    std::printf("; CPU/msg");
+    for (auto& [name, v] : cpu) {
+      const Stats c = stats(v);
+      std::printf(" %s %.0f%%", name.substr(0, 1).c_str(), 100 * (c.q3 - c.q1) / c.median);
+    }
+    std::printf(")\n");
+    std::fflush(stdout);
   }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
-  const double base = median(tp["a-anonymous"]);
-  std::printf("\nthroughput (QoS 0, 64 B, %d pub -> %d sub, median of %d x %.0f s)\n",
-              args.publishers, args.subscribers, args.rounds, args.seconds);
-  for (auto& [name, v] : tp) {
-    std::printf("  %-16s %10.0f msg/s  %.3f x (a)\n", name.c_str(), median(v), median(v) / base);
+
+  // Instructions per delivery under callgrind: two runs per broker (N/5 and N
+  // publishes), so start-up, connects and shutdown cancel out.
+  if (args.callgrind > 0) {
+    const long small = std::max(1L, args.callgrind / 5), big = args.callgrind;
+    const double deliveries = static_cast<double>((big - small) * args.subscribers);
+    std::map<std::string, double> ipm;
+    for (auto& [name, b] : brokers) {
+      const double i_small = callgrind_run(b, dir, args, small);
+      const double i_big = callgrind_run(b, dir, args, big);
+      ipm[name] = (i_big - i_small) / deliveries;
+      std::fprintf(stderr, "callgrind %-16s %.0f / %.0f instructions for %ld / %ld publishes\n", name.c_str(),
+                   i_small, i_big, small, big);
+    }
+    std::printf("\nbroker instructions per delivery (callgrind, (%ld - %ld publishes) x %d sub)\n", big, small,
+                args.subscribers);
+    for (auto& [name, v] : ipm) {
+      std::printf("  %-16s %10.0f instr/msg  %.3f x (a)\n", name.c_str(), v, v / ipm["a-anonymous"]);
+    }
+    std::fflush(stdout);
   }
 
   // Connect rate: shortcred with one fresh credential per connection.
-  brokers["d-shortcred"].accounts = mint(rc, args.connects, "bench-c-");
-  std::printf("\nconnects/s (%d connects on %d threads)\n", args.connects, args.connect_threads);
-  for (const char* n : {"b-password_file", "c-dynsec", "d-shortcred"}) {
-    std::printf("  %-16s %10.0f connects/s\n", n, connect_rate(brokers[n], args));
+  if (args.connects > 0) {
+    brokers["d-shortcred"].accounts = mint(rc, args.connects, "bench-c-");
+    std::printf("\nconnects/s (%d connects on %d threads)\n", args.connects, args.connect_threads);
+    for (const char* n : {"b-password_file", "c-dynsec", "d-shortcred"}) {
+      std::printf("  %-16s %10.0f connects/s\n", n, connect_rate(brokers[n], args));
+    }
   }
 
   // Memory per live session: (d) minus (a) with the same number of idle clients.
+  if (args.sessions <= 0) {
+    mosquitto_lib_cleanup();
+    return 0;
+  }
   brokers["d-shortcred"].accounts = mint(rc, args.sessions, "bench-m-");
   std::vector<int> fds;
   const long anon_kb = memory_for(brokers["a-anonymous"], args.sessions, fds);
