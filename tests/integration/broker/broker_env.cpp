@@ -1,5 +1,6 @@
 #include "broker_env.hpp"
 
+#include <regex>
 #include <stdexcept>
 
 #include "shortcred/schema.hpp"
@@ -69,6 +70,7 @@ Cred BrokerEnv::mint(const std::string& org, const std::string& user, const Mint
   if (shortcred::redis::is_error(r1) || shortcred::redis::is_error(r2)) {
     throw std::runtime_error("cannot write credential");
   }
+  minted_passwords.push_back(m.full);
   return {org, user, m.id, user + "@" + org, m.full, rec.expires_at_ms};
 }
 
@@ -115,6 +117,25 @@ std::unique_ptr<support::MqttClient> BrokerEnv::observer(const std::string& filt
   if (cl->connect(port()) != 0) throw std::runtime_error("observer cannot connect:\n" + mosq->log());
   if (cl->subscribe(filter, 1) > 2) throw std::runtime_error("observer cannot subscribe");
   return cl;
+}
+
+std::string BrokerEnv::secret_in_log(const std::vector<std::string>& also) const {
+  static const std::regex kSecret("tkn_[0-9a-z]{16}_[0-9A-Za-z]{40}|(^|[^A-Za-z0-9])sk_[0-9A-Za-z_]*");
+  const std::string log = mosq->log();
+  std::smatch m;
+  if (std::regex_search(log, m, kSecret)) return m.str(0);
+  for (const auto* list : {&minted_passwords, &also}) {
+    for (const std::string& s : *list) {
+      // The secret part alone counts too (after the last `_`).
+      const auto cut = s.find_last_of('_');
+      const std::string tail = cut == std::string::npos ? s : s.substr(cut + 1);
+      if (!s.empty() && !tail.empty() &&
+          (log.find(s) != std::string::npos || log.find(tail) != std::string::npos)) {
+        return s;
+      }
+    }
+  }
+  return {};
 }
 
 }  // namespace broker_test

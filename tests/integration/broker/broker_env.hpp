@@ -83,10 +83,16 @@ class BrokerEnv {
 
   int port() const { return mosq->port(); }
 
+  // The first secret found in the mosquitto log, or "" if none: a full
+  // password (`tkn_<16>_<40>`), an `sk_` API key, any password minted by this
+  // env, or any of `also`. Log lines may carry token ids, never secrets.
+  std::string secret_in_log(const std::vector<std::string>& also = {}) const;
+
   support::TempDir files{"shortcred-broker-test"};
   support::RedisServer redis;
   std::unique_ptr<support::MosquittoServer> mosq;
   shortcred::redis::Connection rc;
+  std::vector<std::string> minted_passwords;
 };
 
 }  // namespace broker_test

@@ -165,3 +165,112 @@ TEST_CASE("client ids in log lines are escaped and truncated", "[auth]") {
       R"(refused client 'evil\xc3\xa9\\+)" + std::string(120, 'z') + "\u2026' (token";
   CHECK(support::wait_until([&] { return e.mosq->log().find(logged) != std::string::npos; }, 2s));
 }
+
+TEST_CASE("client_id_prefix %o/%u/ - only client ids under the user's own prefix connect",
+          "[auth]") {
+  BrokerEnv e("plugin_opt_client_id_prefix %o/%u/\n");
+  const Cred c = e.mint("orgA", "alice");
+  for (int protocol : {5, 4}) {
+    INFO("protocol " << protocol);
+    MqttClient own(e.client(c, "orgA/alice/x", protocol));
+    CHECK(own.connect(e.port()) == 0);
+    own.disconnect();
+    for (const char* cid : {"x", "orgA/bob/x", "orgB/alice/x", "orgA/alice", "orgA/alicex/y"}) {
+      INFO("client id " << cid);
+      MqttClient other(e.client(c, cid, protocol));
+      CHECK(other.connect(e.port()) == refused_code(protocol));
+    }
+  }
+  CHECK(e.mosq->log().find("(token " + c.token_id + "): client id lacks the required prefix") !=
+        std::string::npos);
+}
+
+namespace {
+
+std::uint64_t hgetall_calls(BrokerEnv& e) {
+  auto r = e.redis_cmd({"INFO", "commandstats"});
+  REQUIRE(r);
+  const std::string info = shortcred::redis::to_string(r.get());
+  const auto at = info.find("cmdstat_hgetall:calls=");
+  if (at == std::string::npos) return 0;
+  return std::stoull(info.substr(at + 22));
+}
+
+}  // namespace
+
+TEST_CASE("junk credentials are refused before any Redis round trip", "[auth]") {
+  auto& e = env();
+  const Cred good = e.mint("org_auth", "alice");
+  const std::uint64_t before = hgetall_calls(e);
+  const std::vector<std::pair<std::string, std::string>> junk = {
+      {"a@b", "tkn_short"},
+      {"user@org", "tkn_"},
+      {"user@org", good.password.substr(0, 60)},                   // one byte short
+      {"user@org", good.password + "0"},                           // one byte long
+      {"user@org", good.password.substr(0, 20) + "-" + good.password.substr(21)},  // separator
+      {"user@org", "tkn_ABCDEFGHIJKLMNOP_" + good.password.substr(21)},  // id alphabet
+  };
+  for (int protocol : {5, 4}) {
+    for (const auto& [user, password] : junk) {
+      INFO(user << " / " << password << " (protocol " << protocol << ")");
+      MqttClient::Options o;
+      o.client_id = "junk";
+      o.username = user;
+      o.password = password;
+      o.protocol = protocol;
+      CHECK(connack(o) == refused_code(protocol));
+    }
+  }
+  CHECK(hgetall_calls(e) == before);
+  // The counter does count a real attempt: one pipelined round trip, two HGETALLs.
+  CHECK(connack(e.client(good, "junk-control")) == 0);
+  CHECK(hgetall_calls(e) == before + 2);
+}
+
+TEST_CASE("the broker log never carries a password or secret", "[auth][secrets]") {
+  auto& e = env();
+  const Cred good = e.mint("org_auth", "sam");
+  const Cred other = e.mint("org_auth", "sam");
+  const Cred revoked = e.mint("org_auth", "sam");
+  const Cred deleted = e.mint("org_auth", "sam");
+  auto a = e.connect(good, "sam-1");
+  REQUIRE(a->connected());
+  auto b = e.connect(revoked, "sam-2");
+  REQUIRE(b->connected());
+  // Refused attempts whose password holds secrets: a wrong secret for a real
+  // id, an unknown id, a malformed password wrapping a full password and an
+  // API key, and a plain password (not ours) that is a full password plus a byte.
+  const std::string api_key_like = "sk_" + std::string(16, 'k') + "_" + std::string(40, 'K');
+  const std::vector<std::string> bad_passwords = {
+      good.password.substr(0, 21) + other.password.substr(21),
+      "tkn_0000000000000000_" + good.password.substr(21),
+      "tkn_" + other.password + "!",
+      "tkn_x" + api_key_like,
+      other.password + "x",
+      api_key_like,
+  };
+  for (const std::string& pw : bad_passwords) {
+    MqttClient::Options o = e.client(good, "sam-bad");
+    o.password = pw;
+    CHECK(connack(o) == kV5NotAuthorized);
+  }
+  CHECK(connack(e.client(deleted, "sam-3")) == 0);
+  // Revocations log the token id and the client id, nothing more.
+  REQUIRE(support::wait_until([&] { return e.mosq->log().find("subscribed to shortcred:revoked") !=
+                                           std::string::npos; },
+                              3s));
+  e.redis_cmd({"PUBLISH", "shortcred:revoked", "token org_auth " + revoked.token_id});
+  CHECK(b->wait_disconnected(2s));
+  e.redis_cmd({"DEL", "shortcred:{org_auth}:cred:" + deleted.token_id});
+  CHECK(connack(e.client(deleted, "sam-3")) == kV5NotAuthorized);
+  e.mosq->sighup();
+  REQUIRE(support::wait_until(
+      [&] { return e.mosq->log().find("'sam-1' re-authenticated from memory") != std::string::npos; },
+      3s));
+  a->disconnect();
+  const std::string log = e.mosq->log();
+  REQUIRE(log.find(revoked.token_id) != std::string::npos);  // the ids are there…
+  const std::string found = e.secret_in_log(bad_passwords);
+  INFO("found in the broker log: " << found);
+  CHECK(found.empty());  // …the secrets are not
+}
