@@ -72,18 +72,72 @@ TEST_CASE("SIGHUP with an invalid acl_file keeps the old rules and a valid one r
   CHECK(sub_code("orgA/custom/#") == 0x87);
 }
 
-TEST_CASE("counters are published under $SYS/broker/shortcred", "[counters]") {
+namespace {
+
+// The latest value published on `topic`, or -1 before the first.
+long long latest(MqttClient& obs, const std::string& topic) {
+  long long v = -1;
+  for (const auto& m : obs.messages()) {
+    if (m.topic == topic) v = std::stoll(m.payload);
+  }
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("counters are published under $SYS/broker/shortcred, by reason", "[counters]") {
   BrokerEnv e("plugin_opt_sys_interval 1\n");
+  e.set_org("orgR", {{"pub_rate", "1"}, {"pub_burst", "1"}});
   auto obs = e.observer("$SYS/broker/shortcred/#");
   auto ok = e.connect(e.mint("orgA", "alice"), "alice-sys");
-  MqttClient bad(e.client(e.mint("orgA", "alice"), "alice-sys-bad"));
-  bad.connect(e.port());  // fine
+  MqttClient fine(e.client(e.mint("orgA", "alice"), "alice-sys-2"));
+  REQUIRE(fine.connect(e.port()) == 0);
   REQUIRE(ok->subscribe("orgB/#") == 0x87);
-  CHECK(obs->wait_message("$SYS/broker/shortcred/auth/ok", "2", 3s));
-  CHECK(obs->wait_message("$SYS/broker/shortcred/acl/denied/subscribe", "1", 3s));
-  CHECK(obs->wait_message("$SYS/broker/shortcred/sessions/live", std::nullopt, 3s));
-  CHECK(obs->wait_message("$SYS/broker/shortcred/breaker/state", "closed", 3s));
+
+  const Cred c = e.mint("orgA", "alice");
+  auto wrong = e.client(c, "alice-sys-bad");
+  wrong.password = c.password.substr(0, 21) + e.mint("orgA", "alice").password.substr(21);
+  CHECK(MqttClient(wrong).connect(e.port()) == 0x87);
+  auto unknown = e.client(c, "alice-sys-bad");
+  unknown.password = "tkn_0000000000000000_" + c.password.substr(21);
+  CHECK(MqttClient(unknown).connect(e.port()) == 0x87);
+
+  auto limited = e.connect(e.mint("orgR", "rob"), "rob-sys");
+  int refused = 0;
+  for (int i = 0; i < 4; ++i) refused += limited->publish("orgR/users/rob/t", "x", 1) == 0x87;
+  CHECK(refused >= 2);
+
+  REQUIRE(support::wait_until([&] { return e.mosq->log().find("subscribed to shortcred:revoked") !=
+                                           std::string::npos; },
+                              3s));
+  const Cred r = e.mint("orgA", "rita");
+  auto rita = e.connect(r, "rita-sys");
+  e.redis_cmd({"PUBLISH", "shortcred:revoked", "token orgA " + r.token_id});
+  REQUIRE(rita->wait_disconnected(2s));
+
+  const std::string base = "$SYS/broker/shortcred/";
+  auto shows = [&](const std::string& path, long long want) {
+    const bool ok_ = support::wait_until([&] { return latest(*obs, base + path) == want; }, 3s, 20ms);
+    INFO(path << ": want " << want << ", latest " << latest(*obs, base + path));
+    CHECK(ok_);
+  };
+  shows("auth/ok", 4);
+  shows("auth/failed/bad_secret", 1);
+  shows("auth/failed/unknown_token", 1);
+  shows("acl/denied/subscribe", 1);
+  shows("rate_limited", refused);
+  shows("kicked/revoked", 1);
+  shows("kicked/expired", 0);
+  shows("redis/errors", 0);
+  CHECK(obs->wait_message(base + "breaker/state", "closed", 3s));
   CHECK(e.mosq->log().find("shortcred: counters auth/ok=") != std::string::npos);
+
+  // Redis gone: a CONNECT cannot be checked (closed without a CONNACK).
+  const Cred pending = e.mint("orgA", "pat");
+  e.redis.stop();
+  CHECK(MqttClient(e.client(pending, "pat-sys")).connect(e.port()) == MqttClient::kNoConnack);
+  shows("auth/failed/redis_unavailable", 1);
+  CHECK(support::wait_until([&] { return latest(*obs, base + "redis/errors") >= 1; }, 3s, 20ms));
 }
 
 TEST_CASE("the plugin loads and serves and unloads under valgrind without errors or leaks",
