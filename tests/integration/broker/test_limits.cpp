@@ -42,6 +42,65 @@ TEST_CASE("a burst over pub_burst is cut to the bucket and other orgs are unaffe
   CHECK(e.mosq->log().find("org orgR is over its publish rate") != std::string::npos);
 }
 
+namespace {
+
+std::size_t count_of(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("the rate-limit log line is written at most once per org per 10 s", "[rate]") {
+  BrokerEnv e;
+  e.set_org("orgL", {{"pub_rate", "1"}, {"pub_burst", "2"}});
+  e.set_org("orgK", {{"pub_rate", "1"}, {"pub_burst", "2"}});
+  auto l = e.connect(e.mint("orgL", "lou"), "lou-1");
+  auto k = e.connect(e.mint("orgK", "kim"), "kim-1");
+  auto burst = [](MqttClient& c, const std::string& topic) {
+    int refused = 0;
+    for (int i = 0; i < 6; ++i) refused += c.publish(topic, "x", 1) == kNotAuthorized;
+    return refused;
+  };
+  CHECK(burst(*l, "orgL/users/lou/t") >= 3);
+  const auto first = Clock::now();
+  // Over-limit publishes until the 1/s refill lets one through: the second
+  // burst starts at least 1 s after the first.
+  CHECK(support::wait_until([&] { return l->publish("orgL/users/lou/t", "y", 1) < 0x80; }, 3s,
+                            100ms));
+  CHECK(Clock::now() - first >= 900ms);
+  CHECK(burst(*l, "orgL/users/lou/t") >= 3);
+  CHECK(burst(*k, "orgK/users/kim/t") >= 3);  // another org gets its own line
+  const std::string log = e.mosq->log();
+  CHECK(count_of(log, "org orgL is over its publish rate") == 1);
+  CHECK(count_of(log, "org orgK is over its publish rate") == 1);
+}
+
+// Org hashes are re-read with every revalidation round (revalidate_interval_s).
+// A second org changed in the same MULTI tells the test when the round that
+// saw the change has been applied, without consuming the first org's tokens.
+TEST_CASE("a live change of the org hash limits connected clients without a reconnect", "[rate]") {
+  BrokerEnv e("plugin_opt_revalidate_interval_s 1\n");
+  e.set_org("orgT", {});
+  e.set_org("orgP", {});
+  auto t = e.connect(e.mint("orgT", "tess"), "tess-1");
+  auto probe = e.connect(e.mint("orgP", "pia"), "pia-1");
+  for (int i = 0; i < 5; ++i) CHECK(t->publish("orgT/users/tess/t", "before", 1) < 0x80);
+  e.redis_cmd({"MULTI"});
+  e.redis_cmd({"HSET", "shortcred:{orgT}:org", "pub_rate", "1", "pub_burst", "2"});
+  e.redis_cmd({"HSET", "shortcred:{orgP}:org", "pub_rate", "1", "pub_burst", "1"});
+  REQUIRE(e.redis_cmd({"EXEC"})->type == REDIS_REPLY_ARRAY);
+  REQUIRE(support::wait_until(
+      [&] { return probe->publish("orgP/users/pia/t", "x", 1) == kNotAuthorized; }, 4s, 20ms));
+  int accepted = 0;
+  for (int i = 0; i < 10; ++i) accepted += t->publish("orgT/users/tess/t", "after", 1) < 0x80;
+  INFO("accepted after the change: " << accepted);
+  CHECK(accepted >= 2);
+  CHECK(accepted <= 3);  // burst 2 + what 1/s refills during the loop
+  CHECK(t->connected());
+}
+
 TEST_CASE("the per-user bucket limits each user separately", "[rate]") {
   BrokerEnv e;
   e.set_org("orgU", {{"user_pub_rate", "1"}});
