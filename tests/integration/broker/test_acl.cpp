@@ -20,6 +20,7 @@ write %o/telemetry/%u/# max_qos=1
 write %o/status/%u retain=false
 read %o/broadcast/#
 readwrite %o/devices/%c/#
+read %o/feeds/# max_qos=1
 )";
 
 BrokerEnv& env() {
@@ -113,6 +114,10 @@ const std::vector<Row>& rows() {
       {"scoped pub outside scope", Who::scoped, Op::pub, "orgA/users/carol/other", false, 1},
       {"scoped pub shared news (read-only scope)", Who::scoped, Op::pub, "orgA/shared/news/1", false, 1},
       {"scoped deliver inside", Who::scoped, Op::deliver, "orgA/shared/news/1", true, 0, false, "orgA/shared/news/#"},
+      // max_qos on a read rule bounds the QoS a subscription may ask for
+      {"sub feeds qos0 (max_qos=1)", Who::alice, Op::sub, "orgA/feeds/#", true, 0},
+      {"sub feeds qos1 at max_qos", Who::alice, Op::sub, "orgA/feeds/+", true, 1},
+      {"sub feeds qos2 over max_qos", Who::alice, Op::sub, "orgA/feeds/#", false, 2},
       // client ids in %c
       {"client id with / matches no %c rule (pub)", Who::dev_slash, Op::pub, "orgA/devices/dev/1/t", false, 1},
       {"client id with / matches no %c rule (sub)", Who::dev_slash, Op::sub, "orgA/devices/dev/1/#", false},
