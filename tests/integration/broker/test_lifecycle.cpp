@@ -1,9 +1,13 @@
 // Sessions over time: client-id takeover, expiry (will sent), revocation over
-// the channel and through shortcredctl (will not sent), revalidation after a
-// redis-cli DEL, org disable.
+// the channel, through shortcredctl and through the token service's HTTP API
+// (will not sent), revalidation after a redis-cli DEL, org disable.
 #include <catch2/catch.hpp>
 
+#include <regex>
+
 #include "broker_env.hpp"
+#include "support/http_client.hpp"
+#include "support/ports.hpp"
 #include "support/process.hpp"
 
 using namespace broker_test;
@@ -189,5 +193,70 @@ TEST_CASE("an org's disabled=1 disconnects its clients at the next refresh", "[r
   e.redis_cmd({"HSET", "shortcred:{orgE}:org", "disabled", "1"});
   CHECK(cl->wait_disconnected(2000ms));
   MqttClient again(e.client(e.mint("orgE", "ed"), "ed-2"));
+  CHECK(again.connect(e.port()) == kNotAuthorized);
+}
+
+namespace {
+
+// One string field of a flat JSON object (the token service's replies).
+std::string json_field(const std::string& body, const std::string& name) {
+  std::smatch m;
+  const std::regex re("\"" + name + "\"\\s*:\\s*\"([^\"]*)\"");
+  return std::regex_search(body, m, re) ? m.str(1) : std::string();
+}
+
+}  // namespace
+
+TEST_CASE("DELETE /v2/tokens/<id> on the token service disconnects within 500 ms without the will",
+          "[revocation]") {
+  auto& e = env();
+  auto ctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {SHORTCRED_CTL_PATH, "--redis", e.redis.url()});
+    return support::run(args);
+  };
+  REQUIRE(ctl({"org", "create", "--id", "orgH"}).exit_code == 0);
+  const auto key = ctl({"--json", "apikey", "create", "--org", "orgH", "--name", "broker-test"});
+  REQUIRE(key.exit_code == 0);
+  const std::string auth = "Authorization: Bearer " + json_field(key.out, "api_key");
+  // free_port() can race with other processes: wait for our own tokend's
+  // "listening" line (printed once bound), and take another port if it lost.
+  int port = 0;
+  support::Process tokend;
+  const auto log = e.files / "tokend.log";
+  for (int attempt = 0; attempt < 3 && port == 0; ++attempt) {
+    const int p = support::free_port();
+    tokend = support::Process({SHORTCRED_TOKEND_PATH, "--listen", "127.0.0.1:" + std::to_string(p),
+                               "--redis", e.redis.url()},
+                              log);
+    const std::string ready = "listening on 127.0.0.1:" + std::to_string(p);
+    support::wait_until(
+        [&] { return !tokend.running() || support::read_file(log).find(ready) != std::string::npos; },
+        10s, 10ms);
+    if (tokend.running()) port = p;
+  }
+  REQUIRE(port != 0);
+  support::HttpClient http("http://127.0.0.1:" + std::to_string(port));
+
+  const auto issued = http.request("POST", "/v2/tokens", R"({"user_id":"hal"})", {auth});
+  INFO(issued.body);
+  REQUIRE(issued.status == 201);
+  Cred c{"orgH", "hal", json_field(issued.body, "token_id"), json_field(issued.body, "username"),
+         json_field(issued.body, "password"), 0};
+  REQUIRE_FALSE(c.password.empty());
+  e.minted_passwords.push_back(c.password);
+  auto obs = e.observer("orgH/users/hal/#");
+  auto cl = connect_with_will(e, c, "hal-1", "orgH/users/hal/status");
+  REQUIRE(support::wait_until([&] { return e.mosq->log().find("subscribed to shortcred:revoked") !=
+                                           std::string::npos; },
+                              3s));
+  const auto t0 = Clock::now();
+  const auto del = http.request("DELETE", "/v2/tokens/" + c.token_id, "", {auth});
+  REQUIRE(del.status / 100 == 2);
+  CHECK(cl->wait_disconnected(1s));
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+  INFO("disconnected " << ms << " ms after the DELETE was sent");
+  CHECK(ms <= 500);
+  CHECK_FALSE(obs->wait_message("orgH/users/hal/status", std::nullopt, 300ms));
+  MqttClient again(e.client(c, "hal-1"));
   CHECK(again.connect(e.port()) == kNotAuthorized);
 }
