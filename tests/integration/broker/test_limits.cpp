@@ -1,8 +1,5 @@
 // Limits and outages: per-org and per-user publish buckets, connection caps,
 // and Redis going away and coming back under a running broker.
-#include <signal.h>
-#include <sys/types.h>
-
 #include <catch2/catch.hpp>
 
 #include "broker_env.hpp"
@@ -142,33 +139,6 @@ TEST_CASE("per-org and per-user connection caps", "[caps]") {
 
 namespace {
 
-// redis-server's pid, from INFO (the fixture does not expose its process).
-pid_t redis_pid(BrokerEnv& e) {
-  auto r = e.redis_cmd({"INFO", "server"});
-  REQUIRE(r);
-  const std::string info = shortcred::redis::to_string(r.get());
-  const auto at = info.find("process_id:");
-  REQUIRE(at != std::string::npos);
-  return static_cast<pid_t>(std::stol(info.substr(at + 11)));
-}
-
-// SIGSTOP makes Redis unresponsive, not unreachable: TCP connects still
-// succeed (the kernel accepts into the backlog) and every command waits for
-// redis_timeout_ms. SIGCONT on scope exit, whatever happens.
-class FrozenRedis {
- public:
-  explicit FrozenRedis(pid_t pid) : pid_(pid) { REQUIRE(::kill(pid_, SIGSTOP) == 0); }
-  ~FrozenRedis() { thaw(); }
-  FrozenRedis(const FrozenRedis&) = delete;
-  FrozenRedis& operator=(const FrozenRedis&) = delete;
-  void thaw() {
-    if (pid_ > 0) ::kill(pid_, SIGCONT);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_;
-};
 
 }  // namespace
 
@@ -181,9 +151,10 @@ TEST_CASE("Redis unresponsive - the breaker refuses new connects fast and live c
   auto live = e.connect(e.mint("orgA", "liv"), "liv-1");
   REQUIRE(live->connected());
   const Cred pending = e.mint("orgA", "pat");
-  const pid_t pid = redis_pid(e);
 
-  FrozenRedis frozen(pid);
+  // SIGSTOP: TCP connects still succeed and every command waits for
+  // redis_timeout_ms.
+  support::FrozenRedis frozen(e.redis);
   CHECK(live->publish("orgA/users/liv/t", "during outage", 1) == 0);
   CHECK(obs->wait_message("orgA/users/liv/t", "during outage"));
 

@@ -1,7 +1,5 @@
 // Every bad input of issue 3 gets the status of DESIGN.md, a JSON error that
 // names the field or rule, and changes nothing in Redis.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,6 +11,7 @@
 #include <thread>
 
 #include "support/wait.hpp"
+#include "support/ports.hpp"
 #include "tokend_env.hpp"
 
 using namespace tokens_test;
@@ -284,17 +283,6 @@ TEST_CASE("issuance over --issue-rate per API key gets 429 with Retry-After",
 
 namespace {
 
-int raw_connect(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
-}
 
 // Reads until EOF; returns what arrived and how long it took.
 std::pair<std::string, double> read_to_eof(int fd) {
@@ -314,7 +302,8 @@ std::pair<std::string, double> read_to_eof(int fd) {
 TEST_CASE("slow and idle connections time out", "[tokend]") {
   TokendEnv env;  // --read-timeout 1 --idle-timeout 2
   SECTION("a request head that never completes") {
-    const int fd = raw_connect(env.port);
+    const int fd = support::connect_loopback(env.port, 5);
+    REQUIRE(fd >= 0);
     const std::string partial = "POST /v2/tokens HTTP/1.1\r\nHost: x\r\n";
     send(fd, partial.data(), partial.size(), 0);
     const auto [got, secs] = read_to_eof(fd);
@@ -322,7 +311,8 @@ TEST_CASE("slow and idle connections time out", "[tokend]") {
     CHECK(secs < 4.0);
   }
   SECTION("a body that never completes") {
-    const int fd = raw_connect(env.port);
+    const int fd = support::connect_loopback(env.port, 5);
+    REQUIRE(fd >= 0);
     const std::string partial =
         "POST /v2/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         "Content-Length: 100\r\n\r\n{\"user_id\"";
@@ -333,14 +323,16 @@ TEST_CASE("slow and idle connections time out", "[tokend]") {
     CHECK(got.find(" 201 ") == std::string::npos);
   }
   SECTION("an idle keep-alive connection") {
-    const int fd = raw_connect(env.port);
+    const int fd = support::connect_loopback(env.port, 5);
+    REQUIRE(fd >= 0);
     const auto [got, secs] = read_to_eof(fd);
     close(fd);
     CHECK(got.empty());
     CHECK(secs < 4.5);
   }
   SECTION("a keep-alive connection left idle after a request") {
-    const int fd = raw_connect(env.port);
+    const int fd = support::connect_loopback(env.port, 5);
+    REQUIRE(fd >= 0);
     const std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
     send(fd, req.data(), req.size(), 0);
     const auto [got, secs] = read_to_eof(fd);
@@ -362,7 +354,8 @@ struct RawExchange {
 };
 
 RawExchange raw_exchange(int port, const std::string& bytes) {
-  const int fd = raw_connect(port);  // SO_RCVTIMEO 5 s
+  const int fd = support::connect_loopback(port, 5);
+  REQUIRE(fd >= 0);
   RawExchange x;
   const auto t0 = std::chrono::steady_clock::now();
   const auto since = [&] {

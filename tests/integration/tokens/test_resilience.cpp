@@ -1,6 +1,4 @@
 // Key rotation, Redis outages, graceful shutdown, and the log scan.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -64,30 +62,6 @@ TEST_CASE("Redis down gives 503 at once and readyz 503 and the service recovers 
 
 namespace {
 
-// SIGSTOPs the env's redis-server: the kernel still accepts TCP connections,
-// but no command is ever answered, so only timeouts tell. SIGCONT on every
-// exit path (a failed REQUIRE included), or the fixture could not stop it.
-class FrozenRedis {
- public:
-  explicit FrozenRedis(support::RedisServer& r) {
-    auto c = r.connect();
-    const std::string info = shortcred::redis::to_string(c.command({"INFO", "server"}).get());
-    const auto at = info.find("process_id:");
-    REQUIRE(at != std::string::npos);
-    pid_ = static_cast<pid_t>(std::stol(info.substr(at + 11)));
-    REQUIRE(::kill(pid_, SIGSTOP) == 0);
-  }
-  ~FrozenRedis() { thaw(); }
-  FrozenRedis(const FrozenRedis&) = delete;
-  FrozenRedis& operator=(const FrozenRedis&) = delete;
-  void thaw() {
-    if (pid_ > 0) ::kill(pid_, SIGCONT);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
 
 std::chrono::milliseconds elapsed_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
@@ -102,7 +76,7 @@ TEST_CASE("a frozen Redis opens the breaker: one request waits the timeout, late
   TokendEnv env({"--redis-timeout-ms", "300"});
   support::HttpClient anon(env.base_url());
   REQUIRE(env.issue(R"({"user_id":"a"})").status == 201);  // a pooled connection
-  FrozenRedis frozen(env.redis);
+  support::FrozenRedis frozen(env.redis);
 
   auto t0 = std::chrono::steady_clock::now();
   auto r = env.issue(R"({"user_id":"a"})");
@@ -147,12 +121,8 @@ TEST_CASE("after a Redis restart the very next request succeeds on a fresh conne
 
 TEST_CASE("SIGTERM finishes the in-flight request and then exits 0", "[tokend]") {
   TokendEnv env;
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(env.port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  const int fd = support::connect_loopback(env.port);
+  REQUIRE(fd >= 0);
   const std::string body = R"({"user_id":"late"})";
   const std::string head = "POST /v2/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                            "Authorization: Bearer " + env.api_key + "\r\nContent-Length: " +

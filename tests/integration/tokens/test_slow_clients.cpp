@@ -1,8 +1,6 @@
 // Slow and idle connections: a request must arrive completely within
 // --read-timeout, however slowly its bytes trickle in, so a few slow clients
 // cannot hold every worker; idle keep-alive connections do not delay SIGTERM.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -17,6 +15,7 @@
 #include <thread>
 
 #include "support/wait.hpp"
+#include "support/ports.hpp"
 #include "tokend_env.hpp"
 
 using namespace tokens_test;
@@ -25,15 +24,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-int connect_to(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  return fd;
-}
 
 // Whether the server has closed `fd`: readable with EOF or an error.
 bool closed_by_server(int fd, std::chrono::milliseconds wait) {
@@ -46,7 +36,8 @@ bool closed_by_server(int fd, std::chrono::milliseconds wait) {
 // Sends a request head one byte every 300 ms, for at most `limit`; returns
 // how long the server let it go on.
 Clock::duration trickle(int port, std::chrono::milliseconds limit) {
-  const int fd = connect_to(port);
+  const int fd = support::connect_loopback(port);
+  REQUIRE(fd >= 0);
   const std::string head = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " +
                            std::string(200, 'a') + "\r\n\r\n";
   const auto t0 = Clock::now();
@@ -86,7 +77,8 @@ TEST_CASE("slow clients cannot hold every worker: a fresh request is still answe
 
 TEST_CASE("SIGTERM does not wait for idle keep-alive connections", "[tokend]") {
   TokendEnv env({"--idle-timeout", "30"});
-  const int fd = connect_to(env.port);
+  const int fd = support::connect_loopback(env.port);
+  REQUIRE(fd >= 0);
   const std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
   REQUIRE(send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
   std::string got;

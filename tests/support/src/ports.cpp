@@ -42,6 +42,21 @@ int free_port() {
   throw std::runtime_error("no free loopback port found");
 }
 
+int connect_loopback(int port, int recv_timeout_s) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in a = loopback(port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  if (recv_timeout_s > 0) {
+    timeval tv{recv_timeout_s, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  return fd;
+}
+
 bool port_open(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return false;

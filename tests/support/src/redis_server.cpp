@@ -1,5 +1,7 @@
 #include "support/redis_server.hpp"
 
+#include <signal.h>
+
 #include <chrono>
 #include <stdexcept>
 
@@ -33,6 +35,10 @@ void RedisServer::stop() { proc_.stop(); }
 void RedisServer::kill_hard() { proc_.kill_hard(); }
 
 bool RedisServer::running() { return proc_.running(); }
+
+void RedisServer::freeze() { proc_.signal(SIGSTOP); }
+
+void RedisServer::thaw() { proc_.signal(SIGCONT); }
 
 std::string RedisServer::url() const {
   return "redis://127.0.0.1:" + std::to_string(port_) + "/0";

@@ -9,4 +9,8 @@ int free_port();
 // True once something accepts TCP connections on 127.0.0.1:port.
 bool port_open(int port);
 
+// A TCP socket connected to 127.0.0.1:port with a `recv_timeout_s` receive
+// timeout (0: none), for tests that speak raw bytes; -1 if the connect fails.
+int connect_loopback(int port, int recv_timeout_s = 0);
+
 }  // namespace support

@@ -20,6 +20,10 @@ class RedisServer {
   void stop();        // SIGTERM and wait
   void kill_hard();   // SIGKILL
   bool running();
+  // SIGSTOP / SIGCONT: the kernel still accepts TCP connections but no command
+  // is answered, as with a hung server, so only timeouts tell.
+  void freeze();
+  void thaw();
 
   int port() const { return port_; }
   std::string url() const;  // redis://127.0.0.1:<port>/0
@@ -30,6 +34,23 @@ class RedisServer {
   TempDir dir_;
   int port_;
   Process proc_;
+};
+
+// Freezes a RedisServer for its scope and thaws it on every exit path (a
+// failed REQUIRE included), or the fixture could not stop it.
+class FrozenRedis {
+ public:
+  explicit FrozenRedis(RedisServer& r) : redis_(&r) { r.freeze(); }
+  ~FrozenRedis() { thaw(); }
+  FrozenRedis(const FrozenRedis&) = delete;
+  FrozenRedis& operator=(const FrozenRedis&) = delete;
+  void thaw() {
+    if (redis_ != nullptr) redis_->thaw();
+    redis_ = nullptr;
+  }
+
+ private:
+  RedisServer* redis_;
 };
 
 }  // namespace support
