@@ -99,6 +99,14 @@ void BM_DeliverAllowed(benchmark::State& state) {
 void BM_DeliverDenied(benchmark::State& state) {
   measure(state, false, [] { return session().check_deliver(kAdminTopic, kNow); });
 }
+// The plugin's path: topic names Mosquitto has already validated.
+constexpr auto kTrusted = shortcred::TopicTrust::broker_validated;
+void BM_PublishAllowedBrokerValidated(benchmark::State& state) {
+  measure(state, true, [] { return session().check_publish(kOwnTopic, 1, false, kNow, kTrusted); });
+}
+void BM_DeliverAllowedBrokerValidated(benchmark::State& state) {
+  measure(state, true, [] { return session().check_deliver(kOwnTopic, kNow, kTrusted); });
+}
 void BM_SubscribeShared(benchmark::State& state) {
   measure(state, true, [] {
     return session().check_subscribe("$share/g/org_k7xm4pqr2n5t/shared/+/announcements", 1, kNow);
@@ -111,6 +119,8 @@ BENCHMARK(BM_PublishAllowed);
 BENCHMARK(BM_PublishDenied);
 BENCHMARK(BM_DeliverAllowed);
 BENCHMARK(BM_DeliverDenied);
+BENCHMARK(BM_PublishAllowedBrokerValidated);
+BENCHMARK(BM_DeliverAllowedBrokerValidated);
 BENCHMARK(BM_SubscribeShared);
 
 BENCHMARK_MAIN();

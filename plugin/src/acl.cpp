@@ -5,6 +5,19 @@
 //   client without a session of ours → DEFER (password_file users etc.)
 //   UNSUBSCRIBE                     → allowed, always
 //   anything invalid or unknown     → denied (never "no opinion" for ours)
+//
+// Trust assumption: topic names of PUBLISH (WRITE) and delivery (READ) checks
+// are passed as TopicTrust::broker_validated. Mosquitto 2.0 reads every PUBLISH
+// topic with packet__read_string, which refuses it unless
+// mosquitto_validate_utf8 accepts it (no NUL, overlong, surrogate or
+// > U+10FFFF), and handle__publish then refuses it unless
+// mosquitto_pub_topic_check accepts it (no `+` or `#`, at most 65535 bytes and
+// 200 `/`), before the WRITE check; a will topic passes the same two checks at
+// CONNECT (will__read). Deliveries are of topics stored by those publishes, or
+// made by the broker itself ($SYS, its persistence file). So the policy skips
+// re-validating them; it still refuses "" (a NULL topic) and topics deeper
+// than ours allow. SUBSCRIBE filters come raw from the client (`$share/…`
+// included) and are always validated.
 #include <string_view>
 
 #include "state.hpp"
@@ -13,6 +26,7 @@ namespace shortcred::plugin {
 namespace {
 
 constexpr std::int64_t kRateLogIntervalNs = 10'000'000'000;
+constexpr TopicTrust kBrokerValidated = TopicTrust::broker_validated;  // see the top
 
 int deny(std::uint64_t& counter) {
   ++counter;
@@ -50,7 +64,7 @@ int check_will(Plugin& p, mosquitto_evt_acl_check& ev) {
   const std::string_view topic = ev.topic != nullptr ? ev.topic : "";
   if (s->doomed && p.expiry_kick != ev.client) return deny(p.counters.acl_denied_publish);
   const std::int64_t now = p.expiry_kick == ev.client ? s->expires_at_ms - 1 : wall_ms();
-  if (!s->policy->check_publish(topic, ev.qos, ev.retain, now).allowed) {
+  if (!s->policy->check_publish(topic, ev.qos, ev.retain, now, kBrokerValidated).allowed) {
     return deny(p.counters.acl_denied_publish);
   }
   return MOSQ_ERR_SUCCESS;
@@ -73,7 +87,8 @@ int on_acl_check(Plugin& p, mosquitto_evt_acl_check& ev) {
       // A will never gets here: DISCONNECT has moved its session to
       // p.closing (check_will above).
       if (s->doomed) return deny(p.counters.acl_denied_publish);
-      if (!s->policy->check_publish(topic, ev.qos, ev.retain, wall_ms()).allowed) {
+      if (!s->policy->check_publish(topic, ev.qos, ev.retain, wall_ms(), kBrokerValidated)
+               .allowed) {
         return deny(p.counters.acl_denied_publish);
       }
       if (!within_rate(p, *s)) return MOSQ_ERR_ACL_DENIED;
@@ -85,7 +100,7 @@ int on_acl_check(Plugin& p, mosquitto_evt_acl_check& ev) {
       }
       return MOSQ_ERR_SUCCESS;
     case MOSQ_ACL_READ:
-      if (s->doomed || !s->policy->check_deliver(topic, wall_ms()).allowed) {
+      if (s->doomed || !s->policy->check_deliver(topic, wall_ms(), kBrokerValidated).allowed) {
         return deny(p.counters.acl_denied_deliver);
       }
       return MOSQ_ERR_SUCCESS;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "shortcred/policy.hpp"
+#include "shortcred/topic.hpp"
 
 using shortcred::Decision;
 using shortcred::DecisionSource;
@@ -16,6 +17,7 @@ using shortcred::DenyReason;
 using shortcred::Identity;
 using shortcred::Policy;
 using shortcred::Rule;
+using shortcred::TopicTrust;
 
 namespace {
 
@@ -82,24 +84,29 @@ struct OpCase {
   Expect expect;
 };
 
-Decision run(const Policy& p, const OpCase& c) {
+Decision run(const Policy& p, const OpCase& c, TopicTrust trust = TopicTrust::unchecked) {
   switch (c.op) {
     case Op::publish:
-      return p.check_publish(c.topic, c.qos, false, kNow);
+      return p.check_publish(c.topic, c.qos, false, kNow, trust);
     case Op::publish_retained:
-      return p.check_publish(c.topic, c.qos, true, kNow);
+      return p.check_publish(c.topic, c.qos, true, kNow, trust);
     case Op::subscribe:
       return p.check_subscribe(c.topic, c.qos, kNow);
     case Op::deliver:
-      return p.check_deliver(c.topic, kNow);
+      return p.check_deliver(c.topic, kNow, trust);
   }
   return {};
 }
 
+// Every table also checks the plugin's path: for a topic name the broker has
+// already validated, skipping the validation must not change any decision.
 void check_all(const Policy& p, std::initializer_list<OpCase> cases) {
   for (const auto& c : cases) {
     CAPTURE(static_cast<int>(c.op), c.topic, c.qos);
     check_decision(run(p, c), c.expect);
+    if (c.op != Op::subscribe && shortcred::validate_topic(c.topic) == shortcred::Errc::ok) {
+      check_decision(run(p, c, TopicTrust::broker_validated), c.expect);
+    }
   }
 }
 
@@ -527,4 +534,39 @@ TEST_CASE("a hand-built rule with an unknown placeholder fails closed", "[policy
   check_all(p, {{Op::publish, "a/%x/y", 0, default_denies()},
                 {Op::publish, "a/dev1/y", 0, default_denies()},
                 {Op::publish, "b/%", 0, default_denies()}});
+}
+
+TEST_CASE("the broker-validated path still refuses empty and over-deep topics", "[policy]") {
+  const Policy p(rules({"readwrite #"}), nullptr, kAlice, 0);
+  constexpr auto trusted = TopicTrust::broker_validated;
+  // The plugin maps a NULL topic to "".
+  check_decision(p.check_publish("", 0, false, kNow, trusted),
+                 default_denies(DenyReason::invalid_topic));
+  check_decision(p.check_deliver("", kNow, trusted), default_denies(DenyReason::invalid_topic));
+  // Mosquitto allows 201 levels, we allow 128: the shortest topics on either
+  // side of our limit, and one Mosquitto would also accept.
+  std::string deepest = "a";
+  for (int i = 1; i < 128; ++i) deepest += "/a";
+  const std::string too_deep = deepest + "/a";
+  const std::string shortest_too_deep(128, '/');
+  for (const std::string& t : {deepest, too_deep, shortest_too_deep}) {
+    const bool valid = shortcred::validate_topic(t) == shortcred::Errc::ok;
+    CAPTURE(t.size(), valid);
+    CHECK(p.check_publish(t, 0, false, kNow, trusted).allowed == valid);
+    CHECK(p.check_deliver(t, kNow, trusted).allowed == valid);
+  }
+  CHECK(p.check_deliver(deepest, kNow, trusted).allowed);
+  CHECK_FALSE(p.check_deliver(too_deep, kNow, trusted).allowed);
+  check_decision(p.check_deliver(shortest_too_deep, kNow, trusted),
+                 default_denies(DenyReason::invalid_topic));
+}
+
+TEST_CASE("the broker-validated path checks expiry first", "[policy]") {
+  const std::int64_t expiry = kNow + 1000;
+  const Policy p(rules({"readwrite a/#"}), nullptr, kAlice, expiry);
+  constexpr auto trusted = TopicTrust::broker_validated;
+  CHECK(p.check_deliver("a/b", expiry - 1, trusted).allowed);
+  check_decision(p.check_deliver("a/b", expiry, trusted), default_denies(DenyReason::expired));
+  check_decision(p.check_publish("a/b", 0, false, expiry, trusted),
+                 default_denies(DenyReason::expired));
 }

@@ -38,6 +38,14 @@ struct Decision {
   int rule_index = -1;
 };
 
+// Whether a topic name handed to check_publish / check_deliver still needs
+// validate_topic. Anything that comes from a person, a file or a fuzzer is
+// `unchecked`. `broker_validated` is for a caller that can name the code which
+// already refused every malformed topic name (the Mosquitto plugin: see
+// plugin/src/acl.cpp); the check then keeps only the cheap part of the
+// validation the broker does not do for it (empty, and the depth limit).
+enum class TopicTrust : std::uint8_t { unchecked, broker_validated };
+
 std::string_view to_string(DecisionSource s) noexcept;  // "template"|"scope"|"default"
 std::string_view to_string(DenyReason r) noexcept;
 
@@ -48,13 +56,14 @@ class Policy {
          const Identity& id, std::int64_t expires_at_ms);
 
   // PUBLISH (incl. will and retained messages).
-  Decision check_publish(std::string_view topic, int qos, bool retain,
-                         std::int64_t now_ms) const noexcept;
+  Decision check_publish(std::string_view topic, int qos, bool retain, std::int64_t now_ms,
+                         TopicTrust trust = TopicTrust::unchecked) const noexcept;
   // SUBSCRIBE with the raw filter as sent (`$share/<group>/` included).
   Decision check_subscribe(std::string_view raw_filter, int qos,
                            std::int64_t now_ms) const noexcept;
   // Delivery of a message on `topic` to this session (ACL READ).
-  Decision check_deliver(std::string_view topic, std::int64_t now_ms) const noexcept;
+  Decision check_deliver(std::string_view topic, std::int64_t now_ms,
+                         TopicTrust trust = TopicTrust::unchecked) const noexcept;
 
   std::int64_t expires_at_ms() const noexcept { return expires_at_ms_; }
 
