@@ -570,3 +570,21 @@ TEST_CASE("the broker-validated path checks expiry first", "[policy]") {
   check_decision(p.check_publish("a/b", 0, false, expiry, trusted),
                  default_denies(DenyReason::expired));
 }
+
+TEST_CASE("literal and literal-subtree rules match exactly like topic_matches", "[policy]") {
+  const std::string_view filters[] = {"a",     "a/b",   "a/b/#", "ab/#",  "a/#",   "$SYS/#",
+                                      "$SYS",  "a//#",  "a/+/c", "#",     "+/#",   "/#",
+                                      "a/b/c", "/a/#",  "a/",    "a/b/+", "+",     "a/b/c/#"};
+  const std::string_view topics[] = {"a",      "a/",    "a/b",   "a/bc",   "ab",    "ab/c",
+                                     "a/b/c",  "a/b/",  "a//",   "a//b",   "$SYS",  "$SYS/x",
+                                     "/",      "/a",    "/a/b",  "b",      "a/b/c/d", "abc/d"};
+  for (const auto filter : filters) {
+    const Policy p(rules({"read " + std::string(filter)}), nullptr, kAlice, 0);
+    for (const auto topic : topics) {
+      CAPTURE(filter, topic);
+      const bool want = shortcred::topic_matches(filter, topic);
+      CHECK(p.check_deliver(topic, kNow).allowed == want);
+      CHECK(p.check_deliver(topic, kNow, TopicTrust::broker_validated).allowed == want);
+    }
+  }
+}

@@ -71,6 +71,8 @@ class Policy {
   std::string_view rule_text(const Decision& d) const noexcept;
 
  private:
+  // How a compiled filter is matched against a topic name (policy.cpp).
+  enum class Shape : std::uint8_t { exact, subtree, general };
   struct Compiled {
     std::string filter;  // substituted pattern
     Access access;
@@ -78,6 +80,7 @@ class Policy {
     bool retain_allowed;
     bool matches_nothing;  // a substituted value had `/ + #` NUL or was empty
     std::string text;
+    Shape shape = Shape::general;
   };
   std::vector<Compiled> templates_;
   std::vector<Compiled> scope_;
