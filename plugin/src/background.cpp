@@ -55,10 +55,14 @@ void Background::post_snapshot(std::vector<TokenRef> tokens, std::vector<std::st
   have_snapshot_ = true;
 }
 
+// Runs at every tick, i.e. every pass of the broker's loop: with nothing
+// pending (the usual case) it is one atomic load, no lock.
 BackgroundEvents Background::take() {
   BackgroundEvents e;
+  if (!pending_.load(std::memory_order_acquire)) return e;
   std::lock_guard lock(mu_);
   std::swap(e, out_);
+  pending_.store(false, std::memory_order_relaxed);
   return e;
 }
 
@@ -70,6 +74,7 @@ void Background::push(BackgroundEvents&& e) {
   for (auto& l : e.logs) out_.logs.push_back(std::move(l));
   out_.redis_errors += e.redis_errors;
   out_.redis_up_again = out_.redis_up_again || e.redis_up_again;
+  pending_.store(true, std::memory_order_release);
 }
 
 void Background::log(int level, std::string text) {

@@ -75,6 +75,7 @@ class Background {
 
   std::mutex mu_;
   BackgroundEvents out_;
+  std::atomic<bool> pending_{false};  // out_ may be non-empty; set under mu_
   bool have_snapshot_ = false;
   std::vector<TokenRef> snap_tokens_;
   std::vector<std::string> snap_orgs_;
