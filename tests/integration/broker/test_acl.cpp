@@ -23,13 +23,17 @@ readwrite %o/devices/%c/#
 read %o/feeds/# max_qos=1
 )";
 
+std::string acl_file_path() {
+  static const support::TempDir d("shortcred-acl");
+  support::write_file(d / "acl", kAclFile);
+  return (d / "acl").string();
+}
+
+// One broker per test process. A function-local static, so it is destroyed
+// (servers stopped, temp dirs removed) at exit, before the acl dir it uses.
 BrokerEnv& env() {
-  static BrokerEnv* e = [] {
-    support::TempDir* d = new support::TempDir("shortcred-acl");
-    support::write_file(*d / "acl", kAclFile);
-    return new BrokerEnv("plugin_opt_acl_file " + (*d / "acl").string() + "\n");
-  }();
-  return *e;
+  static BrokerEnv e("plugin_opt_acl_file " + acl_file_path() + "\n");
+  return e;
 }
 
 enum class Op { sub, pub, deliver };
