@@ -65,11 +65,20 @@ const Policy& session() {
   return policy;
 }
 
+// Set when a benchmark reports an error, so the process exits non-zero
+// (Google Benchmark itself exits 0 after SkipWithError).
+bool g_failed = false;
+
+void fail(benchmark::State& state, const char* why) {
+  g_failed = true;
+  state.SkipWithError(why);
+}
+
 // Runs `check` in the timed loop and reports allocations per check.
 template <class Check>
 void measure(benchmark::State& state, bool expect_allowed, Check check) {
   if (check().allowed != expect_allowed) {
-    state.SkipWithError("unexpected decision");
+    fail(state, "unexpected decision");
     return;
   }
   const std::size_t before = g_allocations.load(std::memory_order_relaxed);
@@ -77,7 +86,7 @@ void measure(benchmark::State& state, bool expect_allowed, Check check) {
   const std::size_t allocations = g_allocations.load(std::memory_order_relaxed) - before;
   state.counters["allocs/check"] =
       benchmark::Counter(static_cast<double>(allocations), benchmark::Counter::kAvgIterations);
-  if (allocations != 0) state.SkipWithError("a check allocated");
+  if (allocations != 0) fail(state, "a check allocated");
 }
 
 // 5-level topics. Allowed by template 1, then scope rule 0:
@@ -123,4 +132,10 @@ BENCHMARK(BM_PublishAllowedBrokerValidated);
 BENCHMARK(BM_DeliverAllowedBrokerValidated);
 BENCHMARK(BM_SubscribeShared);
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return g_failed ? 1 : 0;
+}
