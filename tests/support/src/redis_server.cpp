@@ -21,7 +21,6 @@ void RedisServer::start() {
                   dir_ / "redis.log");
   const bool up = wait_until(
       [&] {
-        std::string err;
         auto c = connect();
         auto r = c.command({"PING"});
         return r != nullptr && r->type == REDIS_REPLY_STATUS;
