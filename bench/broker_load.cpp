@@ -50,6 +50,7 @@
 
 #include "shortcred/schema.hpp"
 #include "shortcred/secrets.hpp"
+#include "support/mosquitto_server.hpp"
 #include "support/ports.hpp"
 #include "support/process.hpp"
 #include "support/redis_server.hpp"
@@ -103,8 +104,7 @@ void start(Broker& b, support::TempDir& dir, const std::vector<std::string>& pre
                                 "log_dest file " + (dir / (b.name + ".log")).string() + "\n" +
                                 "max_connections -1\n" + b.extra_conf);
   std::vector<std::string> argv = prefix;
-  for (const char* a : {"mosquitto", "-c"}) argv.emplace_back(a);
-  argv.push_back(conf.string());
+  argv.insert(argv.end(), {support::mosquitto_binary(), "-c", conf.string()});
   b.proc = support::Process(argv, dir / (b.name + ".stderr"));
   if (!support::wait_until([&] { return support::port_open(b.port); }, startup, 10ms)) {
     throw std::runtime_error("broker " + b.name + " did not start; see " + dir.path().string());

@@ -104,6 +104,32 @@ int swap_credential(Plugin& p, Session& s, std::string_view token_id, const Cred
 
 int authenticate(Plugin& p, const Attempt& a);
 
+// The SIGHUP re-check (Plugin::rechecking). Mosquitto runs it for every
+// client it holds, including offline persistent sessions, and disconnects
+// each one that fails — which, for a session already offline, inserts it a
+// second time into the session-expiry list (2.0.x): a use-after-free later.
+// So an offline client of ours is never refused here: it has no session of
+// ours (DISCONNECT dropped it), it is not on the network, and it
+// authenticates afresh when it reconnects. Nor is a session created for it:
+// no DISCONNECT would ever remove it. A connected client of ours always has
+// a session and is re-checked from memory.
+int recheck_on_reload(Plugin& p, const mosquitto_evt_basic_auth& ev) {
+  Session* s = p.sessions.find(ev.client);
+  if (s != nullptr && ev.password == nullptr && s->ext_auth) {
+    // Connected with method `shortcred`: no password to compare.
+    return recheck_from_memory(p, *s, wall_ms());
+  }
+  Username un;
+  const bool ours = ev.username != nullptr && parse_username(ev.username, un) == Errc::ok &&
+                    (ev.password == nullptr || std::string_view(ev.password).starts_with(kTokenPrefix));
+  if (s == nullptr && ours) {
+    ++p.counters.auth_offline_skipped;
+    return MOSQ_ERR_SUCCESS;
+  }
+  if (ev.username == nullptr || ev.password == nullptr) return MOSQ_ERR_PLUGIN_DEFER;
+  return authenticate(p, {ev.client, ev.username, ev.password, false, false});
+}
+
 }  // namespace
 
 void compile_policy(Plugin& p, Session& s) {
@@ -118,13 +144,7 @@ void note_expiry(Plugin& p, std::int64_t expires_at_ms) {
 
 int on_basic_auth(Plugin& p, mosquitto_evt_basic_auth& ev) {
   p.closing.reset();
-  if (ev.username != nullptr && ev.password == nullptr) {
-    // SIGHUP re-runs BASIC_AUTH for clients that connected with method
-    // `shortcred` too, with no password: their session is re-checked from
-    // memory, or password_file would refuse and disconnect them.
-    Session* s = p.sessions.find(ev.client);
-    if (s != nullptr && s->ext_auth) return recheck_from_memory(p, *s, wall_ms());
-  }
+  if (p.rechecking) return recheck_on_reload(p, ev);
   if (ev.username == nullptr || ev.password == nullptr) return MOSQ_ERR_PLUGIN_DEFER;
   return authenticate(p, {ev.client, ev.username, ev.password, false, false});
 }

@@ -7,6 +7,7 @@
 namespace shortcred::plugin {
 
 int on_reload(Plugin& p, mosquitto_evt_reload& ev) {
+  p.rechecking = true;
   std::string acl_file = p.opts.acl_file;
   for (int i = 0; i < ev.option_count; ++i) {
     if (ev.options[i].key != nullptr && std::string_view(ev.options[i].key) == "acl_file" &&

@@ -54,6 +54,12 @@ struct Plugin {
   // any other event clears it, so a reused `struct mosquitto *` can never
   // inherit it.
   std::unique_ptr<Session> closing;
+  // Set by MOSQ_EVT_RELOAD, cleared by the next tick. Both 2.0 and 2.1 run
+  // the SIGHUP re-check of every client (mosquitto_security_apply) right
+  // after the reload event and before the next tick, with no network
+  // processing in between, so a BASIC_AUTH in this window is a re-check,
+  // never a fresh CONNECT.
+  bool rechecking = false;
   std::int64_t next_expiry_ms = 0;
   std::int64_t next_revalidate_ms = 0;
   std::int64_t next_sys_ms = 0;

@@ -158,6 +158,7 @@ void post_revalidation(Plugin& p) {
 
 int on_tick(Plugin& p, mosquitto_evt_tick&) {
   p.closing.reset();
+  p.rechecking = false;
   const std::int64_t now = wall_ms();
   BackgroundEvents ev = p.background->take();
   if (!ev.empty()) apply_background(p, ev, now);

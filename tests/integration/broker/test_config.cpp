@@ -153,7 +153,7 @@ TEST_CASE("the plugin loads and serves and unloads under valgrind without errors
                                         "plugin_opt_redis_url " + redis.url() + "\n" +
                                         "plugin_opt_sys_interval 1\n");
   support::Process vg({"valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite",
-                       "--log-file=" + (d / "vg.log").string(), "mosquitto", "-c",
+                       "--log-file=" + (d / "vg.log").string(), support::mosquitto_binary(), "-c",
                        (d / "m.conf").string()},
                       d / "out.log");
   REQUIRE(support::wait_until([&] { return support::port_open(port); }, 60s, 50ms));

@@ -3,15 +3,29 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdlib>
 
 #include "support/ports.hpp"
 #include "support/wait.hpp"
 
 namespace support {
 
+std::string mosquitto_binary() {
+  const char* env = std::getenv("SHORTCRED_MOSQUITTO");
+  return env != nullptr && *env != '\0' ? env : "mosquitto";
+}
+
 MosquittoServer::MosquittoServer(std::string extra_config, bool wait_ready)
     : dir_("shortcred-mosquitto"), port_(free_port()), extra_(std::move(extra_config)) {
   start(wait_ready);
+}
+
+MosquittoServer::MosquittoServer(std::string extra_config, std::vector<std::string> wrapper)
+    : dir_("shortcred-mosquitto"),
+      port_(free_port()),
+      extra_(std::move(extra_config)),
+      wrapper_(std::move(wrapper)) {
+  start(true);
 }
 
 MosquittoServer::~MosquittoServer() { stop(); }
@@ -37,14 +51,20 @@ void MosquittoServer::write_config() {
 
 bool MosquittoServer::start(bool wait_ready) {
   write_config();
-  proc_ = Process({"mosquitto", "-c", conf_path().string()}, dir_ / "mosquitto.stderr");
+  std::vector<std::string> argv = wrapper_;
+  argv.insert(argv.end(), {mosquitto_binary(), "-c", conf_path().string()});
+  proc_ = Process(argv, dir_ / "mosquitto.stderr");
   if (!wait_ready) return true;
-  return wait_until([&] { return !proc_.running() || port_open(port_); },
-                    std::chrono::seconds(10), std::chrono::milliseconds(10)) &&
+  const auto allowance = std::chrono::seconds(wrapper_.empty() ? 10 : 60);
+  return wait_until([&] { return !proc_.running() || port_open(port_); }, allowance,
+                    std::chrono::milliseconds(10)) &&
          proc_.running();
 }
 
-void MosquittoServer::stop() { proc_.stop(); }
+int MosquittoServer::stop() {
+  // valgrind needs time to write its report after SIGTERM.
+  return proc_.stop(wrapper_.empty() ? 5000 : 60000);
+}
 
 bool MosquittoServer::running() { return proc_.running(); }
 

@@ -5,6 +5,7 @@
 
 #include <sys/socket.h>
 
+#include <cstdint>
 #include <stdexcept>
 
 namespace support {
@@ -69,7 +70,8 @@ struct MqttCallbacks {
 
 MqttClient::MqttClient(Options o) : opts_(std::move(o)) {
   lib();
-  mosq_ = mosquitto_new(opts_.client_id.empty() ? nullptr : opts_.client_id.c_str(), true, this);
+  mosq_ = mosquitto_new(opts_.client_id.empty() ? nullptr : opts_.client_id.c_str(),
+                        opts_.clean_start, this);
   if (mosq_ == nullptr) throw std::runtime_error("mosquitto_new failed");
   mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION,
                        opts_.protocol == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
@@ -122,9 +124,20 @@ void MqttClient::loop() {
 }
 
 int MqttClient::connect(int port, std::chrono::milliseconds timeout) {
-  if (mosquitto_connect(mosq_, "127.0.0.1", port, opts_.keepalive) != MOSQ_ERR_SUCCESS) {
-    return kNoConnack;
+  mosquitto_property* props = nullptr;
+  if (opts_.protocol == 5 && opts_.session_expiry_s > 0) {
+    mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
+                                 static_cast<std::uint32_t>(opts_.session_expiry_s));
   }
+  if (opts_.protocol == 5 && opts_.auth_method) {
+    mosquitto_property_add_string(&props, MQTT_PROP_AUTHENTICATION_METHOD,
+                                  opts_.auth_method->c_str());
+    mosquitto_property_add_binary(&props, MQTT_PROP_AUTHENTICATION_DATA, opts_.auth_data.data(),
+                                  static_cast<std::uint16_t>(opts_.auth_data.size()));
+  }
+  const int rc = mosquitto_connect_bind_v5(mosq_, "127.0.0.1", port, opts_.keepalive, nullptr, props);
+  mosquitto_property_free_all(&props);
+  if (rc != MOSQ_ERR_SUCCESS) return kNoConnack;
   if (!running_) {
     running_ = true;
     thread_ = std::thread([this] { loop(); });

@@ -2,25 +2,35 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace support {
 
-// A real mosquitto (Debian's /usr/sbin/mosquitto) on a free loopback port,
+// The broker binary the fixtures run: $SHORTCRED_MOSQUITTO if set (a
+// 2.0.21 unpacked from bookworm-backports, a hand-built 2.1.x), else the
+// `mosquitto` on PATH (Debian 12's 2.0.11).
+std::string mosquitto_binary();
+
+// A real mosquitto (mosquitto_binary()) on a free loopback port,
 // configured from `extra_config` (plugin lines, password_file, …) appended to
 // a base of: one listener, `user root` (so a root-run test keeps access to the
 // build tree), logging of everything to a file in the temp dir.
 class MosquittoServer {
  public:
   explicit MosquittoServer(std::string extra_config, bool wait_ready = true);
+  // As above, with the broker run under `wrapper` (e.g. valgrind and its
+  // options) and a longer start-up allowance.
+  MosquittoServer(std::string extra_config, std::vector<std::string> wrapper);
   ~MosquittoServer();
 
   // Starts and waits until the listener accepts connections. Returns false if
   // the broker exited (a config or plugin init error) — see log().
   bool start(bool wait_ready = true);
-  void stop();
+  // Stops the broker; returns its wait status.
+  int stop();
   bool running();
   void sighup();
 
@@ -35,6 +45,7 @@ class MosquittoServer {
   TempDir dir_;
   int port_;
   std::string extra_;
+  std::vector<std::string> wrapper_;
   Process proc_;
 };
 

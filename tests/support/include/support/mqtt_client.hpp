@@ -37,6 +37,14 @@ class MqttClient {
     int protocol = 5;  // 5 or 4 (= 3.1.1)
     std::optional<Will> will;
     int keepalive = 30;
+    // false: resume a persistent session (v5 clean start 0, v3.1.1 clean
+    // session 0). session_expiry_s is the v5 Session Expiry Interval.
+    bool clean_start = true;
+    int session_expiry_s = 0;
+    // MQTT 5 enhanced authentication: sent as Authentication Method / Data
+    // properties of the CONNECT (single step, no AUTH exchange).
+    std::optional<std::string> auth_method;
+    std::string auth_data;
   };
   struct Message {
     std::string topic;
