@@ -80,6 +80,8 @@ int on_acl_check(Plugin& p, mosquitto_evt_acl_check& ev) {
   Session* s = p.sessions.find(ev.client);
   if (s == nullptr) return MOSQ_ERR_PLUGIN_DEFER;
   if (ev.access == MOSQ_ACL_UNSUBSCRIBE) return MOSQ_ERR_SUCCESS;
+  // No tick, no expiry enforcement (per_listener_settings on 2.0): fail closed.
+  if (!p.tick_seen && !ticks_arrive(p)) return MOSQ_ERR_ACL_DENIED;
   const std::string_view topic = ev.topic != nullptr ? ev.topic : "";
 
   switch (ev.access) {

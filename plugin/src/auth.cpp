@@ -1,6 +1,7 @@
 // MOSQ_EVT_BASIC_AUTH and MOSQ_EVT_EXT_AUTH_START (DESIGN.md "Broker
 // plugin": CONNECT, and MQTT 5 enhanced authentication with method
-// `shortcred`). Both run the one credential check, authenticate().
+// `shortcred`). Both run the one credential check, authenticate(), in the
+// steps of auth_steps.hpp.
 //
 // Outcomes map to Mosquitto codes here and nowhere else:
 //   not ours (NULL username, not <user>@<org>, password not tkn_…,
@@ -8,18 +9,22 @@
 //   ours and wrong in any way                                → AUTH
 //   Redis could not be asked (down, timeout, breaker open)   → UNKNOWN
 //   ours and valid                                           → SUCCESS
+//   ours, lookup running off the broker thread (2.1)         → AUTH_DELAYED
 // A CONNECT or AUTH naming method `shortcred` is ours whatever it carries:
 // junk in it is refused (AUTH), not deferred. Junk is rejected before any
 // Redis round trip. Logs carry token ids, never passwords or secrets.
+#include <openssl/crypto.h>
+
 #include <string>
 #include <string_view>
 
+#include "auth_steps.hpp"
 #include "shortcred/ids.hpp"
 #include "shortcred/secrets.hpp"
-#include "state.hpp"
 
 namespace shortcred::plugin {
-namespace {
+
+Claim::~Claim() { OPENSSL_cleanse(secret.data(), secret.size()); }
 
 int refuse(Plugin&, std::uint64_t& counter, const char* why, std::string_view token,
            std::string_view client_id) {
@@ -29,6 +34,11 @@ int refuse(Plugin&, std::uint64_t& counter, const char* why, std::string_view to
   return MOSQ_ERR_AUTH;
 }
 
+namespace {
+
+constexpr std::string_view kAuthMethod = "shortcred";
+constexpr std::int64_t kTickGraceNs = 1'000'000'000;
+
 bool client_id_acceptable(std::string_view cid) {
   // Mosquitto 2.0 does not filter these for v5 plugins. `+` and `#` in a
   // client id have no legitimate use and would widen %c rules; `/` stays
@@ -36,22 +46,6 @@ bool client_id_acceptable(std::string_view cid) {
   // nothing (core's substitution).
   return !cid.empty() && cid.find_first_of(std::string_view("+#\0", 3)) == std::string_view::npos;
 }
-
-constexpr std::string_view kAuthMethod = "shortcred";
-
-// One authentication attempt, however it arrived.
-struct Attempt {
-  struct mosquitto* client = nullptr;
-  const char* username = nullptr;  // may be NULL
-  std::string_view password;
-  // Method `shortcred`: a credential in the wrong format is refused, not
-  // deferred (the client asked for us; nobody else handles the method).
-  bool claimed = false;
-  // MQTT 5 re-authentication (AUTH 0x19) of a live session of ours: on
-  // success the session's credential is swapped in place, with no reconnect;
-  // on any failure the session stays exactly as it was.
-  bool in_place = false;
-};
 
 // The session still holds a credential that was valid: not expired, not
 // revoked. Shared by the SIGHUP re-checks below.
@@ -67,25 +61,15 @@ int recheck_from_memory(Plugin& p, Session& s, std::int64_t now) {
   return MOSQ_ERR_SUCCESS;
 }
 
-// SIGHUP makes Mosquitto re-run BASIC_AUTH for every client: a session that
-// already holds this very credential is re-checked from memory. So is an
-// AUTH 0x19 that presents the session's own credential again.
-int reauth_from_memory(Plugin& p, Session& s, std::string_view secret, std::int64_t now) {
-  if (!verify_secret(secret, s.secret_sha256)) {
-    return refuse(p, p.counters.auth_failed_bad_secret, "wrong secret", s.token_id, s.client_id);
-  }
-  return recheck_from_memory(p, s, now);
-}
-
 // The in-place half of an MQTT 5 re-authentication: every check passed, so
 // the live session takes the new credential — token id (and its index
 // entry), secret, expiry, scope, compiled policy — and keeps its org and
 // user state, rate buckets and client-id index entry: it is the same
 // connection, so connection caps do not apply again.
-int swap_credential(Plugin& p, Session& s, std::string_view token_id, const CredentialRecord& rec,
+int swap_credential(Plugin& p, Session& s, const Claim& c, const CredentialRecord& rec,
                     std::vector<Rule> scope_rules, const OrgRecord& org, std::int64_t now) {
   const std::string old_token = s.token_id;
-  p.sessions.retoken(s, std::string(token_id));
+  p.sessions.retoken(s, c.token_id);
   s.secret_sha256 = rec.secret_sha256;
   s.expires_at_ms = rec.expires_at_ms;
   s.has_scope = !rec.scope.empty();
@@ -102,7 +86,77 @@ int swap_credential(Plugin& p, Session& s, std::string_view token_id, const Cred
   return MOSQ_ERR_SUCCESS;
 }
 
-int authenticate(Plugin& p, const Attempt& a);
+// Raw CONNECT/AUTH fields → Claim, or the answer when there is nothing to
+// look up: not ours, malformed, or the session's own credential again.
+int parse_claim(Plugin& p, const char* username, std::string_view password, Claim& c) {
+  const char* cid_raw = mosquitto_client_id(c.client);
+  c.client_id = cid_raw != nullptr ? cid_raw : "";
+  Username un;
+  if (username == nullptr || parse_username(username, un) != Errc::ok) {
+    if (!c.claimed) return MOSQ_ERR_PLUGIN_DEFER;
+    return refuse(p, p.counters.auth_failed_malformed, "username is not <user>@<org>", "-",
+                  c.client_id);
+  }
+  if (!password.starts_with(kTokenPrefix) && !c.claimed) return MOSQ_ERR_PLUGIN_DEFER;
+  SecretParts parts;
+  if (parse_password(password, parts) != Errc::ok) {
+    return refuse(p, p.counters.auth_failed_malformed, "malformed password", "-", c.client_id);
+  }
+  c.org = un.org;
+  c.user = un.user;
+  c.token_id = parts.id;
+  c.secret = parts.secret;
+  return kProceed;
+}
+
+// Expiry and revocation are enforced at MOSQ_EVT_TICK. Mosquitto 2.0 never
+// delivers it to a plugin under `per_listener_settings true`; that is told
+// by behaviour: no tick within a second of loading means the plugin cannot
+// disconnect anyone, so it admits no one (and the ACL check denies).
+int require_ticks(Plugin& p, const Claim& c) {
+  if (ticks_arrive(p)) return kProceed;
+  return refuse(p, p.counters.auth_failed_internal,
+                "no tick event reaches the plugin, so expiry cannot be enforced", c.token_id,
+                c.client_id);
+}
+
+int authenticate(Plugin& p, const char* username, std::string_view password, Claim& c) {
+  if (const int rc = parse_claim(p, username, password, c); rc != kProceed) return rc;
+  if (const int rc = require_ticks(p, c); rc != kProceed) return rc;
+  Session* existing = p.sessions.find(c.client);
+  if (existing != nullptr && existing->token_id == c.token_id && existing->org == c.org &&
+      existing->user == c.user && existing->client_id == c.client_id) {
+    // SIGHUP re-check, or an AUTH 0x19 presenting the session's own
+    // credential again: from memory.
+    if (!verify_secret(c.secret, existing->secret_sha256)) {
+      return refuse(p, p.counters.auth_failed_bad_secret, "wrong secret", c.token_id, c.client_id);
+    }
+    return recheck_from_memory(p, *existing, wall_ms());
+  }
+  if (c.in_place && (existing->org != c.org || existing->user != c.user)) {
+    // The username cannot change on a live connection; this guards the
+    // session table, not the protocol.
+    return refuse(p, p.counters.auth_failed_user_mismatch,
+                  "re-authentication names another user", c.token_id, c.client_id);
+  }
+  if (c.in_place && existing->doomed) {
+    // A session being disconnected (revoked, expired, taken over) is not
+    // revived.
+    return refuse(p, p.counters.auth_failed_expired,
+                  "re-authentication of a session that is being disconnected", c.token_id,
+                  c.client_id);
+  }
+  if (const int rc = check_client_id(p, c); rc != kProceed) return rc;
+  if (!p.breaker.allow(wall_ms())) {
+    ++p.counters.auth_failed_redis;
+    return MOSQ_ERR_UNKNOWN;
+  }
+  if (can_delay(p, c)) return delay_lookup(p, std::move(c));
+  Fields cred, org;
+  std::string err;
+  const CredStore::Status st = p.store->fetch(c.org, c.token_id, cred, org, err);
+  return finish(p, c, st, cred, org, err);
+}
 
 // The SIGHUP re-check (Plugin::rechecking). Mosquitto runs it for every
 // client it holds, including offline persistent sessions, and disconnects
@@ -112,7 +166,8 @@ int authenticate(Plugin& p, const Attempt& a);
 // ours (DISCONNECT dropped it), it is not on the network, and it
 // authenticates afresh when it reconnects. Nor is a session created for it:
 // no DISCONNECT would ever remove it. A connected client of ours always has
-// a session and is re-checked from memory.
+// a session and is re-checked from memory (never delayed: 2.1 treats
+// AUTH_DELAYED here as a failure).
 int recheck_on_reload(Plugin& p, const mosquitto_evt_basic_auth& ev) {
   Session* s = p.sessions.find(ev.client);
   if (s != nullptr && ev.password == nullptr && s->ext_auth) {
@@ -120,17 +175,196 @@ int recheck_on_reload(Plugin& p, const mosquitto_evt_basic_auth& ev) {
     return recheck_from_memory(p, *s, wall_ms());
   }
   Username un;
-  const bool ours = ev.username != nullptr && parse_username(ev.username, un) == Errc::ok &&
-                    (ev.password == nullptr || std::string_view(ev.password).starts_with(kTokenPrefix));
+  const bool ours =
+      ev.username != nullptr && parse_username(ev.username, un) == Errc::ok &&
+      (ev.password == nullptr || std::string_view(ev.password).starts_with(kTokenPrefix));
   if (s == nullptr && ours) {
     ++p.counters.auth_offline_skipped;
     return MOSQ_ERR_SUCCESS;
   }
   if (ev.username == nullptr || ev.password == nullptr) return MOSQ_ERR_PLUGIN_DEFER;
-  return authenticate(p, {ev.client, ev.username, ev.password, false, false});
+  Claim c;
+  c.client = ev.client;
+  return authenticate(p, ev.username, ev.password, c);
+}
+
+// The credential and org records, checked in order; on success `rec`,
+// `org` and `scope_rules` hold what the session needs.
+int judge_records(Plugin& p, const Claim& c, const Fields& cred_fields, const Fields& org_fields,
+                  std::int64_t now, CredentialRecord& rec, OrgRecord& org,
+                  std::vector<Rule>& scope_rules) {
+  const auto why = [&](std::uint64_t& counter, const char* text) {
+    return refuse(p, counter, text, c.token_id, c.client_id);
+  };
+  if (cred_fields.empty()) {
+    return why(p.counters.auth_failed_unknown_token, "unknown, expired or revoked token");
+  }
+  const auto parsed = credential_from_fields(cred_fields);
+  if (!parsed) return why(p.counters.auth_failed_internal, "credential record in Redis is malformed");
+  rec = *parsed;
+  if (rec.user != c.user) {
+    return why(p.counters.auth_failed_user_mismatch, "username does not match the token");
+  }
+  if (!verify_secret(c.secret, rec.secret_sha256)) {
+    return why(p.counters.auth_failed_bad_secret, "wrong secret");
+  }
+  if (rec.expires_at_ms <= now) return why(p.counters.auth_failed_expired, "credential expired");
+  org = org_from_fields(org_fields);
+  if (org.disabled) return why(p.counters.auth_failed_org_disabled, "organisation is disabled");
+  if (!rec.client_id.empty() && rec.client_id != c.client_id) {
+    return why(p.counters.auth_failed_client_id, "client id differs from the credential's binding");
+  }
+  if (!rec.scope.empty()) {
+    std::vector<RuleError> errors;
+    if (!parse_scope(rec.scope, scope_rules, errors)) {
+      return why(p.counters.auth_failed_internal, "credential scope is invalid");
+    }
+  }
+  return kProceed;
+}
+
+// Redis could (not) be asked: breaker, counters, one log line per outage.
+int lookup_outcome(Plugin& p, CredStore::Status status, const std::string& error) {
+  if (status != CredStore::Status::ok) {
+    // The backoff runs from the failure, not from the start of this attempt:
+    // an attempt lasts up to two timeouts, which may exceed the backoff.
+    p.breaker.failure(wall_ms());
+    ++p.counters.redis_errors;
+    ++p.counters.auth_failed_redis;
+    if (!p.logged_redis_down) {
+      SC_LOG(MOSQ_LOG_WARNING,
+             "shortcred: Redis unavailable (%s); refusing new connections until it answers, "
+             "live sessions keep their rights",
+             error.c_str());
+      p.logged_redis_down = true;
+    }
+    return MOSQ_ERR_UNKNOWN;
+  }
+  p.breaker.success();
+  if (p.logged_redis_down) {
+    SC_LOG(MOSQ_LOG_NOTICE, "shortcred: Redis answers again");
+    p.logged_redis_down = false;
+  }
+  return kProceed;
+}
+
+// Connection caps, then the new session. A same-user takeover of this
+// client id drops the old session right after: it must not count.
+int admit(Plugin& p, const Claim& c, const CredentialRecord& rec, const OrgRecord& org,
+          std::vector<Rule> scope_rules, std::int64_t now) {
+  Session* holder = p.sessions.find_by_client_id(c.client_id);
+  const bool replaces = holder != nullptr && holder->client != c.client;
+  // A re-auth of this context with another credential replaces its session.
+  p.sessions.erase(c.client);
+  OrgState& os = p.sessions.org_state(c.org);
+  os.apply(org, p.defaults, mono_ns());
+  const std::size_t org_live = os.sessions.size() - (replaces ? 1 : 0);
+  std::size_t user_live = 0;
+  if (auto u = os.users.find(c.user); u != os.users.end()) user_live = u->second.live;
+  if (replaces) --user_live;
+  const bool org_full =
+      os.max_connections > 0 && org_live >= static_cast<std::size_t>(os.max_connections);
+  const bool user_full = os.user_max_connections > 0 &&
+                         user_live >= static_cast<std::size_t>(os.user_max_connections);
+  if (org_full || user_full) {
+    if (os.sessions.empty()) p.sessions.drop_org_if_unused(c.org);
+    return refuse(p, p.counters.auth_failed_connection_limit,
+                  org_full ? "organisation connection limit reached"
+                           : "user connection limit reached",
+                  c.token_id, c.client_id);
+  }
+  auto s = std::make_unique<Session>();
+  s->client = c.client;
+  s->ext_auth = c.claimed;
+  s->org = c.org;
+  s->user = c.user;
+  s->token_id = c.token_id;
+  s->client_id = c.client_id;
+  s->secret_sha256 = rec.secret_sha256;
+  s->expires_at_ms = rec.expires_at_ms;
+  s->has_scope = !rec.scope.empty();
+  s->scope_rules = std::move(scope_rules);
+  compile_policy(p, *s);
+  Session& stored = p.sessions.insert(std::move(s));
+  note_expiry(p, stored.expires_at_ms);
+  ++p.counters.auth_ok;
+  SC_LOG(MOSQ_LOG_INFO,
+         "shortcred: client '%s' authenticated with token %s (org %s), expires in %lld s",
+         loggable(stored.client_id).c_str(), stored.token_id.c_str(), stored.org.c_str(),
+         static_cast<long long>((stored.expires_at_ms - now) / 1000));
+  return MOSQ_ERR_SUCCESS;
 }
 
 }  // namespace
+
+bool ticks_arrive(Plugin& p) {
+  if (p.tick_seen) return true;
+  if (mono_ns() - p.loaded_ns < kTickGraceNs) return true;  // start-up: the first tick is due
+  if (!p.logged_no_tick) {
+    SC_LOG(MOSQ_LOG_ERR,
+           "shortcred: no tick event has reached the plugin since it loaded, so expiry and "
+           "revocation could not disconnect anyone: refusing every credential of ours and "
+           "denying every ACL check of our sessions. Mosquitto 2.0 does not deliver the tick "
+           "event to plugins under 'per_listener_settings true': remove it (or set it false), "
+           "or run Mosquitto 2.1.");
+    p.logged_no_tick = true;
+  }
+  return false;
+}
+
+int check_client_id(Plugin& p, Claim& c) {
+  if (!client_id_acceptable(c.client_id)) {
+    return refuse(p, p.counters.auth_failed_client_id, "client id empty or contains + or #",
+                  c.token_id, c.client_id);
+  }
+  if (!p.opts.client_id_prefix.empty()) {
+    const std::string prefix = expand_prefix(p.opts.client_id_prefix, c.org, c.user);
+    if (!c.client_id.starts_with(prefix)) {
+      if (p.opts.client_id_prefix_mode != PrefixMode::assign || c.in_place) {
+        return refuse(p, p.counters.auth_failed_client_id, "client id lacks the required prefix",
+                      c.token_id, c.client_id);
+      }
+      // 2.1 (checked at start-up): the broker takes the prefixed id for
+      // this client before it checks for an existing session.
+      const std::string assigned = prefix + c.client_id;
+      if (p.compat.set_clientid(c.client, assigned.c_str()) != MOSQ_ERR_SUCCESS) {
+        return refuse(p, p.counters.auth_failed_client_id,
+                      "the broker refused the prefixed client id", c.token_id, c.client_id);
+      }
+      c.client_id = assigned;
+    }
+  }
+  // One tenant must not take over (and so kick) another tenant's session.
+  Session* holder = p.sessions.find_by_client_id(c.client_id);
+  if (holder != nullptr && holder->client != c.client &&
+      (holder->org != c.org || holder->user != c.user)) {
+    return refuse(p, p.counters.auth_failed_client_id,
+                  "client id is in use by another user's session", c.token_id, c.client_id);
+  }
+  return kProceed;
+}
+
+int finish(Plugin& p, Claim& c, CredStore::Status status, const Fields& cred,
+           const Fields& org_fields, const std::string& error) {
+  if (const int rc = lookup_outcome(p, status, error); rc != kProceed) return rc;
+  const std::int64_t now = wall_ms();
+  CredentialRecord rec;
+  OrgRecord org;
+  std::vector<Rule> scope_rules;
+  if (const int rc = judge_records(p, c, cred, org_fields, now, rec, org, scope_rules);
+      rc != kProceed) {
+    return rc;
+  }
+  if (c.in_place) {
+    Session* s = p.sessions.find(c.client);
+    if (s == nullptr) {
+      return refuse(p, p.counters.auth_failed_expired, "session ended during re-authentication",
+                    c.token_id, c.client_id);
+    }
+    return swap_credential(p, *s, c, rec, std::move(scope_rules), org, now);
+  }
+  return admit(p, c, rec, org, std::move(scope_rules), now);
+}
 
 void compile_policy(Plugin& p, Session& s) {
   const Identity id{s.org, s.user, s.client_id};
@@ -146,7 +380,9 @@ int on_basic_auth(Plugin& p, mosquitto_evt_basic_auth& ev) {
   p.closing.reset();
   if (p.rechecking) return recheck_on_reload(p, ev);
   if (ev.username == nullptr || ev.password == nullptr) return MOSQ_ERR_PLUGIN_DEFER;
-  return authenticate(p, {ev.client, ev.username, ev.password, false, false});
+  Claim c;
+  c.client = ev.client;
+  return authenticate(p, ev.username, ev.password, c);
 }
 
 // Mosquitto 2.0.11 calls this for a CONNECT carrying an Authentication Method
@@ -165,180 +401,11 @@ int on_ext_auth_start(Plugin& p, mosquitto_evt_extended_auth& ev) {
       ev.data_in != nullptr
           ? std::string_view(static_cast<const char*>(ev.data_in), ev.data_in_len)
           : std::string_view();
-  const bool live = p.sessions.find(ev.client) != nullptr;
-  return authenticate(p, {ev.client, mosquitto_client_username(ev.client), data, true, live});
+  Claim c;
+  c.client = ev.client;
+  c.claimed = true;
+  c.in_place = p.sessions.find(ev.client) != nullptr;
+  return authenticate(p, mosquitto_client_username(ev.client), data, c);
 }
 
-namespace {
-
-int authenticate(Plugin& p, const Attempt& a) {
-  const char* cid_raw = mosquitto_client_id(a.client);
-  const std::string_view cid = cid_raw != nullptr ? cid_raw : "";
-  Username un;
-  if (a.username == nullptr || parse_username(a.username, un) != Errc::ok) {
-    if (!a.claimed) return MOSQ_ERR_PLUGIN_DEFER;
-    return refuse(p, p.counters.auth_failed_malformed, "username is not <user>@<org>", "-", cid);
-  }
-  const std::string_view password = a.password;
-  if (!password.starts_with(kTokenPrefix) && !a.claimed) return MOSQ_ERR_PLUGIN_DEFER;
-
-  SecretParts parts;
-  if (parse_password(password, parts) != Errc::ok) {
-    return refuse(p, p.counters.auth_failed_malformed, "malformed password", "-", cid);
-  }
-  const std::int64_t now = wall_ms();
-
-  Session* existing = p.sessions.find(a.client);
-  if (existing != nullptr && existing->token_id == parts.id && existing->org == un.org &&
-      existing->user == un.user && existing->client_id == cid) {
-    return reauth_from_memory(p, *existing, parts.secret, now);
-  }
-  if (a.in_place) {
-    // The username cannot change on a live connection; this guards the
-    // session table, not the protocol. A session being disconnected (revoked,
-    // expired, taken over) is not revived.
-    if (existing->org != un.org || existing->user != un.user) {
-      return refuse(p, p.counters.auth_failed_user_mismatch,
-                    "re-authentication names another user", parts.id, cid);
-    }
-    if (existing->doomed) {
-      return refuse(p, p.counters.auth_failed_expired,
-                    "re-authentication of a session that is being disconnected", parts.id, cid);
-    }
-  }
-
-  if (!client_id_acceptable(cid)) {
-    return refuse(p, p.counters.auth_failed_client_id, "client id empty or contains + or #",
-                  parts.id, cid);
-  }
-  if (!p.opts.client_id_prefix.empty() &&
-      !cid.starts_with(expand_prefix(p.opts.client_id_prefix, un.org, un.user))) {
-    return refuse(p, p.counters.auth_failed_client_id, "client id lacks the required prefix",
-                  parts.id, cid);
-  }
-  // One tenant must not take over (and so kick) another tenant's session.
-  Session* holder = p.sessions.find_by_client_id(cid);
-  if (holder != nullptr && holder->client != a.client &&
-      (holder->org != un.org || holder->user != un.user)) {
-    return refuse(p, p.counters.auth_failed_client_id,
-                  "client id is in use by another user's session", parts.id, cid);
-  }
-
-  if (!p.breaker.allow(now)) {
-    ++p.counters.auth_failed_redis;
-    return MOSQ_ERR_UNKNOWN;
-  }
-  Fields cred_fields, org_fields;
-  std::string err;
-  if (p.store->fetch(un.org, parts.id, cred_fields, org_fields, err) !=
-      CredStore::Status::ok) {
-    // The backoff runs from the failure, not from the start of this attempt:
-    // an attempt lasts up to two timeouts, which may exceed the backoff.
-    p.breaker.failure(wall_ms());
-    ++p.counters.redis_errors;
-    ++p.counters.auth_failed_redis;
-    if (!p.logged_redis_down) {
-      SC_LOG(MOSQ_LOG_WARNING,
-             "shortcred: Redis unavailable (%s); refusing new connections until it answers, "
-             "live sessions keep their rights",
-             err.c_str());
-      p.logged_redis_down = true;
-    }
-    return MOSQ_ERR_UNKNOWN;
-  }
-  p.breaker.success();
-  if (p.logged_redis_down) {
-    SC_LOG(MOSQ_LOG_NOTICE, "shortcred: Redis answers again");
-    p.logged_redis_down = false;
-  }
-
-  if (cred_fields.empty()) {
-    return refuse(p, p.counters.auth_failed_unknown_token, "unknown, expired or revoked token",
-                  parts.id, cid);
-  }
-  const auto rec = credential_from_fields(cred_fields);
-  if (!rec) {
-    return refuse(p, p.counters.auth_failed_internal, "credential record in Redis is malformed",
-                  parts.id, cid);
-  }
-  if (rec->user != un.user) {
-    return refuse(p, p.counters.auth_failed_user_mismatch, "username does not match the token",
-                  parts.id, cid);
-  }
-  if (!verify_secret(parts.secret, rec->secret_sha256)) {
-    return refuse(p, p.counters.auth_failed_bad_secret, "wrong secret", parts.id, cid);
-  }
-  if (rec->expires_at_ms <= now) {
-    return refuse(p, p.counters.auth_failed_expired, "credential expired", parts.id, cid);
-  }
-  const OrgRecord org = org_from_fields(org_fields);
-  if (org.disabled) {
-    return refuse(p, p.counters.auth_failed_org_disabled, "organisation is disabled", parts.id,
-                  cid);
-  }
-  if (!rec->client_id.empty() && rec->client_id != cid) {
-    return refuse(p, p.counters.auth_failed_client_id,
-                  "client id differs from the credential's binding", parts.id, cid);
-  }
-  std::vector<Rule> scope_rules;
-  if (!rec->scope.empty()) {
-    std::vector<RuleError> errors;
-    if (!parse_scope(rec->scope, scope_rules, errors)) {
-      return refuse(p, p.counters.auth_failed_internal, "credential scope is invalid", parts.id,
-                    cid);
-    }
-  }
-
-  if (a.in_place) {
-    return swap_credential(p, *existing, parts.id, *rec, std::move(scope_rules), org, now);
-  }
-
-  // A same-user takeover of this client id drops the old session right after:
-  // it must not count against the caps. Decided before the erase below, which
-  // frees `holder` when it is this context's own session.
-  const bool replaces = holder != nullptr && holder->client != a.client;
-  holder = nullptr;
-  // A re-auth of this context with another credential replaces its session.
-  if (existing != nullptr) p.sessions.erase(a.client);
-  existing = nullptr;
-  OrgState& os = p.sessions.org_state(un.org);
-  os.apply(org, p.defaults, mono_ns());
-  const std::size_t org_live = os.sessions.size() - (replaces ? 1 : 0);
-  std::size_t user_live = 0;
-  if (auto u = os.users.find(un.user); u != os.users.end()) user_live = u->second.live;
-  if (replaces) --user_live;
-  const bool org_full = os.max_connections > 0 &&
-                        org_live >= static_cast<std::size_t>(os.max_connections);
-  const bool user_full = os.user_max_connections > 0 &&
-                         user_live >= static_cast<std::size_t>(os.user_max_connections);
-  if (org_full || user_full) {
-    if (os.sessions.empty()) p.sessions.drop_org_if_unused(un.org);
-    return refuse(p, p.counters.auth_failed_connection_limit,
-                  org_full ? "organisation connection limit reached"
-                           : "user connection limit reached",
-                  parts.id, cid);
-  }
-
-  auto s = std::make_unique<Session>();
-  s->client = a.client;
-  s->ext_auth = a.claimed;
-  s->org = std::string(un.org);
-  s->user = std::string(un.user);
-  s->token_id = std::string(parts.id);
-  s->client_id = std::string(cid);
-  s->secret_sha256 = rec->secret_sha256;
-  s->expires_at_ms = rec->expires_at_ms;
-  s->has_scope = !rec->scope.empty();
-  s->scope_rules = std::move(scope_rules);
-  compile_policy(p, *s);
-  Session& stored = p.sessions.insert(std::move(s));
-  note_expiry(p, stored.expires_at_ms);
-  ++p.counters.auth_ok;
-  SC_LOG(MOSQ_LOG_INFO, "shortcred: client '%s' authenticated with token %s (org %s), expires in %lld s",
-         loggable(stored.client_id).c_str(), stored.token_id.c_str(), stored.org.c_str(),
-         static_cast<long long>((stored.expires_at_ms - now) / 1000));
-  return MOSQ_ERR_SUCCESS;
-}
-
-}  // namespace
 }  // namespace shortcred::plugin

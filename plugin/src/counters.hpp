@@ -15,6 +15,8 @@ namespace shortcred::plugin {
   X(auth_ok, "auth/ok")                                    \
   X(auth_from_memory, "auth/from_memory")                  \
   X(auth_offline_skipped, "auth/offline_skipped")          \
+  X(auth_delayed, "auth/delayed")                          \
+  X(auth_abandoned, "auth/abandoned")                      \
   X(auth_failed_malformed, "auth/failed/malformed")        \
   X(auth_failed_unknown_token, "auth/failed/unknown_token") \
   X(auth_failed_bad_secret, "auth/failed/bad_secret")      \

@@ -84,6 +84,13 @@ bool parse_options(const std::vector<RawOption>& raw, Options& out, std::string&
         return false;
       }
       o.client_id_prefix = value;
+    } else if (name == "client_id_prefix_mode") {
+      if (value != "refuse" && value != "assign") {
+        error = bad(name, value, "refuse (a client id without the prefix is refused) or assign "
+                                 "(the prefix is put in front of it; Mosquitto 2.1 or later)");
+        return false;
+      }
+      o.client_id_prefix_mode = value == "assign" ? PrefixMode::assign : PrefixMode::refuse;
     } else if (name == "sys_interval") {
       if (!parse_int(value, 0, 86400, n)) {
         error = bad(name, value, "an integer from 0 to 86400 (seconds; 0 = off)");
@@ -94,7 +101,7 @@ bool parse_options(const std::vector<RawOption>& raw, Options& out, std::string&
       error = "plugin_opt_" + name +
               " is not an option of mosquitto_shortcred (known: redis_url, redis_timeout_ms, "
               "key_prefix, acl_file, revalidate_interval_s, pub_rate, pub_burst, "
-              "max_connections, client_id_prefix, sys_interval)";
+              "max_connections, client_id_prefix, client_id_prefix_mode, sys_interval)";
       return false;
     }
   }

@@ -14,6 +14,9 @@
 
 namespace shortcred::plugin {
 
+// What happens to a client id that lacks client_id_prefix.
+enum class PrefixMode { refuse, assign };
+
 struct Options {
   std::string redis_url = "redis://127.0.0.1:6379/0";
   RedisEndpoint redis;                 // parsed redis_url
@@ -25,6 +28,7 @@ struct Options {
   std::int64_t pub_burst = 0;          // 0 = max(1, pub_rate)
   std::int64_t max_connections = 0;    // per org on this broker; 0 = unlimited
   std::string client_id_prefix;        // may contain %o and %u
+  PrefixMode client_id_prefix_mode = PrefixMode::refuse;  // assign: 2.1's mosquitto_set_clientid
   int sys_interval_s = 10;             // $SYS counters + log line; 0 = off
 };
 

@@ -1,9 +1,10 @@
-// The C entry points of mosquitto_shortcred.so (plugin API v5, Mosquitto 2.0).
+// The C entry points of mosquitto_shortcred.so (plugin API v5, Mosquitto
+// 2.0.11 to 2.1.x; what differs is detected at run time, broker_compat.hpp).
 //
-// Init validates everything first — options, acl_file, per_listener_settings —
-// and refuses to start on any error, with a message naming the problem. Then
-// it starts the background thread and registers each callback, unwinding on
-// the first failure. Nothing escapes the C boundary: every callback catches,
+// Init validates everything first — options, acl_file, what the running
+// broker supports — and refuses to start on any error, with a message naming
+// the problem. Then it starts the background threads and registers each
+// callback, unwinding on the first failure. Nothing escapes the C boundary: every callback catches,
 // logs and denies.
 #include <exception>
 #include <new>
@@ -54,13 +55,27 @@ int cb_tick(int, void* event, void* userdata) {
 }
 int cb_reload(int, void* event, void* userdata) {
   auto& p = *static_cast<Plugin*>(userdata);
-  return guarded("reload", MOSQ_ERR_PLUGIN_DEFER,
+  return guarded("reload", p.compat.reload_done(),
                  [&] { return on_reload(p, *static_cast<mosquitto_evt_reload*>(event)); });
 }
 int cb_disconnect(int, void* event, void* userdata) {
   auto& p = *static_cast<Plugin*>(userdata);
   return guarded("disconnect", MOSQ_ERR_SUCCESS, [&] {
-    on_disconnect(p, *static_cast<mosquitto_evt_disconnect*>(event));
+    on_client_gone(p, static_cast<mosquitto_evt_disconnect*>(event)->client);
+    return MOSQ_ERR_SUCCESS;
+  });
+}
+int cb_client_offline(int, void* event, void* userdata) {
+  auto& p = *static_cast<Plugin*>(userdata);
+  return guarded("client offline", MOSQ_ERR_SUCCESS, [&] {
+    on_client_gone(p, static_cast<EvtClientOffline*>(event)->client);
+    return MOSQ_ERR_SUCCESS;
+  });
+}
+int cb_connect(int, void* event, void* userdata) {
+  auto& p = *static_cast<Plugin*>(userdata);
+  return guarded("connect", MOSQ_ERR_SUCCESS, [&] {
+    on_connect(p, *static_cast<EvtConnect*>(event));
     return MOSQ_ERR_SUCCESS;
   });
 }
@@ -68,40 +83,37 @@ int cb_disconnect(int, void* event, void* userdata) {
 struct Registration {
   int event;
   MOSQ_FUNC_generic_callback cb;
+  bool needs_2_1;  // an event Mosquitto 2.0 does not have
 };
+// 2.1 sends MOSQ_EVT_CLIENT_OFFLINE, not DISCONNECT, when a client with a
+// persistent session goes offline; MOSQ_EVT_CONNECT confirms a delayed
+// authentication (delayed_auth.cpp).
 const Registration kCallbacks[] = {
-    {MOSQ_EVT_BASIC_AUTH, cb_basic_auth},
-    {MOSQ_EVT_EXT_AUTH_START, cb_ext_auth_start},
-    {MOSQ_EVT_ACL_CHECK, cb_acl_check},
-    {MOSQ_EVT_TICK, cb_tick},
-    {MOSQ_EVT_RELOAD, cb_reload},
-    {MOSQ_EVT_DISCONNECT, cb_disconnect},
+    {MOSQ_EVT_BASIC_AUTH, cb_basic_auth, false},
+    {MOSQ_EVT_EXT_AUTH_START, cb_ext_auth_start, false},
+    {MOSQ_EVT_ACL_CHECK, cb_acl_check, false},
+    {MOSQ_EVT_TICK, cb_tick, false},
+    {MOSQ_EVT_RELOAD, cb_reload, false},
+    {MOSQ_EVT_DISCONNECT, cb_disconnect, false},
+    {kEvtClientOffline, cb_client_offline, true},
+    {kEvtConnect, cb_connect, true},
 };
+
+bool wanted(const Plugin& p, const Registration& r) { return !r.needs_2_1 || p.compat.delayed_auth(); }
 
 void unregister(Plugin& p, std::size_t count) {
   for (std::size_t i = 0; i < count; ++i) {
+    if (!wanted(p, kCallbacks[i])) continue;
     mosquitto_callback_unregister(p.pid, kCallbacks[i].event, kCallbacks[i].cb, nullptr);
   }
 }
 
-// Mosquitto 2.0.x's plugin identifier is `struct { struct mosquitto__listener
-// *listener; }`, and the listener is set exactly when per_listener_settings is
-// true. Then callbacks land in that listener's options, where 2.0.11 never
-// runs MOSQ_EVT_TICK — no expiry, no revocation. There is no API to ask, so we
-// read that one field (layout checked against 2.0.11's src/mosquitto_broker_internal.h).
-bool per_listener_settings(mosquitto_plugin_id_t* pid) {
-  return pid != nullptr && *reinterpret_cast<void* const*>(pid) != nullptr;
+void stop_threads(Plugin& p) {
+  p.background->stop();
+  if (p.lookups != nullptr) p.lookups->stop();
 }
 
 int init(mosquitto_plugin_id_t* pid, void** userdata, mosquitto_opt* options, int count) {
-  if (per_listener_settings(pid)) {
-    SC_LOG(MOSQ_LOG_ERR,
-           "shortcred: 'per_listener_settings true' is not supported: Mosquitto 2.0 does not "
-           "deliver the tick event to per-listener plugins, so expiry and revocation could not "
-           "disconnect anyone. Remove per_listener_settings (or set it false) and configure the "
-           "plugin globally.");
-    return MOSQ_ERR_INVAL;
-  }
   std::vector<RawOption> raw;
   for (int i = 0; i < count; ++i) {
     raw.emplace_back(options[i].key ? options[i].key : "", options[i].value ? options[i].value : "");
@@ -113,26 +125,41 @@ int init(mosquitto_plugin_id_t* pid, void** userdata, mosquitto_opt* options, in
     SC_LOG(MOSQ_LOG_ERR, "shortcred: %s", error.c_str());
     return MOSQ_ERR_INVAL;
   }
+  p->compat = BrokerCompat::detect();
+  if (p->opts.client_id_prefix_mode == PrefixMode::assign && p->compat.set_clientid == nullptr) {
+    SC_LOG(MOSQ_LOG_ERR,
+           "shortcred: plugin_opt_client_id_prefix_mode assign needs Mosquitto 2.1 or later "
+           "(mosquitto_set_clientid); this broker is 2.0. Use refuse (the default).");
+    return MOSQ_ERR_INVAL;
+  }
+  p->loaded_ns = mono_ns();
   p->defaults = {p->opts.pub_rate, p->opts.pub_burst, p->opts.max_connections};
-  p->store = std::make_unique<CredStore>(
-      p->opts.redis, std::chrono::milliseconds(p->opts.redis_timeout_ms), p->opts.key_prefix);
+  const auto timeout = std::chrono::milliseconds(p->opts.redis_timeout_ms);
+  p->store = std::make_unique<CredStore>(p->opts.redis, timeout, p->opts.key_prefix);
   p->background = std::make_unique<Background>(p->opts.redis, p->opts.key_prefix);
   p->background->start();
+  if (p->compat.delayed_auth()) {
+    p->lookups = std::make_unique<ConnectLookups>(p->opts.redis, timeout, p->opts.key_prefix);
+    p->lookups->start();
+  }
 
   for (std::size_t i = 0; i < std::size(kCallbacks); ++i) {
+    if (!wanted(*p, kCallbacks[i])) continue;
     const int rc = mosquitto_callback_register(pid, kCallbacks[i].event, kCallbacks[i].cb,
                                                nullptr, p.get());
     if (rc != MOSQ_ERR_SUCCESS) {
       SC_LOG(MOSQ_LOG_ERR, "shortcred: cannot register callback for event %d (error %d)",
              kCallbacks[i].event, rc);
       unregister(*p, i);
-      p->background->stop();
+      stop_threads(*p);
       return rc;
     }
   }
   SC_LOG(MOSQ_LOG_NOTICE,
-         "shortcred: loaded (redis %s, prefix '%s', %zu ACL rule(s) from %s, revalidate every "
-         "%d s)",
+         "shortcred: loaded (Mosquitto %s: CONNECT lookups %s; redis %s, prefix '%s', %zu ACL "
+         "rule(s) from %s, revalidate every %d s)",
+         p->compat.name(),
+         p->compat.delayed_auth() ? "off the broker thread (delayed auth)" : "on the broker thread",
          p->opts.redis.redacted().c_str(), p->opts.key_prefix.c_str(), p->templates.size(),
          p->opts.acl_file.empty() ? "the built-in defaults" : p->opts.acl_file.c_str(),
          p->opts.revalidate_interval_s);
@@ -169,7 +196,7 @@ SC_EXPORT int mosquitto_plugin_cleanup(void* userdata, struct mosquitto_opt*, in
   if (p == nullptr) return MOSQ_ERR_SUCCESS;
   try {
     shortcred::plugin::unregister(*p, std::size(shortcred::plugin::kCallbacks));
-    p->background->stop();
+    shortcred::plugin::stop_threads(*p);
   } catch (...) {
   }
   delete p;

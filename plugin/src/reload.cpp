@@ -1,6 +1,7 @@
 // MOSQ_EVT_RELOAD (SIGHUP): re-read acl_file atomically. The new rule set is
 // built completely before it replaces the old one; a file that fails to read
-// or parse keeps the old rules and the log says why. Live sessions are
+// or parse keeps the old rules and the log says why (and is not an error to
+// the broker: BrokerCompat::reload_done). Live sessions are
 // recompiled against the new templates (their scope is unchanged).
 #include "state.hpp"
 
@@ -20,7 +21,7 @@ int on_reload(Plugin& p, mosquitto_evt_reload& ev) {
   if (!load_templates(acl_file, fresh, error)) {
     SC_LOG(MOSQ_LOG_ERR, "shortcred: reload refused, keeping the previous ACL rules: %s",
            error.c_str());
-    return MOSQ_ERR_PLUGIN_DEFER;
+    return p.compat.reload_done();
   }
   p.templates = std::move(fresh);
   p.opts.acl_file = acl_file;
@@ -28,7 +29,7 @@ int on_reload(Plugin& p, mosquitto_evt_reload& ev) {
   p.sessions.for_each([&](Session& s) { compile_policy(p, s); });
   SC_LOG(MOSQ_LOG_NOTICE, "shortcred: reloaded %zu ACL rule(s) from %s", p.templates.size(),
          acl_file.empty() ? "the built-in defaults" : acl_file.c_str());
-  return MOSQ_ERR_PLUGIN_DEFER;
+  return p.compat.reload_done();
 }
 
 }  // namespace shortcred::plugin

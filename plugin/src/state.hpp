@@ -8,10 +8,14 @@
 #include <ctime>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "background.hpp"
 #include "breaker.hpp"
+#include "broker_compat.hpp"
+#include "connect_lookups.hpp"
 #include "counters.hpp"
 #include "log_text.hpp"
 #include "options.hpp"
@@ -32,8 +36,27 @@ struct PendingKick {
   KickReason reason;
 };
 
+// One authentication attempt, however it arrived, with everything it needs
+// owned (a delayed attempt outlives the broker's buffers).
+struct Claim {
+  struct mosquitto* client = nullptr;
+  std::string org, user, token_id, secret, client_id;
+  // Method `shortcred`: a credential in the wrong format is refused, not
+  // deferred (the client asked for us; nobody else handles the method).
+  bool claimed = false;
+  // MQTT 5 re-authentication (AUTH 0x19) of a live session of ours: on
+  // success the session's credential is swapped in place, with no reconnect;
+  // on any failure the session stays exactly as it was.
+  bool in_place = false;
+  Claim() = default;
+  Claim(Claim&&) = default;
+  Claim& operator=(Claim&&) = default;
+  ~Claim();
+};
+
 struct Plugin {
   mosquitto_plugin_id_t* pid = nullptr;
+  BrokerCompat compat;
   Options opts;
   std::vector<Rule> templates;
   std::uint64_t templates_generation = 1;
@@ -43,6 +66,13 @@ struct Plugin {
   Breaker breaker;
   std::unique_ptr<CredStore> store;
   std::unique_ptr<Background> background;
+  // 2.1 only (delayed basic auth): CONNECT lookups in flight, by sequence
+  // number, and their client ids. See delayed_auth.cpp.
+  std::unique_ptr<ConnectLookups> lookups;
+  std::unordered_map<std::uint64_t, Claim> pending;
+  std::unordered_set<std::string, StringHash, std::equal_to<>> pending_ids;
+  std::uint64_t next_lookup_seq = 0;
+  const void* connect_seen = nullptr;  // MOSQ_EVT_CONNECT during a completion
 
   std::vector<PendingKick> kicks;
   // Set while an expiry kick runs: Mosquitto then checks the will as a WRITE
@@ -60,6 +90,10 @@ struct Plugin {
   // processing in between, so a BASIC_AUTH in this window is a re-check,
   // never a fresh CONNECT.
   bool rechecking = false;
+  // Whether MOSQ_EVT_TICK reaches the plugin (see ticks_arrive()).
+  bool tick_seen = false;
+  bool logged_no_tick = false;
+  std::int64_t loaded_ns = 0;
   std::int64_t next_expiry_ms = 0;
   std::int64_t next_revalidate_ms = 0;
   std::int64_t next_sys_ms = 0;
@@ -88,7 +122,18 @@ int on_ext_auth_start(Plugin& p, mosquitto_evt_extended_auth& ev);
 int on_acl_check(Plugin& p, mosquitto_evt_acl_check& ev);
 int on_tick(Plugin& p, mosquitto_evt_tick& ev);
 int on_reload(Plugin& p, mosquitto_evt_reload& ev);
-void on_disconnect(Plugin& p, mosquitto_evt_disconnect& ev);
+// MOSQ_EVT_DISCONNECT, and 2.1's MOSQ_EVT_CLIENT_OFFLINE: the client is gone.
+void on_client_gone(Plugin& p, const void* client);
+// 2.1's MOSQ_EVT_CONNECT (registered only with delayed auth).
+void on_connect(Plugin& p, const EvtConnect& ev);
+
+// Whether expiry can be enforced: a tick has arrived (or the plugin loaded
+// less than a second ago). Logs once when not.
+bool ticks_arrive(Plugin& p);
+// Delayed basic auth (2.1), delayed_auth.cpp.
+bool can_delay(const Plugin& p, const Claim& c);
+int delay_lookup(Plugin& p, Claim&& c);
+void complete_delayed(Plugin& p);
 
 // Compiles (or recompiles) a session's policy against the current templates.
 void compile_policy(Plugin& p, Session& s);

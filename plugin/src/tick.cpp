@@ -156,9 +156,15 @@ void post_revalidation(Plugin& p) {
 
 }  // namespace
 
-int on_tick(Plugin& p, mosquitto_evt_tick&) {
+int on_tick(Plugin& p, mosquitto_evt_tick& tick) {
   p.closing.reset();
   p.rechecking = false;
+  p.tick_seen = true;
+  if (p.lookups != nullptr) complete_delayed(p);
+  // 2.1 reads this field as next_ms (same offset; 2.0 calls it next_ns and
+  // ignores it) and sleeps its loop until then: ask for the next tick in
+  // 100 ms, or at once while CONNECT lookups are in flight.
+  tick.next_ns = p.pending.empty() ? 100 : 1;
   const std::int64_t now = wall_ms();
   BackgroundEvents ev = p.background->take();
   if (!ev.empty()) apply_background(p, ev, now);
@@ -176,8 +182,6 @@ int on_tick(Plugin& p, mosquitto_evt_tick&) {
   return MOSQ_ERR_SUCCESS;
 }
 
-void on_disconnect(Plugin& p, mosquitto_evt_disconnect& ev) {
-  p.closing = p.sessions.detach(ev.client);
-}
+void on_client_gone(Plugin& p, const void* client) { p.closing = p.sessions.detach(client); }
 
 }  // namespace shortcred::plugin

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <thread>
 #include <csignal>
 
 #include "broker_env.hpp"
@@ -28,7 +29,6 @@ TEST_CASE("invalid configuration stops the broker at startup with a message", "[
       {"plugin_opt_no_such_thing 1\n", "", "plugin_opt_no_such_thing is not an option"},
       {"plugin_opt_acl_file " + (d / "missing.acl").string() + "\n", "", "cannot be read"},
       {"plugin_opt_acl_file " + (d / "bad.acl").string() + "\n", "", "line 2"},
-      {"", "per_listener_settings true\n", "'per_listener_settings true' is not supported"},
   };
   for (const auto& c : cases) {
     INFO(c.opts << c.extra);
@@ -36,6 +36,29 @@ TEST_CASE("invalid configuration stops the broker at startup with a message", "[
     CHECK_FALSE(e.mosq->running());
     CHECK(e.mosq->log().find(c.expect) != std::string::npos);
   }
+}
+
+// Decided by behaviour, not by the broker's private structs: where the tick
+// event reaches a plugin under per_listener_settings (2.0.21, 2.1), expiry is
+// enforced as usual; where it does not (2.0.11), the plugin cannot disconnect
+// anyone, so it refuses our credentials and says why. Either way: fail closed.
+TEST_CASE("per_listener_settings true: expiry enforced where ticks arrive, credentials refused where not",
+          "[config]") {
+  BrokerEnv e("", "per_listener_settings true\n");
+  // The plugin gives the first tick one second after loading.
+  std::this_thread::sleep_for(1200ms);
+  const Cred c = e.mint("org_pls", "pat", with_ttl(2500ms));
+  int rc = -1;
+  auto cl = e.connect(c, "pat-pls", 5, &rc);
+  if (rc != 0) {
+    CHECK(rc == 0x87);
+    CHECK(e.mosq->log().find("no tick event has reached the plugin") != std::string::npos);
+    return;
+  }
+  CHECK(cl->subscribe("org_pls/users/pat/#") == 0);
+  REQUIRE(cl->wait_disconnected(std::chrono::milliseconds(c.expires_at_ms - now_ms() + 1000)));
+  CHECK(now_ms() - c.expires_at_ms >= -50);
+  CHECK(e.mosq->log().find("no tick event") == std::string::npos);
 }
 
 TEST_CASE("SIGHUP with an invalid acl_file keeps the old rules and a valid one replaces them",

@@ -1,0 +1,29 @@
+// The steps of one credential check, shared by the synchronous CONNECT path
+// (auth.cpp) and Mosquitto 2.1's delayed basic auth (delayed_auth.cpp):
+//
+//   parse_claim        not ours → DEFER; malformed → refused; no Redis
+//   check_client_id    sanitising, client_id_prefix, another tenant's id
+//   (lookup)           one pipelined round trip: cred hash + org hash
+//   finish             lookup outcome → credential checks → session
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "state.hpp"
+
+namespace shortcred::plugin {
+
+// Returned by a step that found nothing to refuse: go on.
+inline constexpr int kProceed = 1;
+
+int refuse(Plugin& p, std::uint64_t& counter, const char* why, std::string_view token,
+           std::string_view client_id);
+int check_client_id(Plugin& p, Claim& c);
+// Maps the lookup's outcome to the answer: breaker bookkeeping, every check
+// of the credential and org records, then a new session (or, in place, the
+// swapped credential).
+int finish(Plugin& p, Claim& c, CredStore::Status status, const Fields& cred,
+           const Fields& org_fields, const std::string& error);
+
+}  // namespace shortcred::plugin

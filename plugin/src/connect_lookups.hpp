@@ -1,0 +1,62 @@
+// CONNECT lookups off the broker thread (Mosquitto 2.1 delayed basic auth).
+// The broker thread posts (org, token id) under a sequence number; a worker
+// thread runs the same pipelined round trip as the synchronous path
+// (CredStore::fetch, on a connection of its own) and hands the result back.
+// The broker thread collects results at MOSQ_EVT_TICK and finishes the
+// authentication there: the worker never touches sessions or Mosquitto.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store.hpp"
+
+namespace shortcred::plugin {
+
+struct LookupResult {
+  std::uint64_t seq = 0;
+  CredStore::Status status = CredStore::Status::unavailable;
+  Fields cred, org;
+  std::string error;  // set when unavailable; never carries the password
+};
+
+class ConnectLookups {
+ public:
+  ConnectLookups(RedisEndpoint ep, std::chrono::milliseconds timeout, std::string prefix);
+  ~ConnectLookups();
+  ConnectLookups(const ConnectLookups&) = delete;
+  ConnectLookups& operator=(const ConnectLookups&) = delete;
+
+  void start();
+  void stop();
+
+  // Broker thread: queue a lookup.
+  void post(std::uint64_t seq, std::string org, std::string token_id);
+  // Broker thread: the finished lookups (cheap when there are none).
+  std::vector<LookupResult> take();
+
+ private:
+  struct Request {
+    std::uint64_t seq;
+    std::string org, token_id;
+  };
+  void run();
+
+  CredStore store_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::deque<Request> in_;
+  std::vector<LookupResult> out_;
+  std::atomic<bool> ready_{false};  // out_ may be non-empty; set under mu_
+};
+
+}  // namespace shortcred::plugin

@@ -1,0 +1,78 @@
+// Mosquitto 2.1's delayed basic auth: the CONNECT lookup runs on the
+// ConnectLookups thread and the answer is given at the next tick with
+// mosquitto_complete_basic_auth(), so the broker thread never waits on
+// Redis. Outcomes and counters are those of the synchronous path (the same
+// finish()), with one difference Mosquitto imposes: a lookup that fails
+// because Redis went away is answered "not authorised" (2.1 sends that for
+// every non-success), not by closing the socket.
+//
+// The pending context can vanish while its lookup runs, and 2.1 tells no
+// plugin when (context__disconnect returns early for a delayed-auth
+// context). So the `struct mosquitto *` of a pending attempt is never
+// dereferenced at completion; instead:
+//  - mosquitto_complete_basic_auth() takes the client id and does nothing
+//    for an id that is no longer waiting;
+//  - a success inserts the session first (the broker may check ACLs while
+//    it completes), and keeps it only if MOSQ_EVT_CONNECT fired for that
+//    very context during the call;
+//  - a pointer that already holds a session of ours belongs to another,
+//    live client (the waiting one was freed and its memory reused): the
+//    attempt is abandoned.
+// Mosquitto refuses a second CONNECT whose id is waiting; an attempt whose
+// id we still have pending (its context gone, or a prefixed id equal to a
+// waiting one) takes the synchronous path.
+#include "auth_steps.hpp"
+
+namespace shortcred::plugin {
+
+bool can_delay(const Plugin& p, const Claim& c) {
+  return p.lookups != nullptr && !c.claimed && !c.in_place && !p.rechecking &&
+         p.pending_ids.find(c.client_id) == p.pending_ids.end();
+}
+
+int delay_lookup(Plugin& p, Claim&& c) {
+  const std::uint64_t seq = ++p.next_lookup_seq;
+  p.lookups->post(seq, c.org, c.token_id);
+  p.pending_ids.insert(c.client_id);
+  p.pending.emplace(seq, std::move(c));
+  ++p.counters.auth_delayed;
+  return kErrAuthDelayed;
+}
+
+namespace {
+
+void complete(Plugin& p, Claim& c, const LookupResult& r) {
+  if (p.sessions.find(c.client) != nullptr) return;  // freed and reused: see the top
+  const int rc = finish(p, c, r.status, r.cred, r.org, r.error);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    p.compat.complete_basic_auth(c.client_id.c_str(), rc);
+    return;
+  }
+  p.connect_seen = nullptr;
+  p.compat.complete_basic_auth(c.client_id.c_str(), MOSQ_ERR_SUCCESS);
+  if (p.connect_seen != c.client) {
+    // Not waiting any more (gone while we looked it up), or its connect
+    // failed inside the broker: the session would never see a DISCONNECT.
+    p.sessions.erase(c.client);
+    --p.counters.auth_ok;
+    ++p.counters.auth_abandoned;
+  }
+  p.connect_seen = nullptr;
+}
+
+}  // namespace
+
+void complete_delayed(Plugin& p) {
+  for (LookupResult& r : p.lookups->take()) {
+    auto it = p.pending.find(r.seq);
+    if (it == p.pending.end()) continue;
+    Claim c = std::move(it->second);
+    p.pending.erase(it);
+    p.pending_ids.erase(c.client_id);
+    complete(p, c, r);
+  }
+}
+
+void on_connect(Plugin& p, const EvtConnect& ev) { p.connect_seen = ev.client; }
+
+}  // namespace shortcred::plugin
