@@ -16,7 +16,7 @@ std::int64_t now_ms() {
 }
 
 BrokerEnv::BrokerEnv(std::string plugin_opts, std::string extra_conf, bool expect_running,
-                     const std::vector<Account>& accounts) {
+                     const std::vector<Account>& accounts, std::string binary) {
   const auto pw = files / "passwd";
   support::write_file(pw, "");
   std::vector<Account> all{{kServiceUser, kServicePassword, "topic readwrite #\ntopic read $SYS/#\n"}};
@@ -29,9 +29,10 @@ BrokerEnv::BrokerEnv(std::string plugin_opts, std::string extra_conf, bool expec
   }
   support::write_file(files / "mosquitto.acl", acl);
   rc = redis.connect();
-  mosq = std::make_unique<support::MosquittoServer>(config(plugin_opts, extra_conf), true);
+  mosq = std::make_unique<support::MosquittoServer>(config(plugin_opts, extra_conf), true,
+                                                    std::move(binary));
   if (expect_running && !mosq->running()) {
-    throw std::runtime_error("mosquitto did not start:\n" + mosq->log());
+    throw std::runtime_error(mosq->binary() + " did not start:\n" + mosq->log());
   }
 }
 

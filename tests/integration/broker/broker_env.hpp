@@ -64,9 +64,11 @@ struct Account {
 
 class BrokerEnv {
  public:
-  // `plugin_opts`: extra plugin_opt_* lines; `extra_conf`: other mosquitto lines.
+  // `plugin_opts`: extra plugin_opt_* lines; `extra_conf`: other mosquitto
+  // lines; `binary`: the broker to run ("" = support::mosquitto_binary()).
   explicit BrokerEnv(std::string plugin_opts = "", std::string extra_conf = "",
-                     bool expect_running = true, const std::vector<Account>& accounts = {});
+                     bool expect_running = true, const std::vector<Account>& accounts = {},
+                     std::string binary = "");
 
   // The config a broker of this env uses (plugin + service account).
   std::string config(const std::string& plugin_opts, const std::string& extra_conf) const;

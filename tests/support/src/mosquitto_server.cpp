@@ -15,8 +15,19 @@ std::string mosquitto_binary() {
   return env != nullptr && *env != '\0' ? env : "mosquitto";
 }
 
+std::string mosquitto_ws_binary() {
+  const char* env = std::getenv("SHORTCRED_MOSQUITTO_WS");
+  return env != nullptr && *env != '\0' ? env : mosquitto_binary();
+}
+
 MosquittoServer::MosquittoServer(std::string extra_config, bool wait_ready)
-    : dir_("shortcred-mosquitto"), port_(free_port()), extra_(std::move(extra_config)) {
+    : MosquittoServer(std::move(extra_config), wait_ready, std::string()) {}
+
+MosquittoServer::MosquittoServer(std::string extra_config, bool wait_ready, std::string binary)
+    : dir_("shortcred-mosquitto"),
+      port_(free_port()),
+      extra_(std::move(extra_config)),
+      binary_(std::move(binary)) {
   start(wait_ready);
 }
 
@@ -52,7 +63,7 @@ void MosquittoServer::write_config() {
 bool MosquittoServer::start(bool wait_ready) {
   write_config();
   std::vector<std::string> argv = wrapper_;
-  argv.insert(argv.end(), {mosquitto_binary(), "-c", conf_path().string()});
+  argv.insert(argv.end(), {binary(), "-c", conf_path().string()});
   proc_ = Process(argv, dir_ / "mosquitto.stderr");
   if (!wait_ready) return true;
   const auto allowance = std::chrono::seconds(wrapper_.empty() ? 10 : 60);
@@ -64,6 +75,10 @@ bool MosquittoServer::start(bool wait_ready) {
 int MosquittoServer::stop() {
   // valgrind needs time to write its report after SIGTERM.
   return proc_.stop(wrapper_.empty() ? 5000 : 60000);
+}
+
+std::string MosquittoServer::binary() const {
+  return binary_.empty() ? mosquitto_binary() : binary_;
 }
 
 bool MosquittoServer::running() { return proc_.running(); }

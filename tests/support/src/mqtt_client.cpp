@@ -90,6 +90,12 @@ MqttClient::MqttClient(Options o) : opts_(std::move(o)) {
                           static_cast<int>(opts_.will->payload.size()), opts_.will->payload.data(),
                           opts_.will->qos, opts_.will->retain, nullptr);
   }
+  if (opts_.tls_ca_file &&
+      mosquitto_tls_set(mosq_, opts_.tls_ca_file->c_str(), nullptr, nullptr, nullptr, nullptr) !=
+          MOSQ_ERR_SUCCESS) {
+    mosquitto_destroy(mosq_);
+    throw std::runtime_error("mosquitto_tls_set failed for " + *opts_.tls_ca_file);
+  }
 }
 
 MqttClient::~MqttClient() {

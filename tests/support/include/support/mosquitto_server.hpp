@@ -14,6 +14,11 @@ namespace support {
 // `mosquitto` on PATH (Debian 12's 2.0.11).
 std::string mosquitto_binary();
 
+// The broker binary the WebSockets tests run: $SHORTCRED_MOSQUITTO_WS if set,
+// else mosquitto_binary(). It must have WebSockets built in: Debian's 2.0.11
+// and 2.0.21 and any 2.1.x have; a 2.0.x source build only WITH_WEBSOCKETS.
+std::string mosquitto_ws_binary();
+
 // A real mosquitto (mosquitto_binary()) on a free loopback port,
 // configured from `extra_config` (plugin lines, password_file, …) appended to
 // a base of: one listener, `user root` (so a root-run test keeps access to the
@@ -21,6 +26,8 @@ std::string mosquitto_binary();
 class MosquittoServer {
  public:
   explicit MosquittoServer(std::string extra_config, bool wait_ready = true);
+  // As above, running `binary` instead of mosquitto_binary() ("" = that).
+  MosquittoServer(std::string extra_config, bool wait_ready, std::string binary);
   // As above, with the broker run under `wrapper` (e.g. valgrind and its
   // options) and a longer start-up allowance.
   MosquittoServer(std::string extra_config, std::vector<std::string> wrapper);
@@ -37,6 +44,8 @@ class MosquittoServer {
   int port() const { return port_; }
   std::string log() const;
   const TempDir& dir() const { return dir_; }
+  // The broker binary this server runs.
+  std::string binary() const;
   std::filesystem::path conf_path() const { return dir_ / "mosquitto.conf"; }
   void set_extra_config(std::string extra);
 
@@ -46,6 +55,7 @@ class MosquittoServer {
   int port_;
   std::string extra_;
   std::vector<std::string> wrapper_;
+  std::string binary_;  // "" = mosquitto_binary()
   Process proc_;
 };
 

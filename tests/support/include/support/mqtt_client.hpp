@@ -45,6 +45,9 @@ class MqttClient {
     // properties of the CONNECT (single step, no AUTH exchange).
     std::optional<std::string> auth_method;
     std::string auth_data;
+    // MQTT over TLS (an MQTTS listener): trust only this CA file (PEM) and
+    // check the server certificate against 127.0.0.1, the host connected to.
+    std::optional<std::string> tls_ca_file;
   };
   struct Message {
     std::string topic;
