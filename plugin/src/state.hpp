@@ -86,9 +86,10 @@ struct Plugin {
   std::unique_ptr<Session> closing;
   // Set by MOSQ_EVT_RELOAD, cleared by the next tick. Both 2.0 and 2.1 run
   // the SIGHUP re-check of every client (mosquitto_security_apply) right
-  // after the reload event and before the next tick, with no network
-  // processing in between, so a BASIC_AUTH in this window is a re-check,
-  // never a fresh CONNECT.
+  // after the reload event, and the tick comes before the loop next reads
+  // the network (2.0: later in the same pass; 2.1: first in the next pass,
+  // as the tick asks to run in every pass), so a BASIC_AUTH in this window
+  // is a re-check, never a fresh CONNECT.
   bool rechecking = false;
   // Whether MOSQ_EVT_TICK reaches the plugin (see ticks_arrive()).
   bool tick_seen = false;

@@ -162,9 +162,12 @@ int on_tick(Plugin& p, mosquitto_evt_tick& tick) {
   p.tick_seen = true;
   if (p.lookups != nullptr) complete_delayed(p);
   // 2.1 reads this field as next_ms (same offset; 2.0 calls it next_ns and
-  // ignores it) and sleeps its loop until then: ask for the next tick in
-  // 100 ms, or at once while CONNECT lookups are in flight.
-  tick.next_ns = p.pending.empty() ? 100 : 1;
+  // ignores it) and skips this callback until then, forgetting the wake-up
+  // it asked for whenever its loop wakes earlier. 0 keeps the tick in every
+  // pass of the loop: it must run before the next CONNECT after a SIGHUP
+  // (Plugin::rechecking), and a delayed CONNECT is answered at the first
+  // pass after its lookup.
+  tick.next_ns = 0;
   const std::int64_t now = wall_ms();
   BackgroundEvents ev = p.background->take();
   if (!ev.empty()) apply_background(p, ev, now);

@@ -120,6 +120,14 @@ std::unique_ptr<support::MqttClient> BrokerEnv::observer(const std::string& filt
   return cl;
 }
 
+bool BrokerEnv::delayed_auth() const {
+  return mosq->log().find("CONNECT lookups off the broker thread") != std::string::npos;
+}
+
+bool BrokerEnv::redis_refusal(int rc) const {
+  return rc == support::MqttClient::kNoConnack || (delayed_auth() && rc == 0x87);
+}
+
 std::string BrokerEnv::secret_in_log(const std::vector<std::string>& also) const {
   static const std::regex kSecret("tkn_[0-9a-z]{16}_[0-9A-Za-z]{40}|(^|[^A-Za-z0-9])sk_[0-9A-Za-z_]*");
   const std::string log = mosq->log();

@@ -85,6 +85,15 @@ class BrokerEnv {
 
   int port() const { return mosq->port(); }
 
+  // Whether the plugin answers CONNECT lookups off the broker thread (2.1's
+  // delayed basic auth; its load line says so). Then a CONNECT whose lookup
+  // fails on Redis gets "not authorised" — the only refusal Mosquitto's
+  // mosquitto_complete_basic_auth() sends — instead of a close without a
+  // CONNACK; once the breaker is open, refusals are a close again.
+  bool delayed_auth() const;
+  // Whether `rc` is how this broker refuses a CONNECT that Redis could not check.
+  bool redis_refusal(int rc) const;
+
   // The first secret found in the mosquitto log, or "" if none: a full
   // password (`tkn_<16>_<40>`), an `sk_` API key, any password minted by this
   // env, or any of `also`. Log lines may carry token ids, never secrets.

@@ -3,7 +3,9 @@
 // (will not sent), revalidation after a redis-cli DEL, org disable.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <regex>
+#include <thread>
 
 #include "broker_env.hpp"
 #include "support/http_client.hpp"
@@ -94,13 +96,25 @@ TEST_CASE("credentials expiring during a revalidation still leave with their wil
   std::vector<std::unique_ptr<MqttClient>> clients;
   std::int64_t last_expiry = 0;
   const std::int64_t first_expiry = now_ms() + 2500;
+  std::vector<Cred> creds;
   for (int i = 0; i < kClients; ++i) {
     const auto ttl = std::chrono::milliseconds(first_expiry + 25 * i - now_ms());
-    const Cred c = e.mint("orgA", "wendy", with_ttl(ttl));
-    last_expiry = c.expires_at_ms;
-    const std::string cid = "wendy-" + std::to_string(i);
-    clients.push_back(connect_with_will(e, c, cid, "orgA/users/wendy/status/" + std::to_string(i)));
+    creds.push_back(e.mint("orgA", "wendy", with_ttl(ttl)));
+    last_expiry = creds.back().expires_at_ms;
+    auto o = e.client(creds.back(), "wendy-" + std::to_string(i));
+    o.will = MqttClient::Will{"orgA/users/wendy/status/" + std::to_string(i), "will", 0, false};
+    clients.push_back(std::make_unique<MqttClient>(o));
   }
+  // Connected side by side: where CONNECT is answered at the broker's next
+  // tick (2.1, delayed auth), 80 connects one after another could outlast
+  // the first expiry.
+  std::vector<std::thread> connecting;
+  std::atomic<int> accepted{0};
+  for (auto& cl : clients) {
+    connecting.emplace_back([&, c = cl.get()] { accepted += c->connect(e.port()) == 0 ? 1 : 0; });
+  }
+  for (auto& t : connecting) t.join();
+  REQUIRE(accepted == kClients);
   REQUIRE(now_ms() < first_expiry);  // every client connected before any expiry
   const auto deadline = std::chrono::milliseconds(last_expiry - now_ms() + 2000);
   CHECK(support::wait_until(

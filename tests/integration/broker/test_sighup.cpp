@@ -105,3 +105,26 @@ TEST_CASE("SIGHUP leaves offline persistent sessions alone: no memory error, no 
   CHECK(WIFEXITED(status));
   CHECK(vg.find("ERROR SUMMARY: 0 errors") != std::string::npos);
 }
+
+// The re-check window ends before the broker next reads the network: a
+// CONNECT arriving around a SIGHUP is checked in full, never waved through
+// as a re-check (seen on 2.1 while its tick was rate-limited: every client
+// in that window got in without a session, and so without ACLs).
+TEST_CASE("CONNECTs around a SIGHUP are checked in full", "[sighup]") {
+  BrokerEnv e;
+  const Cred c = e.mint("org_hup", "hana");
+  Cred wrong = c;
+  wrong.password = c.password.substr(0, c.password.size() - 1) +
+                   (c.password.back() == 'a' ? 'b' : 'a');
+  for (int i = 0; i < 10; ++i) {
+    e.mosq->sighup();
+    MqttClient bad(e.client(wrong, "hana-bad"));
+    CHECK(bad.connect(e.port()) == 0x87);
+    MqttClient good(e.client(c, "hana-good"));
+    REQUIRE(good.connect(e.port()) == 0);
+    CHECK(good.subscribe("org_other/#") == 0x87);
+    CHECK(good.subscribe("org_hup/users/hana/#") == 0);
+    good.disconnect();
+  }
+  CHECK(e.mosq->running());
+}
