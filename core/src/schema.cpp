@@ -232,7 +232,12 @@ OrgRecord org_from_fields(const Fields& f) {
     } else if (name == "created_at") {
       o.created_at = value;
     } else if (name == "disabled") {
-      o.disabled = value == "1";
+      // Unlike a numeric typo, an unreadable `disabled` fails closed: the
+      // operator meant to say something about access, and "enabled" is the
+      // wrong guess for `HSET … disabled 01`.
+      const std::optional<bool> d = parse_flag_word(value);
+      o.disabled = d.value_or(true);
+      o.disabled_unrecognised = !d.has_value();
     } else {
       for (const auto& field : kOrgNumeric) {
         if (name != field.name) continue;
@@ -251,6 +256,22 @@ const std::vector<std::string_view>& org_numeric_fields() {
     return names;
   }();
   return kNames;
+}
+
+std::optional<bool> parse_flag_word(std::string_view s) noexcept {
+  const auto is_space = [](char c) { return c == ' ' || c == '\t'; };
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  if (s.size() > 5) return std::nullopt;
+  char lower[5] = {};
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    lower[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  const std::string_view w(lower, s.size());
+  if (w == "1" || w == "true" || w == "yes" || w == "on") return true;
+  if (w.empty() || w == "0" || w == "false" || w == "no" || w == "off") return false;
+  return std::nullopt;
 }
 
 bool parse_u64(std::string_view s, std::uint64_t& out) noexcept {

@@ -229,12 +229,39 @@ TEST_CASE("an org hash reads into its record and absent fields stay unset", "[sc
   CHECK(o.user_max_connections == 0);
 }
 
-TEST_CASE("only disabled=1 disables an org", "[schema]") {
-  for (const char* v : {"0", "", "true", "yes", "11", " 1"}) {
+TEST_CASE("the org field disabled reads the usual on/off spellings", "[schema]") {
+  for (const char* v : {"1", "true", "TRUE", "yes", "Yes", "on", "ON", " 1", "1 ", "\ttrue "}) {
     CAPTURE(v);
-    CHECK_FALSE(org_from_fields({{"disabled", v}}).disabled);
+    const OrgRecord o = org_from_fields({{"disabled", v}});
+    CHECK(o.disabled);
+    CHECK_FALSE(o.disabled_unrecognised);
   }
-  CHECK(org_from_fields({{"disabled", "1"}}).disabled);
+  for (const char* v : {"0", "", "false", "False", "no", "NO", "off", "Off", " 0 ", "   "}) {
+    CAPTURE(v);
+    const OrgRecord o = org_from_fields({{"disabled", v}});
+    CHECK_FALSE(o.disabled);
+    CHECK_FALSE(o.disabled_unrecognised);
+  }
+}
+
+TEST_CASE("an unrecognised disabled value fails closed and is flagged", "[schema]") {
+  for (const char* v : {"01", "00", "2", "11", "y", "n", "enabled", "disabled", "true1", "-1",
+                        "1\n", "tru e"}) {
+    CAPTURE(v);
+    const OrgRecord o = org_from_fields({{"disabled", v}});
+    CHECK(o.disabled);
+    CHECK(o.disabled_unrecognised);
+  }
+  CHECK_FALSE(org_from_fields({}).disabled_unrecognised);
+}
+
+TEST_CASE("parse_flag_word: words, trimming, case, and refusals", "[schema]") {
+  CHECK(parse_flag_word("yes") == std::optional<bool>(true));
+  CHECK(parse_flag_word(" OFF\t") == std::optional<bool>(false));
+  CHECK(parse_flag_word("") == std::optional<bool>(false));
+  CHECK_FALSE(parse_flag_word("01").has_value());
+  CHECK_FALSE(parse_flag_word("truee").has_value());
+  CHECK_FALSE(parse_flag_word(std::string_view("1\0", 2)).has_value());
 }
 
 TEST_CASE("a malformed numeric org field is treated as absent", "[schema]") {

@@ -15,6 +15,7 @@ struct Flag {
   const char* env;
   const char* arg;
   const char* help;
+  bool boolean = false;  // `--flag` alone means on; `--flag=off`, env `0`/`no`… mean off
 };
 
 // One table for parsing, environment names and --help.
@@ -44,6 +45,10 @@ const std::vector<Flag> kFlags{
      "seconds a client may take to send a request (default 5)"},
     {"idle-timeout", "SHORTCRED_IDLE_TIMEOUT", "S",
      "seconds an idle keep-alive connection is kept (default 5)"},
+    {"reuse-port", "SHORTCRED_REUSE_PORT", "[=on|off]",
+     "share --listen with other processes that also ask for it\n"
+     "                          (SO_REUSEPORT); off: a port in use stops startup",
+     true},
 };
 
 bool parse_int(const std::string& s, std::int64_t lo, std::int64_t hi, std::int64_t& out) {
@@ -112,6 +117,10 @@ std::string apply(ServiceConfig& c, const std::string& name, const std::string& 
   } else if (name == "redis-timeout-ms") {
     if (!parse_int(v, 1, 60000, n)) return bad(name, v, "milliseconds in 1-60000");
     c.redis_timeout_ms = static_cast<int>(n);
+  } else if (name == "reuse-port") {
+    const std::optional<bool> on = parse_flag_word(v);
+    if (!on) return bad(name, v, "on or off (1/0, true/false, yes/no)");
+    c.reuse_port = *on;
   } else if (name == "read-timeout" || name == "idle-timeout") {
     if (!parse_int(v, 1, 3600, n)) return bad(name, v, "seconds in 1-3600");
     (name == "read-timeout" ? c.read_timeout_s : c.idle_timeout_s) = static_cast<int>(n);
@@ -135,12 +144,25 @@ std::string help_text() {
       "Issues short-lived MQTT credentials over HTTP (API v2) into Redis.\n"
       "Every option also reads the environment variable shown; the flag wins.\n\n";
   for (const auto& f : kFlags) {
-    std::string left = std::string("  --") + f.name + " " + f.arg;
+    std::string left = std::string("  --") + f.name + (f.boolean ? "" : " ") + f.arg;
     if (left.size() < 26) left.resize(26, ' ');
     h += left + f.help + "\n" + std::string(26, ' ') + "[env " + f.env + "]\n";
   }
   h += "  --help                  this text\n";
   return h;
+}
+
+bool wants_json_log(const std::vector<std::string>& args, const EnvLookup& env) {
+  std::optional<std::string> format;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i].rfind("--log-format=", 0) == 0) {
+      format = args[i].substr(13);
+    } else if (args[i] == "--log-format" && i + 1 < args.size()) {
+      format = args[++i];
+    }
+  }
+  if (!format) format = env("SHORTCRED_LOG_FORMAT");
+  return format == "json";
 }
 
 ConfigOutcome parse_config(const std::vector<std::string>& args, const EnvLookup& env,
@@ -160,19 +182,21 @@ ConfigOutcome parse_config(const std::vector<std::string>& args, const EnvLookup
     }
     std::string name = a.substr(2), value;
     const auto eq = name.find('=');
+    if (eq != std::string::npos) name.resize(eq);
+    const Flag* flag = nullptr;
+    for (const auto& f : kFlags) flag = name == f.name ? &f : flag;
+    if (flag == nullptr) {
+      message = "unknown option --" + name + " (see --help)";
+      return ConfigOutcome::error;
+    }
     if (eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name.resize(eq);
+      value = a.substr(2 + eq + 1);
+    } else if (flag->boolean) {
+      value = "on";
     } else if (i + 1 < args.size()) {
       value = args[++i];
     } else {
       message = "--" + name + " needs a value";
-      return ConfigOutcome::error;
-    }
-    bool known = false;
-    for (const auto& f : kFlags) known = known || name == f.name;
-    if (!known) {
-      message = "unknown option --" + name + " (see --help)";
       return ConfigOutcome::error;
     }
     given[name] = value;

@@ -3,9 +3,11 @@
 // The API handlers live in routes.cpp.
 #include "shortcred/tokens/http_server.hpp"
 
-#include <unistd.h>
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -175,6 +177,18 @@ class WatchedTaskQueue : public httplib::TaskQueue {
   ConnectionWatchdog& wd_;
 };
 
+// httplib reports only that binding failed; errno still holds why.
+std::string bind_error(const ServiceConfig& cfg, int error) {
+  std::string e = "--listen " + cfg.listen_host + ":" + std::to_string(cfg.listen_port) + ": ";
+  if (error == EADDRINUSE) {
+    return e + "address already in use (another shortcred-tokend?). Stop it, pick another " +
+           "port, or start every process sharing the port with --reuse-port";
+  }
+  if (error == EADDRNOTAVAIL) return e + "not an address of this host";
+  if (error == EACCES) return e + "permission denied (a port below 1024 needs privileges)";
+  return e + "cannot bind" + (error != 0 ? std::string(" (") + std::strerror(error) + ")" : "");
+}
+
 }  // namespace
 
 RequestContext& current_request() { return t_request; }
@@ -313,8 +327,7 @@ bool HttpService::bind(std::string& err) {
       what = e.what();
     } catch (...) {
     }
-    const std::string line = "shortcred-tokend: request failed: " + what + "\n";
-    [[maybe_unused]] auto n = ::write(2, line.data(), line.size());
+    log_event("request_failed", "request failed: " + what);
     send_error(res, 500, "internal_error", "internal error");
   });
   svr.set_logger([&s](const httplib::Request& req, const httplib::Response& res) {
@@ -332,13 +345,22 @@ bool HttpService::bind(std::string& err) {
     c = RequestContext{};
   });
 
+  // httplib's default options set SO_REUSEPORT, which lets a second service
+  // bind a port that is in use and take half its connections. SO_REUSEADDR
+  // only (a restart need not wait for TIME_WAIT), unless --reuse-port asks.
+  const bool reuse_port = s.cfg.reuse_port;
+  svr.set_socket_options([reuse_port](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    if (reuse_port) ::setsockopt(sock, SOL_SOCKET, SO_REUSEPORT, &yes, sizeof yes);
+  });
+  errno = 0;
   const int port = s.cfg.listen_port == 0 ? svr.bind_to_any_port(s.cfg.listen_host)
                                           : (svr.bind_to_port(s.cfg.listen_host, s.cfg.listen_port)
                                                  ? s.cfg.listen_port
                                                  : -1);
   if (port < 0) {
-    err = "--listen " + s.cfg.listen_host + ":" + std::to_string(s.cfg.listen_port) +
-          ": cannot bind (address in use or not local?)";
+    err = bind_error(s.cfg, errno);
     return false;
   }
   s.port = port;

@@ -1,13 +1,12 @@
 // The handlers of HTTP API v2. Each is small: authenticate, parse, call the
 // store, map its Status to a response in one place (respond_status).
-#include <unistd.h>
-
 #include <cmath>
 #include <string_view>
 
 #include "service_internal.hpp"
 #include "shortcred/ids.hpp"
 #include "shortcred/secrets.hpp"
+#include "shortcred/tokens/access_log.hpp"
 #include "shortcred/tokens/api_keys.hpp"
 #include "shortcred/tokens/json_body.hpp"
 #include "shortcred/tokens/request_body.hpp"
@@ -33,10 +32,7 @@ void send_json(httplib::Response& res, int status, const Json::Value& v) {
   res.set_content(to_json_text(v), "application/json");
 }
 
-void log_store_error(const std::string& detail) {
-  const std::string line = "shortcred-tokend: store error: " + detail + "\n";
-  [[maybe_unused]] const auto n = ::write(STDERR_FILENO, line.data(), line.size());
-}
+void log_store_error(const std::string& detail) { log_event("store_error", "store error: " + detail); }
 
 void respond_status(HttpService::Impl& svc, httplib::Response& res, const Status& s) {
   switch (s.code) {

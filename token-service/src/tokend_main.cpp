@@ -1,55 +1,83 @@
 // shortcred-tokend: a thin main. Signals are handled on a dedicated thread
 // (sigwait), so SIGTERM/SIGINT only ask the server to stop; in-flight
 // requests finish, then Redis connections close as the service is destroyed.
+// SIGHUP (a reload, a closed terminal) is logged and otherwise ignored: the
+// service has no configuration file and logs to stderr only, so there is
+// nothing to reopen or reread; it keeps serving.
 #include <signal.h>
 
-#include <cstdio>
 #include <iostream>
+#include <string>
 #include <thread>
 
+#include "shortcred/tokens/access_log.hpp"
 #include "shortcred/tokens/config.hpp"
 #include "shortcred/tokens/http_server.hpp"
 
+namespace {
+
+using namespace shortcred::tokens;
+
+std::string listening_message(const ServiceConfig& cfg, int port) {
+  return "listening on " + cfg.listen_host + ":" + std::to_string(port) +
+         (cfg.tls_cert.empty() ? " (http)" : " (https)") + ", redis " + cfg.redis.redacted() +
+         ", " + std::to_string(cfg.threads) + " threads" +
+         (cfg.reuse_port ? ", port shared (--reuse-port)" : "");
+}
+
+// Waits for SIGTERM/SIGINT (returns) while logging each SIGHUP.
+void wait_for_stop(const sigset_t& set) {
+  for (;;) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig != SIGHUP) {
+      log_event("signal", "signal " + std::to_string(sig) + ", finishing in-flight requests");
+      return;
+    }
+    log_event("sighup", "SIGHUP: nothing to reload (no config file, logs on stderr); still serving");
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  using namespace shortcred::tokens;
   ServiceConfig cfg;
   std::string msg;
-  switch (parse_config({argv + 1, argv + argc}, process_env(), cfg, msg)) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  switch (parse_config(args, process_env(), cfg, msg)) {
     case ConfigOutcome::help:
       std::cout << msg;
       return 0;
     case ConfigOutcome::error:
-      std::cerr << "shortcred-tokend: " << msg << "\n";
+      std::cerr << format_event("config_error", msg, wants_json_log(args, process_env()));
       return 2;
     case ConfigOutcome::run:
       break;
   }
+  set_log_json(cfg.log_json);
   // Block the signals before any thread starts, so every thread inherits the mask.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   HttpService service(cfg);
   if (!service.bind(msg)) {
-    std::cerr << "shortcred-tokend: " << msg << "\n";
+    log_event("bind_error", msg);
     return 2;
   }
-  std::cerr << "shortcred-tokend: listening on " << cfg.listen_host << ":" << service.port()
-            << (cfg.tls_cert.empty() ? " (http)" : " (https)") << ", redis "
-            << cfg.redis.redacted() << ", " << cfg.threads << " threads\n";
+  log_event("listening", listening_message(cfg, service.port()));
   std::thread signals([&] {
-    int sig = 0;
-    sigwait(&set, &sig);
-    std::cerr << "shortcred-tokend: signal " << sig << ", finishing in-flight requests\n";
+    wait_for_stop(set);
     service.stop();
   });
   service.run();
   // run() also returns if listening failed; wake the signal thread then.
   pthread_kill(signals.native_handle(), SIGTERM);
   signals.join();
-  std::cerr << "shortcred-tokend: stopped\n";
+  log_event("stopped", "stopped");
   return 0;
 }

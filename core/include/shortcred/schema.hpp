@@ -56,13 +56,22 @@ std::optional<CredentialRecord> credential_from_fields(const Fields& f);
 struct OrgRecord {
   std::string name;
   std::string created_at;
+  // `disabled` as parse_flag_word reads it. A value it does not recognise
+  // (`01`, `disable`, `2`) fails closed: the org counts as disabled and
+  // disabled_unrecognised is set, so the reader can log the value.
   bool disabled = false;
+  bool disabled_unrecognised = false;
   std::optional<std::int64_t> default_ttl, max_ttl, pub_rate, pub_burst, max_connections,
       user_pub_rate, user_max_connections;
 };
 OrgRecord org_from_fields(const Fields& f);
 // Names of the numeric org fields, for `shortcredctl org set --FIELD`.
 const std::vector<std::string_view>& org_numeric_fields();
+
+// An on/off word, trimmed of ASCII spaces and tabs, case-insensitive: `1`,
+// `true`, `yes`, `on` are true; `0`, `false`, `no`, `off` and the empty
+// string are false; anything else (`01`, `2`, `y`, `disabled`) is nullopt.
+std::optional<bool> parse_flag_word(std::string_view s) noexcept;
 
 // Parses a non-negative decimal integer without sign, spaces or overflow.
 bool parse_u64(std::string_view s, std::uint64_t& out) noexcept;

@@ -29,6 +29,7 @@ struct ServiceConfig {
   int read_timeout_s = 5;      // a request (head and body) must arrive completely within
                                // this, from its first byte (connection_watchdog.hpp)
   int idle_timeout_s = 5;      // keep-alive connections idle longer are closed
+  bool reuse_port = false;     // SO_REUSEPORT: share the port on purpose
 };
 
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
@@ -41,5 +42,9 @@ ConfigOutcome parse_config(const std::vector<std::string>& args, const EnvLookup
                            ServiceConfig& out, std::string& message);
 
 std::string help_text();
+
+// Whether the log is to be JSON by what `args` and `env` say, for the one
+// message written before parse_config succeeds (a configuration error).
+bool wants_json_log(const std::vector<std::string>& args, const EnvLookup& env);
 
 }  // namespace shortcred::tokens
