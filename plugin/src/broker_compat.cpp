@@ -18,7 +18,7 @@ BrokerCompat BrokerCompat::detect() {
 }
 
 int BrokerCompat::reload_done() const {
-  return delayed_auth() ? MOSQ_ERR_SUCCESS : MOSQ_ERR_PLUGIN_DEFER;
+  return v2_1() ? MOSQ_ERR_SUCCESS : MOSQ_ERR_PLUGIN_DEFER;
 }
 
 }  // namespace shortcred::plugin

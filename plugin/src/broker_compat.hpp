@@ -42,9 +42,10 @@ struct BrokerCompat {
 
   // Looks the 2.1 entry points up in the running broker (dlsym).
   static BrokerCompat detect();
-  // 2.1: CONNECT lookups may run off the broker thread.
-  bool delayed_auth() const { return complete_basic_auth != nullptr; }
-  const char* name() const { return delayed_auth() ? "2.1 or later" : "2.0"; }
+  // The broker has 2.1's plugin API (told by mosquitto_complete_basic_auth):
+  // delayed basic auth, MOSQ_EVT_CONNECT and MOSQ_EVT_CLIENT_OFFLINE.
+  bool v2_1() const { return complete_basic_auth != nullptr; }
+  const char* name() const { return v2_1() ? "2.1 or later" : "2.0"; }
   // What MOSQ_EVT_RELOAD returns when all went well: 2.0 hands the event on
   // to the next plugin only on DEFER (anything else ends the reload there);
   // 2.1 shuts the broker down on anything but SUCCESS.

@@ -43,6 +43,11 @@ namespace {
 
 void complete(Plugin& p, Claim& c, const LookupResult& r) {
   if (p.sessions.find(c.client) != nullptr) return;  // freed and reused: see the top
+  // A same-user session holding this client id (a takeover in the making):
+  // the new session takes its index entry, which must return to it if the
+  // new one is abandoned.
+  const Session* holder = p.sessions.find_by_client_id(c.client_id);
+  const void* holder_client = holder != nullptr ? holder->client : nullptr;
   const int rc = finish(p, c, r.status, r.cred, r.org, r.error);
   if (rc != MOSQ_ERR_SUCCESS) {
     p.compat.complete_basic_auth(c.client_id.c_str(), rc);
@@ -56,6 +61,8 @@ void complete(Plugin& p, Claim& c, const LookupResult& r) {
     p.sessions.erase(c.client);
     --p.counters.auth_ok;
     ++p.counters.auth_abandoned;
+    Session* again = holder_client != nullptr ? p.sessions.find(holder_client) : nullptr;
+    if (again != nullptr && again->client_id == c.client_id) p.sessions.index_client_id(*again);
   }
   p.connect_seen = nullptr;
 }

@@ -91,6 +91,13 @@ bool parse_options(const std::vector<RawOption>& raw, Options& out, std::string&
         return false;
       }
       o.client_id_prefix_mode = value == "assign" ? PrefixMode::assign : PrefixMode::refuse;
+    } else if (name == "delayed_auth") {
+      if (value != "auto" && value != "off") {
+        error = bad(name, value, "auto (CONNECT lookups off the broker thread where Mosquitto "
+                                 "2.1 allows it) or off (always on the broker thread)");
+        return false;
+      }
+      o.delayed_auth = value == "auto";
     } else if (name == "sys_interval") {
       if (!parse_int(value, 0, 86400, n)) {
         error = bad(name, value, "an integer from 0 to 86400 (seconds; 0 = off)");
@@ -101,7 +108,7 @@ bool parse_options(const std::vector<RawOption>& raw, Options& out, std::string&
       error = "plugin_opt_" + name +
               " is not an option of mosquitto_shortcred (known: redis_url, redis_timeout_ms, "
               "key_prefix, acl_file, revalidate_interval_s, pub_rate, pub_burst, "
-              "max_connections, client_id_prefix, client_id_prefix_mode, sys_interval)";
+              "max_connections, client_id_prefix, client_id_prefix_mode, delayed_auth, sys_interval)";
       return false;
     }
   }

@@ -29,6 +29,7 @@ struct Options {
   std::int64_t max_connections = 0;    // per org on this broker; 0 = unlimited
   std::string client_id_prefix;        // may contain %o and %u
   PrefixMode client_id_prefix_mode = PrefixMode::refuse;  // assign: 2.1's mosquitto_set_clientid
+  bool delayed_auth = true;            // auto: CONNECT lookups off the broker thread where 2.1 allows
   int sys_interval_s = 10;             // $SYS counters + log line; 0 = off
 };
 

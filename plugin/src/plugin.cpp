@@ -99,7 +99,7 @@ const Registration kCallbacks[] = {
     {kEvtConnect, cb_connect, true},
 };
 
-bool wanted(const Plugin& p, const Registration& r) { return !r.needs_2_1 || p.compat.delayed_auth(); }
+bool wanted(const Plugin& p, const Registration& r) { return !r.needs_2_1 || p.compat.v2_1(); }
 
 void unregister(Plugin& p, std::size_t count) {
   for (std::size_t i = 0; i < count; ++i) {
@@ -138,7 +138,7 @@ int init(mosquitto_plugin_id_t* pid, void** userdata, mosquitto_opt* options, in
   p->store = std::make_unique<CredStore>(p->opts.redis, timeout, p->opts.key_prefix);
   p->background = std::make_unique<Background>(p->opts.redis, p->opts.key_prefix);
   p->background->start();
-  if (p->compat.delayed_auth()) {
+  if (p->compat.v2_1() && p->opts.delayed_auth) {
     p->lookups = std::make_unique<ConnectLookups>(p->opts.redis, timeout, p->opts.key_prefix);
     p->lookups->start();
   }
@@ -159,7 +159,7 @@ int init(mosquitto_plugin_id_t* pid, void** userdata, mosquitto_opt* options, in
          "shortcred: loaded (Mosquitto %s: CONNECT lookups %s; redis %s, prefix '%s', %zu ACL "
          "rule(s) from %s, revalidate every %d s)",
          p->compat.name(),
-         p->compat.delayed_auth() ? "off the broker thread (delayed auth)" : "on the broker thread",
+         p->lookups != nullptr ? "off the broker thread (delayed auth)" : "on the broker thread",
          p->opts.redis.redacted().c_str(), p->opts.key_prefix.c_str(), p->templates.size(),
          p->opts.acl_file.empty() ? "the built-in defaults" : p->opts.acl_file.c_str(),
          p->opts.revalidate_interval_s);

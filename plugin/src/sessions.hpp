@@ -106,6 +106,9 @@ class SessionTable {
   // As erase(), but hands the session over instead of destroying it. Its
   // org_state/user_state pointers must not be used afterwards.
   std::unique_ptr<Session> detach(const void* client);
+  // Points the client-id index at `s` again (after a session that had taken
+  // the entry over was dropped).
+  void index_client_id(Session& s) { by_client_id_[s.client_id] = &s; }
   // Gives a live session another token id (MQTT 5 re-authentication),
   // keeping the token index in step; org, user and client id are unchanged.
   void retoken(Session& s, std::string token_id);

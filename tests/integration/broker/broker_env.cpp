@@ -128,6 +128,17 @@ bool BrokerEnv::redis_refusal(int rc) const {
   return rc == support::MqttClient::kNoConnack || (delayed_auth() && rc == 0x87);
 }
 
+long BrokerEnv::last_counter(const std::string& counter) const {
+  const std::string log = mosq->log();
+  const std::regex re(" " + counter + "=([0-9]+)");
+  long v = -1;
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), re); it != std::sregex_iterator();
+       ++it) {
+    v = std::stol((*it)[1].str());
+  }
+  return v;
+}
+
 std::string BrokerEnv::secret_in_log(const std::vector<std::string>& also) const {
   static const std::regex kSecret("tkn_[0-9a-z]{16}_[0-9A-Za-z]{40}|(^|[^A-Za-z0-9])sk_[0-9A-Za-z_]*");
   const std::string log = mosq->log();

@@ -93,6 +93,9 @@ class BrokerEnv {
   bool delayed_auth() const;
   // Whether `rc` is how this broker refuses a CONNECT that Redis could not check.
   bool redis_refusal(int rc) const;
+  // The last value of `counter` (e.g. "sessions/live") in the plugin's
+  // periodic counters log line (plugin_opt_sys_interval), or -1 if none yet.
+  long last_counter(const std::string& counter) const;
 
   // The first secret found in the mosquitto log, or "" if none: a full
   // password (`tkn_<16>_<40>`), an `sk_` API key, any password minted by this

@@ -19,6 +19,19 @@ TEST_CASE("defaults apply when no option is given", "[options]") {
   CHECK(o.key_prefix == "shortcred:");
   CHECK(o.revalidate_interval_s == 30);
   CHECK(o.sys_interval_s == 10);
+  CHECK(o.client_id_prefix_mode == PrefixMode::refuse);
+  CHECK(o.delayed_auth);
+}
+
+TEST_CASE("client_id_prefix_mode and delayed_auth take their documented values", "[options]") {
+  Options o;
+  std::string err;
+  REQUIRE(parse_options({{"client_id_prefix_mode", "assign"}, {"delayed_auth", "off"}}, o, err));
+  CHECK(o.client_id_prefix_mode == PrefixMode::assign);
+  CHECK_FALSE(o.delayed_auth);
+  REQUIRE(parse_options({{"client_id_prefix_mode", "refuse"}, {"delayed_auth", "auto"}}, o, err));
+  CHECK(o.client_id_prefix_mode == PrefixMode::refuse);
+  CHECK(o.delayed_auth);
 }
 
 TEST_CASE("every invalid option value names the option and the value and the expectation",
@@ -28,7 +41,8 @@ TEST_CASE("every invalid option value names the option and the value and the exp
       {"revalidate_interval_s", "0"}, {"pub_rate", "-1"},          {"pub_burst", "1.5"},
       {"max_connections", "x"},       {"key_prefix", ""},          {"key_prefix", "a b"},
       {"acl_file", ""},               {"client_id_prefix", "%x/"}, {"client_id_prefix", "a+"},
-      {"sys_interval", "-1"},
+      {"sys_interval", "-1"},         {"client_id_prefix_mode", "Assign"},
+      {"delayed_auth", "on"},
   };
   for (const auto& opt : bad) {
     Options o;

@@ -7,8 +7,6 @@
 // valgrind, so a memory error fails the test even where it does not crash.
 #include <catch2/catch.hpp>
 
-#include <regex>
-
 #include "broker_env.hpp"
 
 using namespace broker_test;
@@ -17,17 +15,6 @@ using support::MqttClient;
 namespace {
 
 constexpr auto kSlow = std::chrono::seconds(45);  // valgrind is ~20× slower, more under load
-
-// The last value of `counter` in the plugin's periodic counters line, or -1.
-long last_counter(const std::string& log, const std::string& counter) {
-  const std::regex re(" " + counter + "=([0-9]+)");
-  long v = -1;
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), re); it != std::sregex_iterator();
-       ++it) {
-    v = std::stol((*it)[1].str());
-  }
-  return v;
-}
 
 MqttClient::Options persistent(MqttClient::Options o, int expiry_s) {
   o.clean_start = false;
@@ -74,15 +61,15 @@ TEST_CASE("SIGHUP leaves offline persistent sessions alone: no memory error, no 
   e.mosq->sighup();
   // The re-check skipped all four offline sessions and created none.
   REQUIRE(support::wait_until(
-      [&] { return last_counter(e.mosq->log(), "auth/offline_skipped") == 4; }, kSlow));
-  CHECK(last_counter(e.mosq->log(), "sessions/live") == 0);
+      [&] { return e.last_counter("auth/offline_skipped") == 4; }, kSlow));
+  CHECK(e.last_counter("sessions/live") == 0);
 
   // Past Alice's session expiry, Mosquitto frees her session (where the
   // double insertion crashed); a second SIGHUP re-checks the others again.
   std::this_thread::sleep_for(std::chrono::seconds(6));
   e.mosq->sighup();
   REQUIRE(support::wait_until(
-      [&] { return last_counter(e.mosq->log(), "auth/offline_skipped") == 7; }, kSlow));
+      [&] { return e.last_counter("auth/offline_skipped") == 7; }, kSlow));
 
   // The owners resume their sessions; no stale session stands in the way.
   MqttClient bob_again(persistent(e.client(bob, "hup-bob"), 300));
@@ -92,7 +79,7 @@ TEST_CASE("SIGHUP leaves offline persistent sessions alone: no memory error, no 
   MqttClient dave_again(persistent(e.client(dave, "hup-dave", 4), 0));
   REQUIRE(dave_again.connect(port, kSlow) == 0);
   REQUIRE(support::wait_until(
-      [&] { return last_counter(e.mosq->log(), "sessions/live") == 3; }, kSlow));
+      [&] { return e.last_counter("sessions/live") == 3; }, kSlow));
 
   // A revocation kicks the live session, never a stale one.
   e.redis_cmd({"PUBLISH", "shortcred:revoked", "user org_hup bob"});
