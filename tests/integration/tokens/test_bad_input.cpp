@@ -211,6 +211,58 @@ TEST_CASE("bad requests get their status and error code and change nothing in Re
   CHECK(env.snapshot() == before);
 }
 
+TEST_CASE("JSON bodies are strict: comments, a BOM, duplicate keys and leniencies are invalid_json",
+          "[tokend][json]") {
+  TokendEnv env;
+  const std::string id = parse_json(env.issue(R"({"user_id":"j"})").body)["token_id"].asString();
+  REQUIRE(!id.empty());
+  const std::string refresh = "/v2/tokens/" + id + "/refresh";
+  struct Body {
+    const char* name;
+    std::string path, body;
+  };
+  const std::vector<Body> bodies{
+      // The attack: a comment hiding a scope minted an unscoped credential.
+      {"block comment hiding a scope", "/v2/tokens", R"({"user_id":"a" /* ,"scope":["read #"] */})"},
+      {"block comment before a key", "/v2/tokens", R"({/* c */"user_id":"a"})"},
+      {"block comment at the root", "/v2/tokens", R"(/* c */{"user_id":"a"})"},
+      {"trailing block comment", "/v2/tokens", R"({"user_id":"a"} /* c */)"},
+      {"line comment", "/v2/tokens", "{\"user_id\":\"a\" // c\n}"},
+      {"comment in an array", "/v2/tokens", R"({"user_id":"a","scope":["read a/#" /* x */]})"},
+      {"byte order mark", "/v2/tokens", "\xEF\xBB\xBF{\"user_id\":\"a\"}"},
+      {"duplicate keys", "/v2/tokens", R"({"user_id":"a","user_id":"b"})"},
+      {"duplicate scope", "/v2/tokens", R"({"user_id":"a","scope":["read a/#"],"scope":["read #"]})"},
+      {"single quotes", "/v2/tokens", R"({'user_id':'a'})"},
+      {"trailing comma", "/v2/tokens", R"({"user_id":"a",})"},
+      {"trailing comma in an array", "/v2/tokens", R"({"user_id":"a","scope":["read a/#",]})"},
+      {"dropped null placeholder", "/v2/tokens", R"({"user_id":"a","scope":["read a/#",,"read b"]})"},
+      {"numeric key", "/v2/tokens", R"({1:"a","user_id":"a"})"},
+      {"NaN", "/v2/tokens", R"({"user_id":"a","ttl_seconds":NaN})"},
+      {"Infinity", "/v2/tokens", R"({"user_id":"a","ttl_seconds":Infinity})"},
+      {"trailing data", "/v2/tokens", R"({"user_id":"a"}{"user_id":"b"})"},
+      {"refresh with a comment", refresh, R"({"revoke_old":true /* x */})"},
+      {"refresh with duplicate keys", refresh, R"({"revoke_old":false,"revoke_old":true})"},
+      {"refresh with a BOM", refresh, "\xEF\xBB\xBF{}"},
+  };
+  const auto before = env.snapshot();
+  for (const auto& b : bodies) {
+    INFO(b.name);
+    const auto r = env.call("POST", b.path, b.body);
+    CHECK(r.status == 400);
+    CHECK(parse_json(r.body)["error"]["code"].asString() == "invalid_json");
+  }
+  CHECK(env.snapshot() == before);
+
+  // A '/' inside a string (also after an escaped quote) is fine.
+  const auto ok = env.issue(R"({"user_id":"a","scope":["read %o/feeds/#"]})");
+  CHECK(ok.status == 201);
+  CHECK(parse_json(ok.body)["scope"][0].asString() == "read %o/feeds/#");
+  const auto quoted = env.issue(R"({"user_id":"a","client_id":"q\"/x"})");
+  CHECK(quoted.status == 422);  // the client_id rule, not a JSON error
+  CHECK(parse_json(quoted.body)["error"]["message"].asString().find("client_id") !=
+        std::string::npos);
+}
+
 TEST_CASE("a disabled org cannot issue", "[tokend]") {
   TokendEnv env;
   REQUIRE(env.ctl({"org", "disable", env.org}).exit_code == 0);
