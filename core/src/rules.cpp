@@ -243,6 +243,32 @@ bool parse_rule_file(std::string_view content, std::vector<Rule>& out,
   return true;
 }
 
+std::string unanchored_warning(const Rule& rule) {
+  if (rule.access == Access::deny) return {};
+  const std::string_view pattern(rule.pattern);
+  const std::string_view first = pattern.substr(0, pattern.find('/'));
+  if (first == "%o") return {};
+  return "'" + rule.text + "' is not anchored to the org: its first topic level is '" +
+         std::string(first) +
+         "', not '%o', so clients of different orgs can share its topics";
+}
+
+std::vector<RuleError> rule_file_warnings(std::string_view content) {
+  std::vector<RuleError> warnings;
+  const std::vector<std::string_view> lines = split_lines(content);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string_view line = trim(lines[i]);
+    if (line.empty() || line.front() == '#') continue;
+    Rule rule;
+    RuleError err;
+    if (!parse_rule(line, rule, err)) continue;  // an error, reported by parse_rule_file
+    if (std::string w = unanchored_warning(rule); !w.empty()) {
+      warnings.push_back({i + 1, std::move(w)});
+    }
+  }
+  return warnings;
+}
+
 bool parse_scope(const std::vector<std::string>& rules, std::vector<Rule>& out,
                  std::vector<RuleError>& errors) {
   std::vector<Rule> parsed;

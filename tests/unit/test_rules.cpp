@@ -10,6 +10,9 @@
 using shortcred::Access;
 using shortcred::Rule;
 using shortcred::RuleError;
+using shortcred::default_templates;
+using shortcred::rule_file_warnings;
+using shortcred::unanchored_warning;
 
 namespace {
 
@@ -266,4 +269,30 @@ TEST_CASE("a scope reports every bad rule, not only the first", "[rules]") {
   REQUIRE(errors.size() == 2);
   CHECK(errors[0].line == 1);
   CHECK(errors[1].line == 3);
+}
+
+TEST_CASE("an allow template whose first level is not %o gets an unanchored warning",
+          "[rules]") {
+  const std::string file =
+      "# comment\n"
+      "readwrite %o/users/%u/#\n"  // 2: anchored
+      "read %c/inbox\n"            // 3
+      "\n"
+      "write %u/#\n"               // 5
+      "readwrite #\n"              // 6
+      "read %o-x/feed\n"           // 7: a prefix of the level is not an anchor
+      "deny %c/#\n"                // 8: deny only takes access away
+      "read %o\n"                  // 9: anchored, one level
+      "read $SYS/#\n"              // 10
+      "read +/shared/#\n"          // 11
+      "bogus rule\n";              // 12: an error, not a warning
+  const auto w = rule_file_warnings(file);
+  std::vector<std::size_t> lines;
+  for (const auto& e : w) lines.push_back(e.line);
+  CHECK(lines == std::vector<std::size_t>{3, 5, 6, 7, 10, 11});
+  REQUIRE(!w.empty());
+  CHECK(w[0].message.find("'read %c/inbox'") != std::string::npos);
+  CHECK(w[0].message.find("first topic level is '%c'") != std::string::npos);
+  CHECK(rule_file_warnings("readwrite %o/users/%u/#\nreadwrite %o/shared/#\n").empty());
+  for (const Rule& r : default_templates()) CHECK(unanchored_warning(r).empty());
 }

@@ -22,7 +22,7 @@ constexpr const char* kUsage =
     "\n"
     "  org create [--id ID] [--name NAME]\n"
     "  org show ORG\n"
-    "  org set ORG --FIELD VALUE...   (name, disabled 0|1, default_ttl, max_ttl, pub_rate,\n"
+    "  org set ORG --FIELD VALUE...   (name, disabled on|off, default_ttl, max_ttl, pub_rate,\n"
     "                                  pub_burst, max_connections, user_pub_rate,\n"
     "                                  user_max_connections)\n"
     "  org disable ORG\n"

@@ -1,5 +1,6 @@
 // shortcredctl acl check | lint: the broker's own evaluation (core Policy),
 // so an operator can ask "would this client be allowed?" without a broker.
+#include <algorithm>
 #include <fstream>
 #include <ostream>
 #include <sstream>
@@ -23,6 +24,18 @@ bool read_whole(const std::string& path, std::string& out) {
   return true;
 }
 
+// [{"line","message"}…]: lint's errors and warnings, check's warnings.
+Json::Value warnings_json(const std::vector<RuleError>& list) {
+  Json::Value a(Json::arrayValue);
+  for (const auto& e : list) {
+    Json::Value je(Json::objectValue);
+    je["line"] = Json::UInt64(e.line);
+    je["message"] = e.message;
+    a.append(je);
+  }
+  return a;
+}
+
 int check(Context& ctx) {
   const Args& a = ctx.args;
   a.allow_only({"org", "user", "client-id", "scope", "acl-file", "publish", "subscribe", "deliver",
@@ -36,6 +49,7 @@ int check(Context& ctx) {
   const std::string client_id = a.get("client-id").value_or("");
 
   std::vector<Rule> templates = default_templates();
+  std::vector<RuleError> warnings;
   if (auto file = a.get("acl-file")) {
     std::string content;
     if (!read_whole(*file, content)) throw UsageError("--acl-file: cannot read " + *file);
@@ -45,6 +59,7 @@ int check(Context& ctx) {
       throw UsageError("--acl-file " + *file + " line " + std::to_string(errors.front().line) +
                        ": " + errors.front().message);
     }
+    warnings = rule_file_warnings(content);
   }
   const auto scope_text = a.all("scope");
   std::vector<Rule> scope;
@@ -79,12 +94,17 @@ int check(Context& ctx) {
     v["rule"] = rule;
     v["source"] = std::string(to_string(d.source));
     v["reason"] = std::string(to_string(d.reason));
+    v["warnings"] = warnings_json(warnings);
     ctx.print_json(v);
   } else {
     *ctx.out << (d.allowed ? "allow" : "deny") << "  (" << to_string(d.source);
     if (!rule.empty()) *ctx.out << " rule: " << rule;
     if (!d.allowed) *ctx.out << "; " << to_string(d.reason);
     *ctx.out << ")\n";
+    // On stderr: stdout stays the one-line decision scripts read.
+    for (const auto& w : warnings) {
+      *ctx.err << "warning: " << *a.get("acl-file") << ":" << w.line << ": " << w.message << "\n";
+    }
   }
   return d.allowed ? kExitOk : kExitRefused;
 }
@@ -98,20 +118,26 @@ int lint(Context& ctx) {
   std::vector<Rule> rules;
   std::vector<RuleError> errors;
   const bool ok = parse_rule_file(content, rules, errors);
+  // Warnings are advice: they never fail the lint (exit 0 if no error).
+  const std::vector<RuleError> warnings = rule_file_warnings(content);
   if (ctx.json) {
     Json::Value v(Json::objectValue);
     v["ok"] = ok;
-    v["errors"] = Json::Value(Json::arrayValue);
-    for (const auto& e : errors) {
-      Json::Value je(Json::objectValue);
-      je["line"] = Json::UInt64(e.line);
-      je["message"] = e.message;
-      v["errors"].append(je);
-    }
+    v["errors"] = warnings_json(errors);
+    v["warnings"] = warnings_json(warnings);
     ctx.print_json(v);
   } else {
-    for (const auto& e : errors) *ctx.out << path << ":" << e.line << ": " << e.message << "\n";
-    if (ok) *ctx.out << path << ": " << rules.size() << " rule(s), ok\n";
+    std::vector<std::pair<std::size_t, std::string>> lines;  // in file order
+    for (const auto& e : errors) lines.emplace_back(e.line, e.message);
+    for (const auto& w : warnings) lines.emplace_back(w.line, "warning: " + w.message);
+    std::stable_sort(lines.begin(), lines.end(),
+                     [](const auto& x, const auto& y) { return x.first < y.first; });
+    for (const auto& [line, message] : lines) *ctx.out << path << ":" << line << ": " << message << "\n";
+    if (ok) {
+      *ctx.out << path << ": " << rules.size() << " rule(s), ok";
+      if (!warnings.empty()) *ctx.out << ", " << warnings.size() << " warning(s)";
+      *ctx.out << "\n";
+    }
   }
   return ok ? kExitOk : kExitRefused;
 }

@@ -57,7 +57,8 @@ int show(Context& ctx) {
   return kExitOk;
 }
 
-// Every option is a field: `name`, `disabled` (0|1) or a numeric limit. Values
+// Every option is a field: `name`, `disabled` (an on/off word, stored as 1
+// or 0) or a numeric limit. Values
 // are validated here, so redis-cli typos are the only way to store garbage.
 // `--disabled 1` is `org disable` (same store call: audit and broadcast).
 int set(Context& ctx) {
@@ -72,9 +73,17 @@ int set(Context& ctx) {
     if (numeric && !parse_u64(v, parsed)) {
       throw UsageError("--" + k + " must be a non-negative whole number, got '" + v + "'");
     }
-    if (k == "disabled" && v != "0" && v != "1") throw UsageError("--disabled must be 0 or 1");
     if (!numeric && k != "name" && k != "disabled") {
       throw UsageError("unknown org field --" + k);
+    }
+    if (k == "disabled") {
+      // Stored as 1 or 0 whatever the spelling, so every reader agrees.
+      const std::optional<bool> d = parse_flag_word(v);
+      if (!d) {
+        throw UsageError("--disabled must be 1/true/yes/on or 0/false/no/off, got '" + v + "'");
+      }
+      fields.emplace_back(k, *d ? "1" : "0");
+      continue;
     }
     fields.emplace_back(k, v);
   }

@@ -201,6 +201,7 @@ HttpService::Impl::Impl(ServiceConfig c)
   store.prefix = cfg.key_prefix;
   store.default_ttl = cfg.default_ttl;
   store.max_ttl = cfg.max_ttl;
+  store.warn = [](const std::string& what) { log_event("stored_value", what); };
 }
 
 HttpService::HttpService(ServiceConfig cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}

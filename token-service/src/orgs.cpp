@@ -50,7 +50,7 @@ Status set_org(redis::Connection& c, const std::string& prefix, const std::strin
   }
   for (const auto& [k, v] : fields) {
     if (k != "disabled") continue;
-    const bool disable = v == "1";
+    const bool disable = parse_flag_word(v).value_or(true);  // as org_from_fields reads it
     cmds.push_back(audit_command(prefix, org, disable ? "org_disable" : "org_enable", "", "", who));
     if (disable) {
       cmds.push_back({"PUBLISH", revoked_channel(prefix),

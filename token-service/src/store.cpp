@@ -176,6 +176,14 @@ Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& r
   // No org hash, no credential: a deleted org (or a typo in shortcredctl)
   // must not get working credentials.
   if (!exists) return Status::make(Code::org_not_found, "no organisation " + req.org);
+  if (org.disabled_unrecognised) {
+    const std::string why = "organisation " + req.org +
+                            " is disabled: its field disabled holds an unrecognised value, which "
+                            "counts as disabled (set it with shortcredctl org set " +
+                            req.org + " --disabled 0|1)";
+    if (cfg.warn) cfg.warn(why);
+    return Status::make(Code::forbidden, why);
+  }
   if (org.disabled) {
     return Status::make(Code::forbidden, "organisation " + req.org + " is disabled");
   }

@@ -41,6 +41,17 @@ bool parse_rule(std::string_view text, Rule& out, RuleError& err);
 bool parse_rule_file(std::string_view content, std::vector<Rule>& out,
                      std::vector<RuleError>& errors);
 
+// Advice about rules that parse but are probably a mistake; never an error.
+// Today one kind: an allow rule (read, write, readwrite) whose first topic
+// level is not exactly `%o` is not anchored to the org, so different orgs'
+// clients can meet on its topics: with `read %c/inbox` a client of any org
+// that picks client id `acme` reads `acme/inbox`, the first level of org
+// acme's namespace. (`%o-x` is not anchored either: org `a` would get `a-x`,
+// the namespace of org `a-x`.) Deny rules only take access away: no warning.
+std::vector<RuleError> rule_file_warnings(std::string_view content);
+// The warning for one rule, or "" (RuleError::line 0).
+std::string unanchored_warning(const Rule& rule);
+
 inline constexpr std::size_t kMaxScopeRules = 16;
 inline constexpr std::size_t kMaxScopeRuleLen = 256;
 

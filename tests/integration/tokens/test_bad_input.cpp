@@ -273,6 +273,33 @@ TEST_CASE("a disabled org cannot issue", "[tokend]") {
   CHECK(env.snapshot() == before);
 }
 
+TEST_CASE("an org whose stored disabled is unrecognised fails closed, and tokend logs it",
+          "[tokend]") {
+  TokendEnv env;
+  auto c = env.redis.connect();
+  for (const char* v : {"01", "disable", "2"}) {
+    CAPTURE(v);
+    c.command({"HSET", "shortcred:{" + env.org + "}:org", "disabled", v});
+    const auto before = env.snapshot();
+    const auto r = env.issue(R"({"user_id":"a"})");
+    CHECK(r.status == 403);
+    CHECK(parse_json(r.body)["error"]["code"].asString() == "org_disabled");
+    CHECK(env.snapshot() == before);
+  }
+  CHECK(support::wait_until(
+      [&] {
+        return env.log().find("shortcred-tokend: organisation " + env.org +
+                              " is disabled: its field disabled holds an unrecognised value") !=
+               std::string::npos;
+      },
+      2s));
+  // The usual spellings are read as meant, without a log line.
+  c.command({"HSET", "shortcred:{" + env.org + "}:org", "disabled", "false"});
+  CHECK(env.issue(R"({"user_id":"a"})").status == 201);
+  c.command({"HSET", "shortcred:{" + env.org + "}:org", "disabled", "Yes"});
+  CHECK(env.issue(R"({"user_id":"a"})").status == 403);
+}
+
 TEST_CASE("an org that no longer exists cannot issue", "[tokend]") {
   TokendEnv env;
   auto c = env.redis.connect();

@@ -262,3 +262,104 @@ TEST_CASE("shortcredctl acl lint reports every error with its line", "[ctl]") {
   CHECK(v["errors"][1]["line"].asInt() == 3);
   CHECK(v["errors"][2]["line"].asInt() == 4);
 }
+
+TEST_CASE("shortcredctl org set --disabled takes the usual on/off words and stores 1 or 0",
+          "[ctl]") {
+  Ctl ctl;
+  REQUIRE(ctl({"org", "create", "--id", "org_w"}).exit_code == 0);
+  auto c = ctl.redis.connect();
+  const auto stored = [&] {
+    return shortcred::redis::to_string(c.command({"HGET", "shortcred:{org_w}:org", "disabled"}).get());
+  };
+  for (const char* on : {"true", "yes", "ON", " 1", "True "}) {
+    CAPTURE(on);
+    CHECK(ctl.json({"org", "set", "org_w", "--disabled", on})["disabled"].asString() == "1");
+    CHECK(stored() == "1");
+    CHECK(ctl({"token", "mint", "--org", "org_w", "--user", "alice"}).exit_code == 1);
+  }
+  for (const char* off : {"false", "no", "Off", "0", ""}) {
+    CAPTURE(off);
+    CHECK(ctl.json({"org", "set", "org_w", "--disabled", off})["disabled"].asString() == "0");
+    CHECK(stored() == "0");
+  }
+  CHECK(ctl({"token", "mint", "--org", "org_w", "--user", "alice"}).exit_code == 0);
+  // Anything else is a usage error and changes nothing.
+  for (const char* bad : {"01", "2", "maybe", "disabled", "y"}) {
+    CAPTURE(bad);
+    const auto r = ctl({"org", "set", "org_w", "--disabled", bad});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("--disabled must be 1/true/yes/on or 0/false/no/off, got '" +
+                     std::string(bad) + "'") != std::string::npos);
+    CHECK(stored() == "0");
+  }
+}
+
+TEST_CASE("shortcredctl refuses to mint into an org whose stored disabled is unrecognised",
+          "[ctl]") {
+  Ctl ctl;
+  REQUIRE(ctl({"org", "create", "--id", "org_u"}).exit_code == 0);
+  auto c = ctl.redis.connect();
+  c.command({"HSET", "shortcred:{org_u}:org", "disabled", "01"});
+  const auto r = ctl({"token", "mint", "--org", "org_u", "--user", "alice"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("unrecognised value") != std::string::npos);
+}
+
+TEST_CASE("shortcredctl acl lint warns on templates not anchored to %o without failing",
+          "[ctl]") {
+  Ctl ctl;
+  support::TempDir dir("shortcred-lint");
+  support::write_file(dir / "warn.conf",
+                      "readwrite %o/users/%u/#\nread %c/inbox\ndeny %u/#\nwrite %u/out\n");
+  const std::string file = (dir / "warn.conf").string();
+  auto v = ctl.json({"acl", "lint", file});  // exit 0: warnings are advice
+  CHECK(v["ok"].asBool());
+  CHECK(v["errors"].size() == 0);
+  REQUIRE(v["warnings"].size() == 2);
+  CHECK(v["warnings"][0]["line"].asInt() == 2);
+  CHECK(v["warnings"][0]["message"].asString().find("'read %c/inbox' is not anchored") !=
+        std::string::npos);
+  CHECK(v["warnings"][1]["line"].asInt() == 4);
+
+  const auto human = ctl({"acl", "lint", file});
+  CHECK(human.exit_code == 0);
+  CHECK(human.out.find(file + ":2: warning: 'read %c/inbox' is not anchored to the org") !=
+        std::string::npos);
+  CHECK(human.out.find(file + ": 4 rule(s), ok, 2 warning(s)") != std::string::npos);
+
+  // Errors still fail, and the warnings come along.
+  support::write_file(dir / "both.conf", "read %c/inbox\nfly a/b\n");
+  v = ctl.json({"acl", "lint", (dir / "both.conf").string()}, 1);
+  CHECK(v["errors"].size() == 1);
+  CHECK(v["warnings"].size() == 1);
+
+  // An anchored file has an empty list.
+  support::write_file(dir / "good.conf", "readwrite %o/users/%u/#\nread %o/shared/#\n");
+  CHECK(ctl.json({"acl", "lint", (dir / "good.conf").string()})["warnings"].size() == 0);
+}
+
+TEST_CASE("shortcredctl acl check warns on an --acl-file template not anchored to %o", "[ctl]") {
+  Ctl ctl;
+  support::TempDir dir("shortcred-acl");
+  support::write_file(dir / "acl.conf", "readwrite %o/users/%u/#\nread %c/inbox\n");
+  const std::string file = (dir / "acl.conf").string();
+  // The attack the warning is about: a client of org o1 picks client id
+  // `acme` and reads org acme's `acme/inbox`.
+  auto r = ctl({"--json", "acl", "check", "--org", "o1", "--user", "u1", "--client-id", "acme",
+                "--acl-file", file, "--subscribe", "acme/inbox"});
+  CHECK(r.exit_code == 0);  // the decision decides the exit code, not the warning
+  auto v = parse_json(r.out);
+  CHECK(v["allowed"].asBool());
+  REQUIRE(v["warnings"].size() == 1);
+  CHECK(v["warnings"][0]["line"].asInt() == 2);
+
+  r = ctl({"acl", "check", "--org", "o1", "--user", "u1", "--acl-file", file, "--publish",
+           "o1/users/u1/x"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("allow") == 0);
+  CHECK(r.err.find("warning: " + file + ":2: 'read %c/inbox' is not anchored") !=
+        std::string::npos);
+  // Built-in templates: no warnings.
+  r = ctl({"--json", "acl", "check", "--org", "o1", "--user", "u1", "--publish", "o1/users/u1/x"});
+  CHECK(parse_json(r.out)["warnings"].size() == 0);
+}

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@ struct StoreConfig {
   std::string prefix{kDefaultKeyPrefix};
   std::int64_t default_ttl = 3600;  // used when neither request nor org sets one
   std::int64_t max_ttl = 86400;     // used when the org hash has no max_ttl
+  // Told about stored data that was read fail-closed (an org whose `disabled`
+  // holds an unrecognised value); the service logs it. May be empty.
+  std::function<void(const std::string&)> warn;
 };
 
 // Who did it, for the audit stream.
