@@ -114,6 +114,7 @@ void start(Broker& b, support::TempDir& dir, const std::vector<std::string>& pre
 std::vector<Account> mint(shortcred::redis::Connection& c, int n, const std::string& user_prefix) {
   std::vector<Account> out;
   const auto rnd = shortcred::openssl_random();
+  c.command({"HSET", shortcred::org_key("shortcred:", kOrg), "name", kOrg});
   for (int i = 0; i < n; ++i) {
     const auto m = shortcred::mint_password(rnd);
     shortcred::CredentialRecord r;

@@ -67,6 +67,9 @@ int check_will(Plugin& p, mosquitto_evt_acl_check& ev) {
   if (!s->policy->check_publish(topic, ev.qos, ev.retain, now, kBrokerValidated).allowed) {
     return deny(p.counters.acl_denied_publish);
   }
+  // A will is a publish like any other: it takes a token from the buckets
+  // (still there: they outlive the session, SessionTable::sweep_idle).
+  if (!within_rate(p, *s)) return MOSQ_ERR_ACL_DENIED;
   return MOSQ_ERR_SUCCESS;
 }
 

@@ -124,10 +124,11 @@ int authenticate(Plugin& p, const char* username, std::string_view password, Cla
   if (const int rc = parse_claim(p, username, password, c); rc != kProceed) return rc;
   if (const int rc = require_ticks(p, c); rc != kProceed) return rc;
   Session* existing = p.sessions.find(c.client);
-  if (existing != nullptr && existing->token_id == c.token_id && existing->org == c.org &&
-      existing->user == c.user && existing->client_id == c.client_id) {
-    // SIGHUP re-check, or an AUTH 0x19 presenting the session's own
-    // credential again: from memory.
+  if (!c.in_place && existing != nullptr && existing->token_id == c.token_id &&
+      existing->org == c.org && existing->user == c.user && existing->client_id == c.client_id) {
+    // The SIGHUP re-check of a connected client: from memory. (An AUTH 0x19
+    // presenting the session's own credential again is looked up: it may
+    // have been revoked a moment ago.)
     if (!verify_secret(c.secret, existing->secret_sha256)) {
       return refuse(p, p.counters.auth_failed_bad_secret, "wrong secret", c.token_id, c.client_id);
     }
@@ -209,6 +210,9 @@ int judge_records(Plugin& p, const Claim& c, const Fields& cred_fields, const Fi
     return why(p.counters.auth_failed_bad_secret, "wrong secret");
   }
   if (rec.expires_at_ms <= now) return why(p.counters.auth_failed_expired, "credential expired");
+  // An org whose hash was deleted no longer exists: fail closed (the token
+  // service answers 404 for it too).
+  if (org_fields.empty()) return why(p.counters.auth_failed_org_missing, "organisation does not exist");
   org = org_from_fields(org_fields);
   if (org.disabled) return why(p.counters.auth_failed_org_disabled, "organisation is disabled");
   if (!rec.client_id.empty() && rec.client_id != c.client_id) {

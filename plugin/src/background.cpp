@@ -71,6 +71,7 @@ void Background::push(BackgroundEvents&& e) {
   for (auto& r : e.revocations) out_.revocations.push_back(std::move(r));
   for (auto& m : e.missing) out_.missing.push_back(std::move(m));
   for (auto& o : e.orgs) out_.orgs.push_back(std::move(o));
+  for (auto& o : e.missing_orgs) out_.missing_orgs.push_back(std::move(o));
   for (auto& l : e.logs) out_.logs.push_back(std::move(l));
   out_.redis_errors += e.redis_errors;
   out_.redis_up_again = out_.redis_up_again || e.redis_up_again;
@@ -191,7 +192,12 @@ void Background::revalidate(std::vector<TokenRef> tokens, std::vector<std::strin
   for (const auto& org : orgs) {
     redis::Reply r = c.read_reply();
     if (!r) return fail(c.error());
-    if (r->type == REDIS_REPLY_ARRAY) e.orgs.emplace_back(org, org_from_fields(redis::to_pairs(r.get())));
+    if (r->type != REDIS_REPLY_ARRAY) continue;  // an error reply is "could not ask"
+    if (r->elements == 0) {
+      e.missing_orgs.push_back(org);
+    } else {
+      e.orgs.emplace_back(org, org_from_fields(redis::to_pairs(r.get())));
+    }
   }
   push(std::move(e));
 }

@@ -35,12 +35,14 @@ struct BackgroundEvents {
   std::vector<Revocation> revocations;     // from the channel
   std::vector<TokenRef> missing;           // failed revalidation (key gone)
   std::vector<std::pair<std::string, OrgRecord>> orgs;  // refreshed org hashes
+  std::vector<std::string> missing_orgs;                // org hash gone (deleted)
   std::vector<std::pair<int, std::string>> logs;        // (0 info | 1 warning, text)
   std::uint64_t redis_errors = 0;
   bool redis_up_again = false;  // a connection succeeded after a failure
 
   bool empty() const {
-    return revocations.empty() && missing.empty() && orgs.empty() && logs.empty() &&
+    return revocations.empty() && missing.empty() && orgs.empty() && missing_orgs.empty() &&
+           logs.empty() &&
            redis_errors == 0 && !redis_up_again;
   }
 };

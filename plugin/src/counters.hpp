@@ -23,6 +23,7 @@ namespace shortcred::plugin {
   X(auth_failed_user_mismatch, "auth/failed/user_mismatch") \
   X(auth_failed_expired, "auth/failed/expired")            \
   X(auth_failed_org_disabled, "auth/failed/org_disabled")  \
+  X(auth_failed_org_missing, "auth/failed/org_missing")    \
   X(auth_failed_client_id, "auth/failed/client_id")        \
   X(auth_failed_connection_limit, "auth/failed/connection_limit") \
   X(auth_failed_redis, "auth/failed/redis_unavailable")    \
@@ -34,6 +35,7 @@ namespace shortcred::plugin {
   X(kicked_expired, "kicked/expired")                      \
   X(kicked_revoked, "kicked/revoked")                      \
   X(kicked_org_disabled, "kicked/org_disabled")            \
+  X(kicked_org_missing, "kicked/org_missing")              \
   X(redis_errors, "redis/errors")
 
 struct Counters {

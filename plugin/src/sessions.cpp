@@ -1,8 +1,24 @@
 #include "sessions.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 namespace shortcred::plugin {
+namespace {
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// How long an empty bucket takes to fill up again.
+std::int64_t refill_ns(const TokenBucket& b) {
+  if (b.unlimited()) return 0;
+  return static_cast<std::int64_t>(b.burst() / b.rate() * 1e9);
+}
+
+}  // namespace
 
 void OrgState::apply(const OrgRecord& r, const LimitDefaults& d, std::int64_t now_ns) {
   disabled = r.disabled;
@@ -37,6 +53,7 @@ Session& SessionTable::insert(std::unique_ptr<Session> s) {
   OrgState& o = org_state(ref.org);
   ref.org_state = &o;
   o.sessions.insert(&ref);
+  o.idle_since_ns = 0;
   auto uit = o.users.find(ref.user);
   if (uit == o.users.end()) {
     uit = o.users.emplace(ref.user, UserState{}).first;
@@ -44,6 +61,7 @@ Session& SessionTable::insert(std::unique_ptr<Session> s) {
   }
   ref.user_state = &uit->second;
   ++ref.user_state->live;
+  ref.user_state->idle_since_ns = 0;
   by_client_id_[ref.client_id] = &ref;
   by_token_.emplace(ref.token_id, &ref);
   by_client_.emplace(ref.client, std::move(s));
@@ -65,15 +83,26 @@ std::unique_ptr<Session> SessionTable::detach(const void* client) {
   }
   OrgState* o = s->org_state;
   o->sessions.erase(s);
-  if (--s->user_state->live == 0) o->users.erase(s->user);
+  const std::int64_t now = steady_ns();
+  if (--s->user_state->live == 0) s->user_state->idle_since_ns = now;
+  if (o->sessions.empty()) o->idle_since_ns = now;
   std::unique_ptr<Session> out = std::move(it->second);
   by_client_.erase(it);
-  out->org_state = nullptr;
-  out->user_state = nullptr;
-  // Org state (limits, bucket) outlives its last session only until the
-  // next connect would recreate it; dropping it bounds memory by live orgs.
-  if (o->sessions.empty()) orgs_.erase(o->org);
   return out;
+}
+
+void SessionTable::sweep_idle(std::int64_t now_ns) {
+  for (auto o = orgs_.begin(); o != orgs_.end();) {
+    OrgState& org = o->second;
+    for (auto u = org.users.begin(); u != org.users.end();) {
+      const UserState& us = u->second;
+      const bool gone = us.live == 0 && now_ns - us.idle_since_ns >= refill_ns(us.bucket);
+      u = gone ? org.users.erase(u) : std::next(u);
+    }
+    const bool gone = org.sessions.empty() && org.users.empty() &&
+                      now_ns - org.idle_since_ns >= refill_ns(org.bucket);
+    o = gone ? orgs_.erase(o) : std::next(o);
+  }
 }
 
 void SessionTable::retoken(Session& s, std::string token_id) {

@@ -41,9 +41,13 @@ struct LimitDefaults {
 
 struct Session;
 
+// Org and user state (limits, buckets) outlives the last session for as long
+// as its buckets take to refill: a client that reconnects after being
+// rate-limited must find its bucket as it left it, not full again.
 struct UserState {
   TokenBucket bucket;
   std::size_t live = 0;
+  std::int64_t idle_since_ns = 0;  // monotonic; 0 while it has live sessions
 };
 
 struct OrgState {
@@ -53,6 +57,7 @@ struct OrgState {
   std::int64_t user_pub_rate = 0, user_max_connections = 0;
   TokenBucket bucket;
   std::int64_t last_rate_log_ns = 0;  // 0: never logged
+  std::int64_t idle_since_ns = 0;     // monotonic; 0 while it has (or never had) sessions
   std::unordered_set<Session*> sessions;
   StringMap<UserState> users;
 
@@ -104,8 +109,11 @@ class SessionTable {
   // authenticated, and the new session must stay indexed.
   void erase(const void* client) { detach(client); }
   // As erase(), but hands the session over instead of destroying it. Its
-  // org_state/user_state pointers must not be used afterwards.
+  // org_state/user_state pointers stay valid until the next sweep_idle().
   std::unique_ptr<Session> detach(const void* client);
+  // Forgets org and user state without sessions whose buckets have had
+  // time to refill since their last session left.
+  void sweep_idle(std::int64_t now_ns);
   // Points the client-id index at `s` again (after a session that had taken
   // the entry over was dropped).
   void index_client_id(Session& s) { by_client_id_[s.client_id] = &s; }
@@ -117,11 +125,16 @@ class SessionTable {
   std::vector<Session*> by_user(std::string_view org, std::string_view user);
   std::vector<Session*> by_org(std::string_view org);
 
-  // Forgets an org's state if no session uses it (after a refused CONNECT).
+  // Forgets an org's state that a refused CONNECT just created (never had
+  // a session, so nothing to remember).
   void drop_org_if_unused(std::string_view org) {
     auto it = orgs_.find(org);
-    if (it != orgs_.end() && it->second.sessions.empty()) orgs_.erase(it);
+    if (it != orgs_.end() && it->second.sessions.empty() && it->second.users.empty() &&
+        it->second.idle_since_ns == 0) {
+      orgs_.erase(it);
+    }
   }
+  std::size_t org_count() const noexcept { return orgs_.size(); }
 
   std::size_t size() const noexcept { return by_client_.size(); }
   template <class F>

@@ -29,7 +29,7 @@
 
 namespace shortcred::plugin {
 
-enum class KickReason { expired, revoked, org_disabled };
+enum class KickReason { expired, revoked, org_disabled, org_missing };
 
 struct PendingKick {
   const void* client;
@@ -98,6 +98,7 @@ struct Plugin {
   std::int64_t next_expiry_ms = 0;
   std::int64_t next_revalidate_ms = 0;
   std::int64_t next_sys_ms = 0;
+  std::int64_t next_sweep_ms = 0;
   bool logged_redis_down = false;
 };
 

@@ -41,8 +41,13 @@ void apply_background(Plugin& p, BackgroundEvents& ev, std::int64_t now) {
         break;
     }
     for (Session* s : hit) {
-      SC_LOG(MOSQ_LOG_NOTICE, "shortcred: token %s (org %s) revoked; disconnecting '%s'",
-             s->token_id.c_str(), s->org.c_str(), loggable(s->client_id).c_str());
+      if (reason == KickReason::org_disabled) {
+        SC_LOG(MOSQ_LOG_NOTICE, "shortcred: org %s disabled; disconnecting '%s' (token %s)",
+               s->org.c_str(), loggable(s->client_id).c_str(), s->token_id.c_str());
+      } else {
+        SC_LOG(MOSQ_LOG_NOTICE, "shortcred: token %s (org %s) revoked; disconnecting '%s'",
+               s->token_id.c_str(), s->org.c_str(), loggable(s->client_id).c_str());
+      }
       queue_kick(p, *s, reason);
     }
   }
@@ -57,6 +62,13 @@ void apply_background(Plugin& p, BackgroundEvents& ev, std::int64_t now) {
              "shortcred: token %s (org %s) no longer in Redis; disconnecting '%s'",
              s->token_id.c_str(), s->org.c_str(), loggable(s->client_id).c_str());
       queue_kick(p, *s, KickReason::revoked);
+    }
+  }
+  for (const std::string& org : ev.missing_orgs) {
+    for (Session* s : p.sessions.by_org(org)) {
+      SC_LOG(MOSQ_LOG_NOTICE, "shortcred: org %s no longer exists; disconnecting '%s'",
+             s->org.c_str(), loggable(s->client_id).c_str());
+      queue_kick(p, *s, KickReason::org_missing);
     }
   }
   const std::int64_t now_ns = mono_ns();
@@ -109,6 +121,7 @@ void run_kicks(Plugin& p) {
       case KickReason::expired: ++p.counters.kicked_expired; break;
       case KickReason::revoked: ++p.counters.kicked_revoked; break;
       case KickReason::org_disabled: ++p.counters.kicked_org_disabled; break;
+      case KickReason::org_missing: ++p.counters.kicked_org_missing; break;
     }
     if (with_will) {
       SC_LOG(MOSQ_LOG_NOTICE, "shortcred: token %s expired; disconnecting '%s'",
@@ -177,6 +190,10 @@ int on_tick(Plugin& p, mosquitto_evt_tick& tick) {
   if (now >= p.next_revalidate_ms) {
     p.next_revalidate_ms = now + p.opts.revalidate_interval_s * 1000LL;
     post_revalidation(p);
+  }
+  if (now >= p.next_sweep_ms) {
+    p.next_sweep_ms = now + 1000;
+    p.sessions.sweep_idle(mono_ns());
   }
   if (p.opts.sys_interval_s > 0 && now >= p.next_sys_ms) {
     if (p.next_sys_ms != 0) publish_counters(p);

@@ -65,6 +65,8 @@ Cred BrokerEnv::mint(const std::string& org, const std::string& user, const Mint
     argv.push_back(k);
     argv.push_back(v);
   }
+  // Every credential belongs to an existing org (a missing org hash refuses).
+  rc.command({"HSETNX", shortcred::org_key(shortcred::kDefaultKeyPrefix, org), "name", org});
   auto r1 = rc.command(argv);
   auto r2 = o.redis_expiry ? rc.command({"PEXPIREAT", key, std::to_string(rec.expires_at_ms)})
                            : rc.command({"PERSIST", key});

@@ -194,6 +194,7 @@ TEST_CASE("the plugin loads and serves and unloads under valgrind without errors
     argv.push_back(v);
   }
   conn.command(argv);
+  conn.command({"HSET", "shortcred:{orgV}:org", "name", "orgV"});
   MqttClient::Options o;
   o.client_id = "val-1";
   o.username = "val@orgV";

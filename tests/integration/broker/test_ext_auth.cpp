@@ -130,13 +130,21 @@ TEST_CASE("another authentication method is not ours", "[ext_auth]") {
   CHECK(connack_v5("alice-ext-other", c.username, "SCRAM-SHA-256", c.password) == kBadAuthMethod);
 }
 
-TEST_CASE("re-authentication with the same credential succeeds from memory", "[ext_auth]") {
-  const Cred c = env().mint("org_ext", "carol");
+TEST_CASE("re-authentication with the same credential is checked in Redis, not from memory",
+          "[ext_auth]") {
+  auto& e = env();
+  const Cred c = e.mint("org_ext", "carol");
   auto cl = connect_raw(c, "carol-same");
   const Mqtt5Raw::Reply r = cl->auth(kReauthenticate, "shortcred", c.password);
   CHECK(r.type == Mqtt5Raw::kAuth);
   CHECK(r.reason == 0);
   CHECK(cl->alive());
+  // Revoked a moment ago (the channel message not yet acted on): refused.
+  e.redis_cmd({"DEL", "shortcred:{org_ext}:cred:" + c.token_id});
+  const Mqtt5Raw::Reply again = cl->auth(kReauthenticate, "shortcred", c.password);
+  CHECK((again.type == Mqtt5Raw::kConnack || again.type == Mqtt5Raw::kDisconnect));
+  CHECK(again.reason == kNotAuthorized);
+  CHECK(cl->wait_closed(2s));
 }
 
 TEST_CASE("re-authentication with a fresh credential outlives the old expiry and takes its scope",

@@ -185,6 +185,9 @@ TEST_CASE("user and org messages on the channel disconnect every matching client
   e.redis_cmd({"PUBLISH", "shortcred:revoked", "org orgC"});
   CHECK(cv->wait_disconnected(500ms));
   CHECK(cd->connected());
+  // The log line names the disabled org, not a revoked token.
+  CHECK(e.mosq->log().find("shortcred: org orgC disabled; disconnecting 'victor-1'") !=
+        std::string::npos);
 }
 
 TEST_CASE("a redis-cli DEL disconnects within revalidate_interval_s + 1 s", "[revocation]") {
@@ -273,4 +276,21 @@ TEST_CASE("DELETE /v2/tokens/<id> on the token service disconnects within 500 ms
   CHECK_FALSE(obs->wait_message("orgH/users/hal/status", std::nullopt, 300ms));
   MqttClient again(e.client(c, "hal-1"));
   CHECK(again.connect(e.port()) == kNotAuthorized);
+}
+
+TEST_CASE("a deleted org's credentials are refused at CONNECT and its sessions kicked at revalidation",
+          "[org]") {
+  auto& e = env();
+  const Cred live = e.mint("org_gone", "gus");
+  const Cred later = e.mint("org_gone", "gus");
+  auto cl = e.connect(live, "gus-1");
+  REQUIRE(cl->connected());
+  e.redis_cmd({"DEL", "shortcred:{org_gone}:org"});
+  MqttClient refused(e.client(later, "gus-2"));
+  CHECK(refused.connect(e.port()) == kNotAuthorized);
+  // revalidate_interval_s 1: noticed within 2 s.
+  CHECK(cl->wait_disconnected(3s));
+  CHECK(e.mosq->log().find("org org_gone no longer exists; disconnecting 'gus-1'") !=
+        std::string::npos);
+  CHECK(e.mosq->log().find("organisation does not exist") != std::string::npos);
 }

@@ -228,3 +228,37 @@ TEST_CASE("Redis restarted under a running broker - live clients keep working, n
       },
       5s, 50ms));
 }
+
+// Hardening finding 5: the org's and the user's buckets outlive the last
+// session for their refill time, so reconnecting after each refusal gains
+// nothing; and a will takes a token like any publish.
+TEST_CASE("reconnecting does not refill the publish buckets, and wills count against them",
+          "[rate]") {
+  BrokerEnv e;
+  e.set_org("orgZ", {{"pub_rate", "5"}, {"pub_burst", "5"}});
+  const Cred c = e.mint("orgZ", "zoe");
+  auto obs = e.observer("orgZ/#");
+  int accepted = 0;
+  const auto t0 = Clock::now();
+  while (Clock::now() - t0 < 3s) {
+    auto cl = e.connect(c, "zoe-1");
+    REQUIRE(cl->connected());
+    while (cl->publish("orgZ/users/zoe/t", "x", 1) == 0) ++accepted;
+    cl->disconnect();
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  INFO("accepted " << accepted << " publishes in " << seconds << " s of reconnects");
+  CHECK(accepted <= 5 + static_cast<int>(5 * seconds) + 2);
+
+  // The bucket is empty now: a will published at the drop is cut too.
+  auto o = e.client(c, "zoe-will");
+  o.will = MqttClient::Will{"orgZ/users/zoe/will", "gone", 0, false};
+  MqttClient with_will(o);
+  REQUIRE(with_will.connect(e.port()) == 0);
+  while (with_will.publish("orgZ/users/zoe/t", "x", 1) == 0) {
+  }
+  with_will.drop();
+  REQUIRE(obs->publish("orgZ/marker", "m", 1) == 0);
+  REQUIRE(obs->wait_message("orgZ/marker", "m"));
+  CHECK(obs->count("orgZ/users/zoe/will") == 0);
+}

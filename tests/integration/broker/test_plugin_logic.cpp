@@ -2,6 +2,9 @@
 // table's indexes (including the duplicate-client-id takeover order).
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <limits>
+
 #include "breaker.hpp"
 #include "log_text.hpp"
 #include "options.hpp"
@@ -118,6 +121,33 @@ TEST_CASE("sessions are indexed by client and client id and token and user and o
   CHECK(t.find(&a) == nullptr);
   CHECK(t.by_org("o1").size() == 1);
   t.erase(&b);
+  CHECK(t.by_org("o1").empty());
+  // Unlimited buckets need no refill time: the idle org goes at the sweep.
+  t.sweep_idle(std::numeric_limits<std::int64_t>::max() / 2);
+  CHECK(t.find_org("o1") == nullptr);
+  CHECK(t.find_org("o2") != nullptr);
+}
+
+TEST_CASE("org and user state outlive their last session until their buckets have refilled",
+          "[sessions]") {
+  SessionTable t;
+  int a;
+  OrgRecord r;
+  r.pub_rate = 5;
+  r.pub_burst = 10;  // refills in 2 s
+  r.user_pub_rate = 1;  // burst 1: refills in 1 s
+  t.insert(session(&a, "o1", "u1", "t1", "c1"));
+  t.find_org("o1")->apply(r, {}, 0);
+  t.erase(&a);
+  const std::int64_t left = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::steady_clock::now().time_since_epoch())
+                                .count();
+  t.sweep_idle(left + 500'000'000);  // half a second later: still remembered
+  REQUIRE(t.find_org("o1") != nullptr);
+  CHECK(t.find_org("o1")->users.count("u1") == 1);
+  t.drop_org_if_unused("o1");  // a refused CONNECT must not forget it either
+  CHECK(t.find_org("o1") != nullptr);
+  t.sweep_idle(left + 2'100'000'000);
   CHECK(t.find_org("o1") == nullptr);
 }
 
