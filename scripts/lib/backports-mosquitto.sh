@@ -4,10 +4,19 @@
 # Usage: source it, then `backports_mosquitto DIR` prints the broker's path.
 BACKPORTS_MOSQUITTO_VERSION=2.0.21
 
+# `mosquitto -h` exits non-zero after printing its version, so its output is
+# captured rather than piped (pipefail would fail the pipe).
+is_backports_mosquitto() {
+  [ -x "$1" ] || return 1
+  local out
+  out=$("$1" -h 2>&1 || true)
+  [[ "$out" == *"version $BACKPORTS_MOSQUITTO_VERSION"* ]]
+}
+
 backports_mosquitto() {
   local dir="$1"
   local bin="$dir/root/usr/sbin/mosquitto"
-  if [ -x "$bin" ] && "$bin" -h 2>/dev/null | grep -q "version $BACKPORTS_MOSQUITTO_VERSION"; then
+  if is_backports_mosquitto "$bin"; then
     echo "$bin"
     return 0
   fi
@@ -24,7 +33,7 @@ backports_mosquitto() {
   rm -rf "$dir" && mkdir -p "$dir/deb"
   (cd "$dir/deb" && apt-get download -qq "mosquitto/bookworm-backports" 2>/dev/null) >&2
   dpkg-deb -x "$dir"/deb/mosquitto_*.deb "$dir/root"
-  "$bin" -h | grep -q "version $BACKPORTS_MOSQUITTO_VERSION" || {
+  is_backports_mosquitto "$bin" || {
     echo "error: $bin is not Mosquitto $BACKPORTS_MOSQUITTO_VERSION" >&2
     return 1
   }
