@@ -228,7 +228,12 @@ int judge_records(Plugin& p, const Claim& c, const Fields& cred_fields, const Fi
 }
 
 // Redis could (not) be asked: breaker, counters, one log line per outage.
-int lookup_outcome(Plugin& p, CredStore::Status status, const std::string& error) {
+int lookup_outcome(Plugin& p, const Claim& c, CredStore::Status status, const std::string& error) {
+  if (status == CredStore::Status::wrong_type) {
+    // Redis answered; the data is broken for this credential or org alone.
+    p.breaker.success();
+    return refuse(p, p.counters.auth_failed_internal, error.c_str(), c.token_id, c.client_id);
+  }
   if (status != CredStore::Status::ok) {
     // The backoff runs from the failure, not from the start of this attempt:
     // an attempt lasts up to two timeouts, which may exceed the backoff.
@@ -350,7 +355,7 @@ int check_client_id(Plugin& p, Claim& c) {
 
 int finish(Plugin& p, Claim& c, CredStore::Status status, const Fields& cred,
            const Fields& org_fields, const std::string& error) {
-  if (const int rc = lookup_outcome(p, status, error); rc != kProceed) return rc;
+  if (const int rc = lookup_outcome(p, c, status, error); rc != kProceed) return rc;
   const std::int64_t now = wall_ms();
   CredentialRecord rec;
   OrgRecord org;

@@ -2,6 +2,10 @@
 // known to be down, CONNECTs are refused at once instead of each waiting for
 // redis_timeout_ms; after an exponentially growing pause one CONNECT is let
 // through as a probe. Never fails open: "open" means refuse.
+//
+// One slow reply (another tenant's heavy command stalling Redis past the
+// timeout) is not an outage: the breaker opens after kFailuresToOpen
+// failures in a row; any success resets the count.
 #pragma once
 
 #include <algorithm>
@@ -13,15 +17,21 @@ class Breaker {
  public:
   static constexpr std::int64_t kFirstBackoffMs = 100;
   static constexpr std::int64_t kMaxBackoffMs = 2000;
+  static constexpr int kFailuresToOpen = 3;
 
   // True when a Redis round trip may be attempted now (closed, or a probe is due).
   bool allow(std::int64_t now_ms) const noexcept { return !open_ || now_ms >= next_probe_ms_; }
   void success() noexcept {
     open_ = false;
+    failures_ = 0;
     backoff_ms_ = kFirstBackoffMs;
   }
   void failure(std::int64_t now_ms) noexcept {
-    if (open_) backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
+    if (open_) {
+      backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
+    } else if (++failures_ < kFailuresToOpen) {
+      return;
+    }
     open_ = true;
     next_probe_ms_ = now_ms + backoff_ms_;
   }
@@ -33,6 +43,7 @@ class Breaker {
 
  private:
   bool open_ = false;
+  int failures_ = 0;  // in a row, while closed
   std::int64_t backoff_ms_ = kFirstBackoffMs;
   std::int64_t next_probe_ms_ = 0;
 };

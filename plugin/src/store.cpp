@@ -32,7 +32,15 @@ CredStore::Status CredStore::round_trip(const std::string& cred_k, const std::st
     conn_ = {};
     return Status::unavailable;
   }
-  // A Redis error reply (WRONGTYPE, NOAUTH, LOADING…) is not "no credential".
+  // WRONGTYPE is about that key's data; any other error reply (NOAUTH,
+  // LOADING, MASTERDOWN…) means Redis cannot serve us. Neither is "no credential".
+  auto wrong_type = [](const redis::Reply& r) {
+    return r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).starts_with("WRONGTYPE");
+  };
+  if (wrong_type(rc) || wrong_type(ro)) {
+    error = wrong_type(rc) ? "the credential key is not a hash" : "the org key is not a hash";
+    return Status::wrong_type;
+  }
   if (rc->type != REDIS_REPLY_ARRAY || ro->type != REDIS_REPLY_ARRAY) {
     error = "unexpected Redis reply: " + redis::to_string(rc->type == REDIS_REPLY_ARRAY ? ro.get() : rc.get());
     return Status::unavailable;

@@ -1,6 +1,8 @@
 // The broker thread's view of Redis: one pipelined round trip per CONNECT
 // (HGETALL cred + HGETALL org), bounded by redis_timeout_ms. "Could not ask"
-// (Unavailable) is never confused with "no such credential" (an empty hash).
+// (Unavailable) is never confused with "no such credential" (an empty hash),
+// nor with a key of the wrong type written by hand (WrongType): that refuses
+// this credential or org only, it is not an outage.
 #pragma once
 
 #include <chrono>
@@ -15,7 +17,7 @@ namespace shortcred::plugin {
 
 class CredStore {
  public:
-  enum class Status { ok, unavailable };
+  enum class Status { ok, unavailable, wrong_type };
 
   CredStore(RedisEndpoint ep, std::chrono::milliseconds timeout, std::string prefix)
       : ep_(std::move(ep)), timeout_(timeout), prefix_(std::move(prefix)) {}

@@ -274,3 +274,23 @@ TEST_CASE("the broker log never carries a password or secret", "[auth][secrets]"
   INFO("found in the broker log: " << found);
   CHECK(found.empty());  // …the secrets are not
 }
+
+// Hardening finding 4: a key of the wrong type written by hand refuses that
+// credential or org only; Redis answered, so nobody else is shut out.
+TEST_CASE("a wrong-typed cred or org key refuses that credential only, not everyone", "[auth]") {
+  auto& e = env();
+  const Cred broken = e.mint("org_auth", "wanda");
+  e.redis_cmd({"DEL", "shortcred:{org_auth}:cred:" + broken.token_id});
+  e.redis_cmd({"SET", "shortcred:{org_auth}:cred:" + broken.token_id, "not a hash"});
+  const Cred in_broken_org = e.mint("org_wrongtype", "walt");
+  e.redis_cmd({"DEL", "shortcred:{org_wrongtype}:org"});
+  e.redis_cmd({"LPUSH", "shortcred:{org_wrongtype}:org", "x"});
+  for (int i = 0; i < 5; ++i) {
+    CHECK(connack(e.client(broken, "wanda-" + std::to_string(i))) == kV5NotAuthorized);
+    CHECK(connack(e.client(in_broken_org, "walt-" + std::to_string(i))) == kV5NotAuthorized);
+    const Cred fine = e.mint("org_auth", "xena");
+    CHECK(connack(e.client(fine, "xena-" + std::to_string(i))) == 0);
+  }
+  CHECK(e.mosq->log().find("the credential key is not a hash") != std::string::npos);
+  CHECK(e.mosq->log().find("the org key is not a hash") != std::string::npos);
+}

@@ -165,10 +165,13 @@ TEST_CASE("Redis unresponsive - the breaker refuses new connects fast and live c
     CHECK(e.redis_refusal(rc));  // MOSQ_ERR_UNKNOWN: closed without CONNACK
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
   };
-  // The first connect waits for the timeout and opens the breaker.
-  const std::int64_t first_ms = refused_connect_ms(0);
-  INFO("first refused connect took " << first_ms << " ms");
-  CHECK(first_ms >= 200);
+  // The first connects wait for the timeout; three failures in a row open
+  // the breaker (one slow reply is not an outage).
+  for (int i = 0; i < 3; ++i) {
+    const std::int64_t first_ms = refused_connect_ms(-1 - i);
+    INFO("refused connect " << i << " before the breaker opened took " << first_ms << " ms");
+    CHECK(first_ms >= 200);
+  }
   std::int64_t worst_ms = 0;
   for (int i = 1; i <= 10; ++i) {
     std::int64_t ms = refused_connect_ms(i);

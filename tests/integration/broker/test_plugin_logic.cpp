@@ -76,10 +76,25 @@ TEST_CASE("client_id_prefix expands %o and %u", "[options]") {
   CHECK(expand_prefix("dev-", "o", "u") == "dev-");
 }
 
+TEST_CASE("one or two slow replies do not open the breaker, three in a row do", "[breaker]") {
+  Breaker b;
+  b.failure(1000);
+  b.failure(1001);
+  CHECK(b.allow(1002));
+  CHECK_FALSE(b.open());
+  b.success();  // the count starts again
+  b.failure(1003);
+  b.failure(1004);
+  CHECK_FALSE(b.open());
+  b.failure(1005);
+  CHECK(b.open());
+  CHECK_FALSE(b.allow(1006));
+}
+
 TEST_CASE("the breaker refuses while open and probes with growing backoff", "[breaker]") {
   Breaker b;
   CHECK(b.allow(0));
-  b.failure(1000);
+  for (int i = 0; i < Breaker::kFailuresToOpen; ++i) b.failure(1000);
   CHECK_FALSE(b.allow(1050));
   CHECK(b.allow(1100));
   b.failure(1100);  // probe failed: 200 ms
