@@ -86,6 +86,7 @@ constexpr OrgNumericField kOrgNumeric[] = {
     {"max_connections", &OrgRecord::max_connections},
     {"user_pub_rate", &OrgRecord::user_pub_rate},
     {"user_max_connections", &OrgRecord::user_max_connections},
+    {"max_tokens_per_user", &OrgRecord::max_tokens_per_user},
 };
 
 // Splits on single spaces; a message never carries empty tokens.

@@ -215,7 +215,7 @@ TEST_CASE("an org hash reads into its record and absent fields stay unset", "[sc
                     {"max_ttl", "7200"},     {"pub_rate", "500"},
                     {"pub_burst", "1000"},   {"max_connections", "50"},
                     {"user_pub_rate", "5"},  {"user_max_connections", "0"},
-                    {"unrelated", "ignored"}};
+                    {"max_tokens_per_user", "20"}, {"unrelated", "ignored"}};
   const OrgRecord o = org_from_fields(f);
   CHECK(o.name == "Acme");
   CHECK(o.created_at == "2026-11-27T18:41:07Z");
@@ -227,6 +227,7 @@ TEST_CASE("an org hash reads into its record and absent fields stay unset", "[sc
   CHECK(o.max_connections == 50);
   CHECK(o.user_pub_rate == 5);
   CHECK(o.user_max_connections == 0);
+  CHECK(o.max_tokens_per_user == 20);
 }
 
 TEST_CASE("the org field disabled reads the usual on/off spellings", "[schema]") {
@@ -274,14 +275,15 @@ TEST_CASE("a malformed numeric org field is treated as absent", "[schema]") {
 TEST_CASE("org_numeric_fields lists exactly the numeric org fields", "[schema]") {
   const std::vector<std::string_view> expected = {
       "default_ttl",         "max_ttl", "pub_rate", "pub_burst", "max_connections", "user_pub_rate",
-      "user_max_connections"};
+      "user_max_connections", "max_tokens_per_user"};
   CHECK(org_numeric_fields() == expected);
   for (auto name : org_numeric_fields()) {
     CAPTURE(name);
     const OrgRecord o = org_from_fields({{std::string(name), "7"}});
     const int set = o.default_ttl.has_value() + o.max_ttl.has_value() + o.pub_rate.has_value() +
                     o.pub_burst.has_value() + o.max_connections.has_value() +
-                    o.user_pub_rate.has_value() + o.user_max_connections.has_value();
+                    o.user_pub_rate.has_value() + o.user_max_connections.has_value() +
+                    o.max_tokens_per_user.has_value();
     CHECK(set == 1);
   }
 }

@@ -153,6 +153,8 @@ const char* error_code(Code c) {
       return "forbidden";
     case Code::org_not_found:
       return "org_not_found";
+    case Code::too_many:
+      return "too_many_tokens";
     case Code::unavailable:
     case Code::busy:
       return "redis_unavailable";

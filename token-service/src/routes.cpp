@@ -46,6 +46,8 @@ void respond_status(HttpService::Impl& svc, httplib::Response& res, const Status
       return send_error(res, 403, "org_disabled", s.message);
     case Code::org_not_found:
       return send_error(res, 404, "org_not_found", s.message);
+    case Code::too_many:
+      return send_error(res, 429, "too_many_tokens", s.message);
     case Code::unavailable:  // counted by the pool when the connection failed
       return send_error(res, 503, "redis_unavailable", "the credential store is unavailable");
     case Code::busy:  // the connection is fine: count it here
@@ -188,18 +190,12 @@ void refresh(HttpService::Impl& svc, redis::Connection& conn, const ApiKeyInfo& 
   ir.scope = old.scope;
   ir.client_id = old.client_id;
   ir.event = "refresh";
+  if (revoke_old) ir.replaces = old_id;
   Issued t;
-  const AuditInfo who = audit_for(key, req);
-  if (Status s = issue(conn, svc.store, ir, who, openssl_random(), t); !s.ok()) {
+  if (Status s = issue(conn, svc.store, ir, audit_for(key, req), openssl_random(), t); !s.ok()) {
     return respond_status(svc, res, s);
   }
-  if (revoke_old) {
-    // The new credential exists either way; a failure here is reported, and
-    // the client may retry DELETE on the old id.
-    const Status s = revoke_token(conn, svc.store.prefix, key.org, old_id, who);
-    if (!s.ok() && s.code != Code::not_found) return respond_status(svc, res, s);
-    if (s.ok()) svc.metrics.add_revoked();
-  }
+  if (t.replaced) svc.metrics.add_revoked();
   send_issued(svc, res, t);
 }
 

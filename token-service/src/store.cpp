@@ -131,31 +131,77 @@ Status read_org(redis::Connection& c, const std::string& prefix, const std::stri
 
 namespace {
 
-// The user index must be a sorted set (or absent) before anything is written:
-// on any other type ZADD fails inside EXEC while the cred hash and the audit
-// entry are written anyway, and PEXPIREAT would put our expiry on someone
-// else's key.
-Status check_user_index(redis::Connection& c, const std::string& ukey) {
-  redis::Reply t = c.command({"TYPE", ukey});
-  if (!t || t->type != REDIS_REPLY_STATUS) return reply_status(c, t);
-  const std::string type = redis::to_string(t.get());
-  if (type != "zset" && type != "none") {
-    return Status::make(Code::internal, "user index " + ukey + " is a " + type +
-                                            ", not a sorted set; nothing was written");
-  }
-  return Status::success();
+// Optimistic attempts of one issue before the user's index is called too busy.
+// Only writes to that one user's index abort an attempt, so this is reached
+// only by a flood of concurrent issues for one user (the issue rate and the
+// cap bound it anyway).
+constexpr int kIssueAttempts = 8;
+
+void unwatch(redis::Connection& c) {
+  if (c.ok()) c.command({"UNWATCH"});
 }
 
-// Undoes what ran of a failed issue transaction (the index changed type
-// between the check and EXEC, or any other element error), so no credential
-// that the client was never told about stays usable. Best effort: a failure
-// here leaves at worst an unknown cred that expires with its TTL.
-void undo_issue(redis::Connection& c, const redis::Reply& exec, const std::string& ckey,
-                const std::string& ukey, const std::string& audit, const std::string& id) {
+// What the user's index says right before the issue transaction.
+struct IndexState {
+  std::int64_t live = 0;  // members that have not expired, less the one replaced
+};
+
+// WATCHes the user index and reads, in one round trip, its type and how many
+// live credentials it holds. The count and the write are atomic because EXEC
+// fails (nil) if anyone touched the index in between; the caller retries.
+//
+// The index must be a sorted set (or absent) before anything is written: on
+// any other type ZADD fails inside EXEC while the cred hash and the audit
+// entry are written anyway, and PEXPIREAT would put our expiry on someone
+// else's key. On failure the WATCH is dropped again.
+Status watch_user_index(redis::Connection& c, const std::string& ukey, std::int64_t now,
+                        const std::string& replaces, IndexState& out) {
+  const std::string live_from = "(" + std::to_string(now);
+  bool ok = c.append({"WATCH", ukey}) && c.append({"TYPE", ukey}) &&
+            c.append({"ZCOUNT", ukey, live_from, "+inf"});
+  if (!replaces.empty()) ok = ok && c.append({"ZSCORE", ukey, replaces});
+  if (!ok) return unavailable(c);
+  redis::Reply watch = c.read_reply();
+  redis::Reply type = c.read_reply();
+  redis::Reply count = c.read_reply();
+  redis::Reply score = replaces.empty() ? nullptr : c.read_reply();
+  if (!watch || !type || !count || (!replaces.empty() && !score)) return unavailable(c);
+  Status s;
+  if (watch->type != REDIS_REPLY_STATUS) {
+    s = reply_status(c, watch);
+  } else if (type->type != REDIS_REPLY_STATUS) {
+    s = reply_status(c, type);
+  } else if (const std::string t = redis::to_string(type.get()); t != "zset" && t != "none") {
+    s = Status::make(Code::internal,
+                     "user index " + ukey + " is a " + t + ", not a sorted set; nothing was written");
+  } else if (count->type != REDIS_REPLY_INTEGER) {
+    s = reply_status(c, count);
+  } else {
+    out.live = count->integer;
+    // The credential a refresh replaces leaves in the same transaction, so
+    // it does not count against the cap.
+    std::uint64_t expires = 0;
+    if (score && score->type == REDIS_REPLY_STRING &&
+        parse_u64(redis::to_string(score.get()), expires) &&
+        expires > static_cast<std::uint64_t>(now)) {
+      --out.live;
+    }
+  }
+  if (!s.ok()) unwatch(c);
+  return s;
+}
+
+// Undoes what ran of a failed issue transaction (an element error inside
+// EXEC), so no credential that the client was never told about stays
+// usable. Best effort: a failure here leaves at worst an unknown cred that
+// expires with its TTL.
+void undo_issue(redis::Connection& c, const redis::Reply& exec, std::size_t xadd_index,
+                const std::string& ckey, const std::string& ukey, const std::string& audit,
+                const std::string& id) {
   if (!c.ok()) return;
   std::vector<std::vector<std::string>> cmds{{"DEL", ckey}, {"ZREM", ukey, id}};
-  if (exec && exec->type == REDIS_REPLY_ARRAY && exec->elements > 0) {
-    const redisReply* xadd = exec->element[exec->elements - 1];
+  if (exec && exec->type == REDIS_REPLY_ARRAY && exec->elements > xadd_index) {
+    const redisReply* xadd = exec->element[xadd_index];
     if (xadd->type == REDIS_REPLY_STRING) cmds.push_back({"XDEL", audit, redis::to_string(xadd)});
   }
   for (const auto& cmd : cmds) {
@@ -166,13 +212,10 @@ void undo_issue(redis::Connection& c, const redis::Reply& exec, const std::strin
   }
 }
 
-}  // namespace
-
-Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& req,
-             const AuditInfo& who, const RandomSource& rnd, Issued& out) {
-  OrgRecord org;
-  bool exists = false;
-  if (Status s = read_org(c, cfg.prefix, req.org, org, exists); !s.ok()) return s;
+// Checks the org, resolves and checks the TTL. `cap` is max_tokens_per_user
+// (0 = none).
+Status issue_limits(const StoreConfig& cfg, const IssueRequest& req, const OrgRecord& org,
+                    bool exists, std::int64_t& ttl, std::int64_t& cap) {
   // No org hash, no credential: a deleted org (or a typo in shortcredctl)
   // must not get working credentials.
   if (!exists) return Status::make(Code::org_not_found, "no organisation " + req.org);
@@ -188,9 +231,27 @@ Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& r
     return Status::make(Code::forbidden, "organisation " + req.org + " is disabled");
   }
   const std::int64_t max_ttl = std::min(org.max_ttl.value_or(cfg.max_ttl), kTtlCeiling);
-  const std::int64_t ttl =
-      req.ttl_seconds.value_or(org.default_ttl.value_or(cfg.default_ttl));
-  if (Status s = validate_ttl_field("ttl_seconds", ttl, max_ttl); !s.ok()) return s;
+  ttl = req.ttl_seconds.value_or(org.default_ttl.value_or(cfg.default_ttl));
+  cap = org.max_tokens_per_user.value_or(cfg.max_tokens_per_user);
+  return validate_ttl_field("ttl_seconds", ttl, max_ttl);
+}
+
+Status too_many(const IssueRequest& req, std::int64_t cap) {
+  return Status::make(Code::too_many,
+                      "user " + req.user + " already holds " + std::to_string(cap) +
+                          " live credentials, the org's max_tokens_per_user; revoke some or "
+                          "let them expire first");
+}
+
+}  // namespace
+
+Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& req,
+             const AuditInfo& who, const RandomSource& rnd, Issued& out) {
+  OrgRecord org;
+  bool exists = false;
+  if (Status s = read_org(c, cfg.prefix, req.org, org, exists); !s.ok()) return s;
+  std::int64_t ttl = 0, cap = 0;
+  if (Status s = issue_limits(cfg, req, org, exists, ttl, cap); !s.ok()) return s;
 
   const Minted m = mint_password(rnd);
   const std::int64_t now = now_ms();
@@ -205,7 +266,6 @@ Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& r
 
   const std::string ckey = cred_key(cfg.prefix, req.org, m.id);
   const std::string ukey = user_index_key(cfg.prefix, req.org, req.user);
-  if (Status s = check_user_index(c, ukey); !s.ok()) return s;
   const std::string exp = std::to_string(rec.expires_at_ms);
   std::vector<std::string> hset{"HSET", ckey};
   for (auto& [k, v] : to_fields(rec)) {
@@ -213,9 +273,9 @@ Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& r
     hset.push_back(std::move(v));
   }
   // The index expires with its latest credential: NX sets the first expiry,
-  // GT only ever extends it (Redis >= 7.0). The audit entry comes last, so
-  // undo_issue finds its id in the last EXEC element.
-  const std::vector<std::vector<std::string>> cmds{
+  // GT only ever extends it (Redis >= 7.0). undo_issue finds the audit
+  // entry's id at xadd_index.
+  std::vector<std::vector<std::string>> cmds{
       std::move(hset),
       {"PEXPIREAT", ckey, exp},
       {"ZADD", ukey, exp, m.id},
@@ -224,9 +284,33 @@ Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& r
       {"PEXPIREAT", ukey, exp, "GT"},
       audit_command(cfg.prefix, req.org, req.event, req.user, m.id, who, std::to_string(ttl)),
   };
+  const std::size_t xadd_index = cmds.size() - 1;
+  if (!req.replaces.empty()) {
+    // Refresh with revoke_old: the old credential goes in the same
+    // transaction, so the user never holds one more than the cap.
+    cmds.push_back({"DEL", cred_key(cfg.prefix, req.org, req.replaces)});
+    cmds.push_back({"ZREM", ukey, req.replaces});
+    cmds.push_back(audit_command(cfg.prefix, req.org, "revoke", req.user, req.replaces, who));
+    cmds.push_back({"PUBLISH", revoked_channel(cfg.prefix),
+                    format_revocation({Revocation::Kind::token, req.org, req.replaces})});
+  }
   redis::Reply exec;
-  if (Status s = transaction(c, cmds, exec); !s.ok()) {
-    undo_issue(c, exec, ckey, ukey, audit_key(cfg.prefix, req.org), m.id);
+  for (int attempt = 0;; ++attempt) {
+    if (attempt == kIssueAttempts) {
+      return Status::make(Code::busy, "the index of user " + req.user + " in " + req.org +
+                                          " kept changing during " +
+                                          std::to_string(kIssueAttempts) + " issue attempts");
+    }
+    IndexState index;
+    if (Status s = watch_user_index(c, ukey, now, req.replaces, index); !s.ok()) return s;
+    if (cap > 0 && index.live >= cap) {
+      unwatch(c);
+      return too_many(req, cap);
+    }
+    const Status s = transaction(c, cmds, exec);
+    if (s.ok()) break;
+    if (exec && exec->type == REDIS_REPLY_NIL) continue;  // the index changed: nothing ran
+    undo_issue(c, exec, xadd_index, ckey, ukey, audit_key(cfg.prefix, req.org), m.id);
     return s;
   }
 
@@ -238,6 +322,7 @@ Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& r
   out.ttl_seconds = ttl;
   out.scope = req.scope;
   out.client_id = req.client_id;
+  out.replaced = !req.replaces.empty() && exec->element[xadd_index + 1]->integer == 1;
   return Status::success();
 }
 

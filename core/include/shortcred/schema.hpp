@@ -62,8 +62,12 @@ struct OrgRecord {
   bool disabled = false;
   bool disabled_unrecognised = false;
   std::optional<std::int64_t> default_ttl, max_ttl, pub_rate, pub_burst, max_connections,
-      user_pub_rate, user_max_connections;
+      user_pub_rate, user_max_connections, max_tokens_per_user;
 };
+// Live credentials one user may hold when the org hash sets no
+// max_tokens_per_user (0 there = no cap). Bounds what one user's index costs
+// to list or revoke, so one tenant cannot stall Redis for the others.
+inline constexpr std::int64_t kDefaultMaxTokensPerUser = 100;
 OrgRecord org_from_fields(const Fields& f);
 // Names of the numeric org fields, for `shortcredctl org set --FIELD`.
 const std::vector<std::string_view>& org_numeric_fields();

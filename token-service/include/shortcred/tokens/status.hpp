@@ -15,6 +15,7 @@ enum class Code : std::uint8_t {
   not_found,      // no such org / credential / key (HTTP 404)
   forbidden,      // the org is disabled (HTTP 403)
   org_not_found,  // issuing into an org whose hash does not exist (HTTP 404)
+  too_many,       // the user holds max_tokens_per_user live credentials (HTTP 429)
   unavailable,    // Redis did not answer: unreachable, timeout, I/O (HTTP 503)
   busy,           // Redis answered "cannot serve now": LOADING, BUSY, OOM… (HTTP 503)
   internal,       // Redis answered an error about the data (WRONGTYPE…) (HTTP 500)

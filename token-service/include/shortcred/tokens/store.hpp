@@ -1,9 +1,12 @@
 // The Redis side of issuing and revoking credentials (DESIGN.md "Redis
 // schema"). One implementation, used by shortcred-tokend and shortcredctl.
 //
-// Issue  = one MULTI/EXEC: HSET cred + PEXPIREAT, ZADD user index + trim of
-//          expired members + PEXPIREAT NX/GT (the index lives as long as its
-//          latest credential), XADD audit MAXLEN ~ 100000.
+// Issue  = WATCH user index + TYPE + ZCOUNT of its live members (the
+//          max_tokens_per_user cap), then one MULTI/EXEC: HSET cred +
+//          PEXPIREAT, ZADD user index + trim of expired members + PEXPIREAT
+//          NX/GT (the index lives as long as its latest credential), XADD
+//          audit MAXLEN ~ 100000; a refresh with revoke_old also revokes the
+//          old credential in it.
 // Revoke = one MULTI/EXEC: DEL cred, ZREM index, XADD audit, PUBLISH on
 //          `<prefix>revoked` so brokers disconnect at once.
 //
@@ -30,6 +33,8 @@ struct StoreConfig {
   std::string prefix{kDefaultKeyPrefix};
   std::int64_t default_ttl = 3600;  // used when neither request nor org sets one
   std::int64_t max_ttl = 86400;     // used when the org hash has no max_ttl
+  // Live credentials per user when the org hash has no max_tokens_per_user.
+  std::int64_t max_tokens_per_user = kDefaultMaxTokensPerUser;
   // Told about stored data that was read fail-closed (an org whose `disabled`
   // holds an unrecognised value); the service logs it. May be empty.
   std::function<void(const std::string&)> warn;
@@ -48,6 +53,9 @@ struct IssueRequest {
   std::vector<std::string> scope;  // already validated
   std::string client_id;           // already validated; empty = no binding
   std::string event = "issue";     // audit event name ("issue" | "refresh")
+  // A token id of the same user revoked in the same transaction (refresh
+  // with revoke_old); it does not count against max_tokens_per_user.
+  std::string replaces;
 };
 
 struct Issued {
@@ -59,6 +67,7 @@ struct Issued {
   std::int64_t ttl_seconds = 0;
   std::vector<std::string> scope;
   std::string client_id;
+  bool replaced = false;  // `replaces` still existed and is now revoked
 };
 
 struct TokenInfo {
@@ -73,8 +82,11 @@ Status read_org(redis::Connection& c, const std::string& prefix, const std::stri
                 OrgRecord& out, bool& exists);
 
 // Resolves the TTL (request → org default_ttl → cfg.default_ttl), checks it
-// against [60, org max_ttl or cfg.max_ttl], refuses a disabled org, mints and
-// writes the credential.
+// against [60, org max_ttl or cfg.max_ttl], refuses a disabled org, refuses
+// (Code::too_many, nothing written) a user who already holds
+// max_tokens_per_user live credentials, mints and writes the credential.
+// The count is atomic with the write: WATCH on the user index, then the
+// MULTI/EXEC, retried when the index changed in between.
 Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& req,
              const AuditInfo& who, const RandomSource& rnd, Issued& out);
 
