@@ -49,10 +49,13 @@ redis-cli -p "$rport" flushall >/dev/null
 
 ctl="$build/token-service/shortcredctl --redis redis://127.0.0.1:$rport/0"
 $ctl org create --id org_bench >/dev/null
+# A throughput benchmark: no per-user cap and no issuance rate (tokend's
+# defaults, 100 live credentials per user and 50/s per key, would measure those).
+$ctl org set org_bench --max_tokens_per_user 0 >/dev/null
 key=$($ctl --json apikey create --org org_bench | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
 
 "$build/token-service/shortcred-tokend" --listen "127.0.0.1:$hport" \
-  --redis "redis://127.0.0.1:$rport/0" --threads "$threads" 2>/dev/null &
+  --redis "redis://127.0.0.1:$rport/0" --threads "$threads" --issue-rate 0 2>/dev/null &
 tokend_pid=$!
 until curl -s "http://127.0.0.1:$hport/healthz" >/dev/null; do sleep 0.05; done
 

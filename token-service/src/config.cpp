@@ -33,7 +33,7 @@ const std::vector<Flag> kFlags{
      "upper bound of ttl_seconds when the org sets no max_ttl (default 86400)"},
     {"key-prefix", "SHORTCRED_KEY_PREFIX", "P", "Redis key prefix (default shortcred:)"},
     {"issue-rate", "SHORTCRED_ISSUE_RATE", "N",
-     "credentials per second per API key, burst N (default 0 = unlimited);\n"
+     "credentials per second per API key, burst N (default 50; 0 = unlimited);\n"
      "                          excess requests get 429 with Retry-After"},
     {"tls-cert", "SHORTCRED_TLS_CERT", "F", "PEM certificate chain: serve HTTPS (needs --tls-key)"},
     {"tls-key", "SHORTCRED_TLS_KEY", "F", "PEM private key of --tls-cert"},

@@ -1,9 +1,9 @@
 // Per-tenant bounds on what one API key can make Redis do (issue 13, finding
 // 4): a cap on live credentials per user, a default issuance rate, paginated
 // listing and revocation in bounded batches. Real redis-server and tokend.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
 #include <set>
 #include <string>
 #include <thread>
@@ -15,7 +15,9 @@ using namespace tokens_test;
 
 namespace {
 
-std::string user_key(const std::string& user) { return "shortcred:{org_test}:user:" + user; }
+std::string user_key(const std::string& user) {
+  return "shortcred:{org_test}:user:" + user;
+}
 
 long long zcard(TokendEnv& env, const std::string& key) {
   auto c = env.redis.connect();
@@ -127,4 +129,32 @@ TEST_CASE("shortcredctl token mint over max_tokens_per_user exits 1 with too_man
   CHECK(env.snapshot() == before);
   // tokend reads the same field.
   check_too_many(env.issue(R"({"user_id":"fay"})"));
+}
+
+TEST_CASE("issuance is limited to 50 per second per API key by default", "[tokend][bounds]") {
+  TokendEnv env;  // no --issue-rate
+  int created = 0, limited = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 120; ++i) {
+    const auto r = env.issue(R"({"user_id":"u)" + std::to_string(i) + R"("})");
+    if (r.status == 201) ++created;
+    if (r.status == 429) {
+      ++limited;
+      CHECK(parse_json(r.body)["error"]["code"].asString() == "rate_limited");
+      CHECK(r.headers.count("retry-after") == 1);
+    }
+  }
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(created + limited == 120);
+  CHECK(created >= 50);                                       // the burst
+  CHECK(created <= 50 + static_cast<int>(elapsed * 50) + 1);  // then 50/s
+  CHECK(limited > 0);
+  const auto help = support::run({SHORTCRED_TOKEND_PATH, "--help"});
+  CHECK(help.out.find("burst N (default 50; 0 = unlimited)") != std::string::npos);
+  // 0 still means unlimited.
+  TokendEnv unlimited({"--issue-rate", "0"});
+  for (int i = 0; i < 120; ++i) {
+    REQUIRE(unlimited.issue(R"({"user_id":"u)" + std::to_string(i) + R"("})").status == 201);
+  }
 }

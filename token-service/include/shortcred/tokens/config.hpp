@@ -22,7 +22,10 @@ struct ServiceConfig {
   std::int64_t default_ttl = 3600;  // seconds
   std::int64_t max_ttl = 86400;
   std::string key_prefix = "shortcred:";
-  double issue_rate = 0;  // tokens/s per API key; 0 = unlimited
+  // Credentials per second per API key (burst one second's worth); 0 =
+  // unlimited. On by default: one key minting without bound fills a user's
+  // index and the keyspace for every tenant.
+  double issue_rate = 50;
   std::string tls_cert, tls_key;
   bool log_json = false;
   int redis_timeout_ms = 500;  // connect and command timeout
