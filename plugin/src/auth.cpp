@@ -91,6 +91,8 @@ int swap_credential(Plugin& p, Session& s, const Claim& c, const CredentialRecor
 int parse_claim(Plugin& p, const char* username, std::string_view password, Claim& c) {
   const char* cid_raw = mosquitto_client_id(c.client);
   c.client_id = cid_raw != nullptr ? cid_raw : "";
+  const char* address = mosquitto_client_address(c.client);
+  c.address = address != nullptr ? address : "";
   Username un;
   if (username == nullptr || parse_username(username, un) != Errc::ok) {
     if (!c.claimed) return MOSQ_ERR_PLUGIN_DEFER;
@@ -118,6 +120,25 @@ int require_ticks(Plugin& p, const Claim& c) {
   return refuse(p, p.counters.auth_failed_internal,
                 "no tick event reaches the plugin, so expiry cannot be enforced", c.token_id,
                 c.client_id);
+}
+
+// Failed-auth throttling (auth_throttle.hpp): refused from memory, counted,
+// and logged at most once per 10 s — never a line per attempt.
+int throttle(Plugin& p, const Claim& c) {
+  const std::int64_t now = mono_ns();
+  const AuthThrottle::Verdict v = p.throttle.check(c.address, c.token_id, now);
+  if (v == AuthThrottle::Verdict::ask_redis) return kProceed;
+  const bool by_token = v == AuthThrottle::Verdict::token_refused;
+  ++(by_token ? p.counters.auth_throttled_token : p.counters.auth_throttled_address);
+  if (p.last_throttle_log_ns == 0 || now - p.last_throttle_log_ns >= 10'000'000'000) {
+    p.last_throttle_log_ns = now;
+    SC_LOG(MOSQ_LOG_NOTICE,
+           "shortcred: refusing CONNECTs from memory after repeated failures (now: %s %s); "
+           "see auth/throttled/* (logged at most once per 10 s)",
+           by_token ? "token" : "address",
+           by_token ? c.token_id.c_str() : loggable(c.address).c_str());
+  }
+  return MOSQ_ERR_AUTH;
 }
 
 int authenticate(Plugin& p, const char* username, std::string_view password, Claim& c) {
@@ -148,6 +169,9 @@ int authenticate(Plugin& p, const char* username, std::string_view password, Cla
                   c.client_id);
   }
   if (const int rc = check_client_id(p, c); rc != kProceed) return rc;
+  if (!c.in_place) {
+    if (const int rc = throttle(p, c); rc != kProceed) return rc;
+  }
   if (!p.breaker.allow(wall_ms())) {
     ++p.counters.auth_failed_redis;
     return MOSQ_ERR_UNKNOWN;
@@ -156,7 +180,7 @@ int authenticate(Plugin& p, const char* username, std::string_view password, Cla
   Fields cred, org;
   std::string err;
   const CredStore::Status st = p.store->fetch(c.org, c.token_id, cred, org, err);
-  return finish(p, c, st, cred, org, err);
+  return note_outcome(p, c, finish(p, c, st, cred, org, err));
 }
 
 // The SIGHUP re-check (Plugin::rechecking). Mosquitto runs it for every
@@ -191,13 +215,14 @@ int recheck_on_reload(Plugin& p, const mosquitto_evt_basic_auth& ev) {
 
 // The credential and org records, checked in order; on success `rec`,
 // `org` and `scope_rules` hold what the session needs.
-int judge_records(Plugin& p, const Claim& c, const Fields& cred_fields, const Fields& org_fields,
+int judge_records(Plugin& p, Claim& c, const Fields& cred_fields, const Fields& org_fields,
                   std::int64_t now, CredentialRecord& rec, OrgRecord& org,
                   std::vector<Rule>& scope_rules) {
   const auto why = [&](std::uint64_t& counter, const char* text) {
     return refuse(p, counter, text, c.token_id, c.client_id);
   };
   if (cred_fields.empty()) {
+    c.dead_token = true;
     return why(p.counters.auth_failed_unknown_token, "unknown, expired or revoked token");
   }
   const auto parsed = credential_from_fields(cred_fields);
@@ -209,7 +234,10 @@ int judge_records(Plugin& p, const Claim& c, const Fields& cred_fields, const Fi
   if (!verify_secret(c.secret, rec.secret_sha256)) {
     return why(p.counters.auth_failed_bad_secret, "wrong secret");
   }
-  if (rec.expires_at_ms <= now) return why(p.counters.auth_failed_expired, "credential expired");
+  if (rec.expires_at_ms <= now) {
+    c.dead_token = true;
+    return why(p.counters.auth_failed_expired, "credential expired");
+  }
   // An org whose hash was deleted no longer exists: fail closed (the token
   // service answers 404 for it too).
   if (org_fields.empty()) return why(p.counters.auth_failed_org_missing, "organisation does not exist");
@@ -319,6 +347,12 @@ bool ticks_arrive(Plugin& p) {
     p.logged_no_tick = true;
   }
   return false;
+}
+
+int note_outcome(Plugin& p, const Claim& c, int rc) {
+  if (rc == MOSQ_ERR_SUCCESS) p.throttle.succeeded(c.address);
+  if (rc == MOSQ_ERR_AUTH) p.throttle.failed(c.address, c.token_id, c.dead_token, mono_ns());
+  return rc;
 }
 
 int check_client_id(Plugin& p, Claim& c) {

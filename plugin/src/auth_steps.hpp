@@ -25,5 +25,7 @@ int check_client_id(Plugin& p, Claim& c);
 // swapped credential).
 int finish(Plugin& p, Claim& c, CredStore::Status status, const Fields& cred,
            const Fields& org_fields, const std::string& error);
+// Feeds the answer of a looked-up attempt to the failed-auth throttle; returns `rc`.
+int note_outcome(Plugin& p, const Claim& c, int rc);
 
 }  // namespace shortcred::plugin

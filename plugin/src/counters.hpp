@@ -28,6 +28,8 @@ namespace shortcred::plugin {
   X(auth_failed_connection_limit, "auth/failed/connection_limit") \
   X(auth_failed_redis, "auth/failed/redis_unavailable")    \
   X(auth_failed_internal, "auth/failed/internal")          \
+  X(auth_throttled_address, "auth/throttled/address")      \
+  X(auth_throttled_token, "auth/throttled/token")          \
   X(acl_denied_publish, "acl/denied/publish")              \
   X(acl_denied_subscribe, "acl/denied/subscribe")          \
   X(acl_denied_deliver, "acl/denied/deliver")              \

@@ -48,7 +48,7 @@ void complete(Plugin& p, Claim& c, const LookupResult& r) {
   // new one is abandoned.
   const Session* holder = p.sessions.find_by_client_id(c.client_id);
   const void* holder_client = holder != nullptr ? holder->client : nullptr;
-  const int rc = finish(p, c, r.status, r.cred, r.org, r.error);
+  const int rc = note_outcome(p, c, finish(p, c, r.status, r.cred, r.org, r.error));
   if (rc != MOSQ_ERR_SUCCESS) {
     p.compat.complete_basic_auth(c.client_id.c_str(), rc);
     return;

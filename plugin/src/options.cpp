@@ -98,6 +98,20 @@ bool parse_options(const std::vector<RawOption>& raw, Options& out, std::string&
         return false;
       }
       o.delayed_auth = value == "auto";
+    } else if (name == "auth_fail_per_address") {
+      if (!parse_int(value, 0, 100000, n)) {
+        error = bad(name, value, "an integer from 0 to 100000 (failed CONNECTs per minute per "
+                                 "client address before it is refused from memory; 0 = off)");
+        return false;
+      }
+      o.auth_fail_per_address = static_cast<int>(n);
+    } else if (name == "auth_fail_token_s") {
+      if (!parse_int(value, 0, 3600, n)) {
+        error = bad(name, value, "an integer from 0 to 3600 (seconds an unknown or expired "
+                                 "token id is refused from memory; 0 = off)");
+        return false;
+      }
+      o.auth_fail_token_s = static_cast<int>(n);
     } else if (name == "sys_interval") {
       if (!parse_int(value, 0, 86400, n)) {
         error = bad(name, value, "an integer from 0 to 86400 (seconds; 0 = off)");
@@ -108,7 +122,8 @@ bool parse_options(const std::vector<RawOption>& raw, Options& out, std::string&
       error = "plugin_opt_" + name +
               " is not an option of mosquitto_shortcred (known: redis_url, redis_timeout_ms, "
               "key_prefix, acl_file, revalidate_interval_s, pub_rate, pub_burst, "
-              "max_connections, client_id_prefix, client_id_prefix_mode, delayed_auth, sys_interval)";
+              "max_connections, client_id_prefix, client_id_prefix_mode, delayed_auth, auth_fail_per_address, auth_fail_token_s, "
+              "sys_interval)";
       return false;
     }
   }

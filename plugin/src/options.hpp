@@ -31,6 +31,8 @@ struct Options {
   PrefixMode client_id_prefix_mode = PrefixMode::refuse;  // assign: 2.1's mosquitto_set_clientid
   bool delayed_auth = true;            // auto: CONNECT lookups off the broker thread where 2.1 allows
   int sys_interval_s = 10;             // $SYS counters + log line; 0 = off
+  int auth_fail_per_address = 20;      // failed CONNECTs per minute per address before Redis; 0 = off
+  int auth_fail_token_s = 5;           // an unknown/expired token id is refused from memory; 0 = off
 };
 
 // One `plugin_opt_<name> <value>` pair as Mosquitto hands it over.

@@ -12,6 +12,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "auth_throttle.hpp"
 #include "background.hpp"
 #include "breaker.hpp"
 #include "broker_compat.hpp"
@@ -41,6 +42,9 @@ struct PendingKick {
 struct Claim {
   struct mosquitto* client = nullptr;
   std::string org, user, token_id, secret, client_id;
+  std::string address;  // the client's, for the failed-auth throttle
+  // Refused because Redis did not know the token or it had expired.
+  bool dead_token = false;
   // Method `shortcred`: a credential in the wrong format is refused, not
   // deferred (the client asked for us; nobody else handles the method).
   bool claimed = false;
@@ -64,6 +68,8 @@ struct Plugin {
   SessionTable sessions;
   Counters counters;
   Breaker breaker;
+  AuthThrottle throttle;
+  std::int64_t last_throttle_log_ns = 0;
   std::unique_ptr<CredStore> store;
   std::unique_ptr<Background> background;
   // 2.1 only (delayed basic auth): CONNECT lookups in flight, by sequence

@@ -194,6 +194,7 @@ int on_tick(Plugin& p, mosquitto_evt_tick& tick) {
   if (now >= p.next_sweep_ms) {
     p.next_sweep_ms = now + 1000;
     p.sessions.sweep_idle(mono_ns());
+    p.throttle.sweep(mono_ns());
   }
   if (p.opts.sys_interval_s > 0 && now >= p.next_sys_ms) {
     if (p.next_sys_ms != 0) publish_counters(p);

@@ -141,6 +141,15 @@ long BrokerEnv::last_counter(const std::string& counter) const {
   return v;
 }
 
+std::uint64_t BrokerEnv::redis_calls(const std::string& command) {
+  auto r = rc.command({"INFO", "commandstats"});
+  if (!r) throw std::runtime_error("INFO commandstats failed");
+  const std::string info = shortcred::redis::to_string(r.get());
+  const std::string key = "cmdstat_" + command + ":calls=";
+  const auto at = info.find(key);
+  return at == std::string::npos ? 0 : std::stoull(info.substr(at + key.size()));
+}
+
 std::string BrokerEnv::secret_in_log(const std::vector<std::string>& also) const {
   static const std::regex kSecret("tkn_[0-9a-z]{16}_[0-9A-Za-z]{40}|(^|[^A-Za-z0-9])sk_[0-9A-Za-z_]*");
   const std::string log = mosq->log();

@@ -96,6 +96,9 @@ class BrokerEnv {
   // The last value of `counter` (e.g. "sessions/live") in the plugin's
   // periodic counters log line (plugin_opt_sys_interval), or -1 if none yet.
   long last_counter(const std::string& counter) const;
+  // How many times Redis ran `command` (lower case, e.g. "hgetall"), from
+  // INFO commandstats.
+  std::uint64_t redis_calls(const std::string& command);
 
   // The first secret found in the mosquitto log, or "" if none: a full
   // password (`tkn_<16>_<40>`), an `sk_` API key, any password minted by this

@@ -185,23 +185,11 @@ TEST_CASE("client_id_prefix %o/%u/ - only client ids under the user's own prefix
         std::string::npos);
 }
 
-namespace {
-
-std::uint64_t hgetall_calls(BrokerEnv& e) {
-  auto r = e.redis_cmd({"INFO", "commandstats"});
-  REQUIRE(r);
-  const std::string info = shortcred::redis::to_string(r.get());
-  const auto at = info.find("cmdstat_hgetall:calls=");
-  if (at == std::string::npos) return 0;
-  return std::stoull(info.substr(at + 22));
-}
-
-}  // namespace
 
 TEST_CASE("junk credentials are refused before any Redis round trip", "[auth]") {
   auto& e = env();
   const Cred good = e.mint("org_auth", "alice");
-  const std::uint64_t before = hgetall_calls(e);
+  const std::uint64_t before = e.redis_calls("hgetall");
   const std::vector<std::pair<std::string, std::string>> junk = {
       {"a@b", "tkn_short"},
       {"user@org", "tkn_"},
@@ -221,10 +209,10 @@ TEST_CASE("junk credentials are refused before any Redis round trip", "[auth]") 
       CHECK(connack(o) == refused_code(protocol));
     }
   }
-  CHECK(hgetall_calls(e) == before);
+  CHECK(e.redis_calls("hgetall") == before);
   // The counter does count a real attempt: one pipelined round trip, two HGETALLs.
   CHECK(connack(e.client(good, "junk-control")) == 0);
-  CHECK(hgetall_calls(e) == before + 2);
+  CHECK(e.redis_calls("hgetall") == before + 2);
 }
 
 TEST_CASE("the broker log never carries a password or secret", "[auth][secrets]") {

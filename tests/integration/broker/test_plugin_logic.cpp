@@ -5,6 +5,7 @@
 #include <chrono>
 #include <limits>
 
+#include "auth_throttle.hpp"
 #include "breaker.hpp"
 #include "log_text.hpp"
 #include "options.hpp"
@@ -202,4 +203,44 @@ TEST_CASE("loggable cuts after 128 bytes and marks the cut", "[log]") {
   CHECK(loggable(std::string(128, 'a')) == std::string(128, 'a'));
   CHECK(loggable(std::string(65535, 'a')) == std::string(128, 'a') + "\u2026");
   CHECK(loggable("abcdef", 3) == "abc\u2026");
+}
+
+TEST_CASE("the failed-auth throttle blocks an address after its burst, with a growing backoff",
+          "[throttle]") {
+  AuthThrottle t(3, 5);
+  const std::int64_t s = 1'000'000'000;
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(t.check("10.0.0.1", "tok" + std::to_string(i), 0) == AuthThrottle::Verdict::ask_redis);
+    t.failed("10.0.0.1", "tok" + std::to_string(i), false, 0);
+  }
+  CHECK(t.check("10.0.0.1", "x", 0) == AuthThrottle::Verdict::ask_redis);
+  t.failed("10.0.0.1", "x", false, 0);  // over the burst: blocked 1 s
+  CHECK(t.check("10.0.0.1", "y", s / 2) == AuthThrottle::Verdict::address_blocked);
+  CHECK(t.check("10.0.0.2", "y", s / 2) == AuthThrottle::Verdict::ask_redis);  // others unaffected
+  CHECK(t.check("10.0.0.1", "y", s) == AuthThrottle::Verdict::ask_redis);
+  t.failed("10.0.0.1", "y", false, s);  // still failing: 2 s
+  CHECK(t.check("10.0.0.1", "z", s + s * 19 / 10) == AuthThrottle::Verdict::address_blocked);
+  CHECK(t.check("10.0.0.1", "z", 3 * s) == AuthThrottle::Verdict::ask_redis);
+  t.succeeded("10.0.0.1");  // a success forgets the address's failures
+  CHECK(t.addresses() == 0);  // (10.0.0.2 was never tracked)
+  t.failed("10.0.0.3", "w", false, 0);
+  t.sweep(s);  // bucket not full yet: remembered
+  CHECK(t.addresses() == 1);
+  t.sweep(100 * s);
+  CHECK(t.addresses() == 0);
+}
+
+TEST_CASE("only unknown or expired token ids are held, and only for token_hold_s", "[throttle]") {
+  AuthThrottle t(0, 5);  // the address half off
+  const std::int64_t s = 1'000'000'000;
+  t.failed("a", "wrongsecret", false, 0);
+  CHECK(t.check("b", "wrongsecret", 0) == AuthThrottle::Verdict::ask_redis);
+  t.failed("a", "gone", true, 0);
+  CHECK(t.check("b", "gone", 4 * s) == AuthThrottle::Verdict::token_refused);
+  CHECK(t.check("b", "gone", 5 * s) == AuthThrottle::Verdict::ask_redis);
+  t.sweep(6 * s);
+  CHECK(t.tokens() == 0);
+  AuthThrottle off(0, 0);
+  off.failed("a", "gone", true, 0);
+  CHECK(off.check("a", "gone", 0) == AuthThrottle::Verdict::ask_redis);
 }

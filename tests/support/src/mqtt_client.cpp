@@ -141,7 +141,9 @@ int MqttClient::connect(int port, std::chrono::milliseconds timeout) {
     mosquitto_property_add_binary(&props, MQTT_PROP_AUTHENTICATION_DATA, opts_.auth_data.data(),
                                   static_cast<std::uint16_t>(opts_.auth_data.size()));
   }
-  const int rc = mosquitto_connect_bind_v5(mosq_, "127.0.0.1", port, opts_.keepalive, nullptr, props);
+  const int rc = mosquitto_connect_bind_v5(mosq_, "127.0.0.1", port, opts_.keepalive,
+                                           opts_.bind_address ? opts_.bind_address->c_str() : nullptr,
+                                           props);
   mosquitto_property_free_all(&props);
   if (rc != MOSQ_ERR_SUCCESS) return kNoConnack;
   if (!running_) {

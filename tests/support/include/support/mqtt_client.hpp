@@ -48,6 +48,9 @@ class MqttClient {
     // MQTT over TLS (an MQTTS listener): trust only this CA file (PEM) and
     // check the server certificate against 127.0.0.1, the host connected to.
     std::optional<std::string> tls_ca_file;
+    // Local address to connect from (any of 127.0.0.0/8 on loopback), so a
+    // test can play clients at different addresses.
+    std::optional<std::string> bind_address;
   };
   struct Message {
     std::string topic;
