@@ -64,30 +64,38 @@ int mint(Context& ctx) {
 
 int list(Context& ctx) {
   const Args& a = ctx.args;
-  a.allow_only({"org", "user"});
-  a.expect_positionals(0, "token list --org ORG [--user USER]");
+  a.allow_only({"org", "user", "limit", "cursor"});
+  a.expect_positionals(0, "token list --org ORG [--user USER] [--limit N] [--cursor C]");
+  ListRequest req;
   const std::string org = org_option(a);
-  const auto user = a.get("user");
-  if (user) require_user_id("--user", *user);
-  std::vector<TokenInfo> tokens;
-  if (Status s = list_tokens(ctx.redis(), ctx.prefix, org, user, tokens); !s.ok()) {
+  req.user = a.get("user");
+  if (req.user) require_user_id("--user", *req.user);
+  if (auto limit = a.get("limit")) {
+    std::uint64_t n = 0;
+    if (!parse_u64(*limit, n) || n < 1 || n > kMaxListLimit) {
+      throw UsageError("--limit must be a whole number in 1-" + std::to_string(kMaxListLimit) +
+                       ", got '" + *limit + "'");
+    }
+    req.limit = static_cast<std::size_t>(n);
+  }
+  req.cursor = a.get("cursor").value_or("");
+  ListPage page;
+  if (Status s = list_tokens(ctx.redis(), ctx.prefix, org, req, page); !s.ok()) {
     return ctx.fail(s);
   }
   if (ctx.json) {
-    Json::Value v(Json::objectValue);
-    v["tokens"] = Json::Value(Json::arrayValue);
-    for (const auto& t : tokens) v["tokens"].append(token_info_json(t));
-    ctx.print_json(v);
-  } else {
-    for (const auto& t : tokens) {
-      *ctx.out << t.token_id << "  " << t.record.user << "  expires "
-               << format_rfc3339(t.record.expires_at_ms / 1000);
-      if (!t.record.client_id.empty()) *ctx.out << "  client_id " << t.record.client_id;
-      if (!t.record.scope.empty()) *ctx.out << "  scope " << t.record.scope.size() << " rule(s)";
-      *ctx.out << "\n";
-    }
-    if (tokens.empty()) *ctx.out << "(no active credentials)\n";
+    ctx.print_json(token_page_json(page));
+    return kExitOk;
   }
+  for (const auto& t : page.tokens) {
+    *ctx.out << t.token_id << "  " << t.record.user << "  expires "
+             << format_rfc3339(t.record.expires_at_ms / 1000);
+    if (!t.record.client_id.empty()) *ctx.out << "  client_id " << t.record.client_id;
+    if (!t.record.scope.empty()) *ctx.out << "  scope " << t.record.scope.size() << " rule(s)";
+    *ctx.out << "\n";
+  }
+  if (page.tokens.empty() && page.next_cursor.empty()) *ctx.out << "(no active credentials)\n";
+  if (!page.next_cursor.empty()) *ctx.out << "(more: --cursor " << page.next_cursor << ")\n";
   return kExitOk;
 }
 

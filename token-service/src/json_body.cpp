@@ -52,6 +52,14 @@ Json::Value token_info_json(const TokenInfo& t) {
   return v;
 }
 
+Json::Value token_page_json(const ListPage& page) {
+  Json::Value v(Json::objectValue);
+  v["tokens"] = Json::Value(Json::arrayValue);
+  for (const auto& t : page.tokens) v["tokens"].append(token_info_json(t));
+  if (!page.next_cursor.empty()) v["next_cursor"] = page.next_cursor;
+  return v;
+}
+
 Json::Value error_json(std::string_view code, std::string_view message) {
   Json::Value v(Json::objectValue);
   v["error"]["code"] = std::string(code);

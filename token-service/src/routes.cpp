@@ -199,26 +199,43 @@ void refresh(HttpService::Impl& svc, redis::Connection& conn, const ApiKeyInfo& 
   send_issued(svc, res, t);
 }
 
+// `?user_id=…&limit=N&cursor=C`; each at most once.
+std::optional<Status> parse_list_query(const httplib::Request& req, ListRequest& lr) {
+  for (const auto& [name, value] : req.params) {
+    if (req.params.count(name) > 1) return Status::invalid(name + " given more than once");
+    if (name == "user_id") {
+      if (Status s = validate_user_field("user_id", value); !s.ok()) return s;
+      lr.user = value;
+    } else if (name == "limit") {
+      std::uint64_t n = 0;
+      if (!parse_u64(value, n) || n < 1 || n > kMaxListLimit) {
+        return Status::invalid("limit must be a whole number in 1-" +
+                               std::to_string(kMaxListLimit));
+      }
+      lr.limit = static_cast<std::size_t>(n);
+    } else if (name == "cursor") {
+      lr.cursor = value;
+    } else {
+      return std::nullopt;  // unknown: a 400, not a 422
+    }
+  }
+  return Status::success();
+}
+
 void list(HttpService::Impl& svc, redis::Connection& conn, const ApiKeyInfo& key,
           const httplib::Request& req, httplib::Response& res) {
-  std::optional<std::string> user;
-  for (const auto& [name, value] : req.params) {
-    if (name != "user_id") {
-      return send_error(res, 400, "unknown_field", "unknown query parameter; expected user_id");
-    }
-    if (Status s = validate_user_field("user_id", value); !s.ok()) {
-      return respond_status(svc, res, s);
-    }
-    user = value;
+  ListRequest lr;
+  const auto parsed = parse_list_query(req, lr);
+  if (!parsed) {
+    return send_error(res, 400, "unknown_field",
+                      "unknown query parameter; expected user_id, limit, cursor");
   }
-  std::vector<TokenInfo> tokens;
-  if (Status s = list_tokens(conn, svc.store.prefix, key.org, user, tokens); !s.ok()) {
+  if (!parsed->ok()) return respond_status(svc, res, *parsed);
+  ListPage page;
+  if (Status s = list_tokens(conn, svc.store.prefix, key.org, lr, page); !s.ok()) {
     return respond_status(svc, res, s);
   }
-  Json::Value v(Json::objectValue);
-  v["tokens"] = Json::Value(Json::arrayValue);
-  for (const auto& t : tokens) v["tokens"].append(token_info_json(t));
-  send_json(res, 200, v);
+  send_json(res, 200, token_page_json(page));
 }
 
 void revoke(HttpService::Impl& svc, redis::Connection& conn, const ApiKeyInfo& key,

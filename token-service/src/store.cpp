@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <string_view>
 
 #include "shortcred/ids.hpp"
@@ -385,35 +386,111 @@ Status revoke_user(redis::Connection& c, const std::string& prefix, const std::s
   return Status::success();
 }
 
-Status list_tokens(redis::Connection& c, const std::string& prefix, const std::string& org,
-                   const std::optional<std::string>& user, std::vector<TokenInfo>& out) {
-  std::vector<std::string> ids;
-  if (user) {
-    redis::Reply r = c.command({"ZRANGEBYSCORE", user_index_key(prefix, org, *user),
-                                "(" + std::to_string(now_ms()), "+inf"});
-    if (!r || r->type != REDIS_REPLY_ARRAY) return reply_status(c, r);
-    for (std::size_t i = 0; i < r->elements && ids.size() < kMaxListed; ++i) {
-      ids.push_back(redis::to_string(r->element[i]));
-    }
-  } else {
-    // No org-wide index exists (it would need trimming on every expiry), so
-    // listing a whole org walks its keys with SCAN; fine for admin use.
-    const std::string head = cred_key(prefix, org, "");
-    const std::string match = glob_escape(head) + "*";
-    std::string cursor = "0";
-    do {
-      redis::Reply r = c.command({"SCAN", cursor, "MATCH", match, "COUNT", "1000"});
-      if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) return reply_status(c, r);
-      cursor = redis::to_string(r->element[0]);
-      const redisReply* keys = r->element[1];
-      for (std::size_t i = 0; i < keys->elements && ids.size() < kMaxListed; ++i) {
-        ids.push_back(redis::to_string(keys->element[i]).substr(head.size()));
-      }
-    } while (cursor != "0" && ids.size() < kMaxListed);
+namespace {
+
+Status bad_cursor() {
+  return Status::invalid("cursor is not one this listing returned (pass next_cursor unchanged)");
+}
+
+// `<expiry ms>.<token id>`, as list_user_page hands it out.
+bool parse_user_cursor(const std::string& cursor, std::int64_t& score, std::string& id) {
+  const auto dot = cursor.find('.');
+  std::uint64_t v = 0;
+  if (dot == std::string::npos || !parse_u64(std::string_view(cursor).substr(0, dot), v) ||
+      v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return false;
   }
-  out.clear();
-  if (Status s = fetch_credentials(c, prefix, org, ids, out); !s.ok()) return s;
-  std::sort(out.begin(), out.end(), [](const TokenInfo& a, const TokenInfo& b) {
+  score = static_cast<std::int64_t>(v);
+  id = cursor.substr(dot + 1);
+  return validate_token_id(id) == Errc::ok;
+}
+
+struct IndexEntry {
+  std::string id;
+  std::string score;
+};
+
+// The index is ordered by (score, member), which is the listing's order, so
+// a page starts at the cursor's score and steps over the members of that
+// score up to and including the cursor's id.
+Status list_user_page(redis::Connection& c, const std::string& ukey, const ListRequest& req,
+                      std::vector<IndexEntry>& out, std::string& next) {
+  const std::int64_t now = now_ms();
+  std::int64_t after_score = 0;
+  std::string after_id;
+  if (!req.cursor.empty() && !parse_user_cursor(req.cursor, after_score, after_id)) {
+    return bad_cursor();
+  }
+  const bool resume = !req.cursor.empty() && after_score > now;
+  const std::string from = resume ? std::to_string(after_score) : "(" + std::to_string(now);
+  const std::size_t want = req.limit + 1;  // one more tells whether more remain
+  for (std::size_t offset = 0;;) {
+    redis::Reply r = c.command({"ZRANGE", ukey, from, "+inf", "BYSCORE", "LIMIT",
+                                std::to_string(offset), std::to_string(want), "WITHSCORES"});
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) return reply_status(c, r);
+    for (std::size_t i = 0; i + 1 < r->elements && out.size() < want; i += 2) {
+      IndexEntry e{redis::to_string(r->element[i]), redis::to_string(r->element[i + 1])};
+      std::uint64_t score = 0;
+      const bool at_cursor = resume && parse_u64(e.score, score) &&
+                             static_cast<std::int64_t>(score) == after_score;
+      if (at_cursor && e.id <= after_id) continue;
+      out.push_back(std::move(e));
+    }
+    const std::size_t got = r->elements / 2;
+    if (out.size() == want || got < want) break;
+    offset += got;
+  }
+  if (out.size() > req.limit) {
+    out.resize(req.limit);
+    next = out.back().score + "." + out.back().id;
+  }
+  return Status::success();
+}
+
+Status list_org_page(redis::Connection& c, const std::string& prefix, const std::string& org,
+                     const ListRequest& req, std::vector<std::string>& ids, std::string& next) {
+  std::string cursor = req.cursor.empty() ? "0" : req.cursor;
+  std::uint64_t parsed = 0;
+  if (!parse_u64(cursor, parsed)) return bad_cursor();
+  // No org-wide index exists (it would need trimming on every expiry), so
+  // listing a whole org walks its keys with SCAN, a bounded slice a page.
+  const std::string head = cred_key(prefix, org, "");
+  const std::string match = glob_escape(head) + "*";
+  for (int round = 0; round < kListScanRounds && ids.size() < req.limit; ++round) {
+    const std::string count = std::to_string(req.limit - ids.size());
+    redis::Reply r = c.command({"SCAN", cursor, "MATCH", match, "COUNT", count});
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) return reply_status(c, r);
+    cursor = redis::to_string(r->element[0]);
+    const redisReply* keys = r->element[1];
+    for (std::size_t i = 0; i < keys->elements; ++i) {
+      ids.push_back(redis::to_string(keys->element[i]).substr(head.size()));
+    }
+    if (cursor == "0") break;
+  }
+  if (cursor != "0") next = cursor;
+  return Status::success();
+}
+
+}  // namespace
+
+Status list_tokens(redis::Connection& c, const std::string& prefix, const std::string& org,
+                   const ListRequest& req, ListPage& out) {
+  out = ListPage{};
+  if (req.limit < 1 || req.limit > kMaxListLimit) {
+    return Status::invalid("limit must be in 1-" + std::to_string(kMaxListLimit));
+  }
+  std::vector<std::string> ids;
+  if (req.user) {
+    std::vector<IndexEntry> entries;
+    const std::string ukey = user_index_key(prefix, org, *req.user);
+    if (Status s = list_user_page(c, ukey, req, entries, out.next_cursor); !s.ok()) return s;
+    for (auto& e : entries) ids.push_back(std::move(e.id));
+  } else if (Status s = list_org_page(c, prefix, org, req, ids, out.next_cursor); !s.ok()) {
+    return s;
+  }
+  if (Status s = fetch_credentials(c, prefix, org, ids, out.tokens); !s.ok()) return s;
+  if (req.user) return Status::success();  // already in the index's order
+  std::sort(out.tokens.begin(), out.tokens.end(), [](const TokenInfo& a, const TokenInfo& b) {
     return a.record.expires_at_ms != b.record.expires_at_ms
                ? a.record.expires_at_ms < b.record.expires_at_ms
                : a.token_id < b.token_id;

@@ -158,3 +158,137 @@ TEST_CASE("issuance is limited to 50 per second per API key by default", "[token
     REQUIRE(unlimited.issue(R"({"user_id":"u)" + std::to_string(i) + R"("})").status == 201);
   }
 }
+
+namespace {
+
+// Walks GET /v2/tokens?<query>&limit=<limit> to the end; returns the token
+// ids in order and the page sizes.
+std::vector<std::string> walk_pages(TokendEnv& env, const std::string& query, int limit,
+                                    std::vector<int>& sizes) {
+  std::vector<std::string> ids;
+  std::string cursor;
+  for (int page = 0; page < 100; ++page) {
+    std::string path = "/v2/tokens?limit=" + std::to_string(limit) + query;
+    if (!cursor.empty()) path += "&cursor=" + cursor;
+    const auto r = env.call("GET", path);
+    REQUIRE(r.status == 200);
+    const auto v = parse_json(r.body);
+    sizes.push_back(static_cast<int>(v["tokens"].size()));
+    for (const auto& t : v["tokens"]) ids.push_back(t["token_id"].asString());
+    if (!v.isMember("next_cursor")) return ids;
+    cursor = v["next_cursor"].asString();
+    REQUIRE(!cursor.empty());
+  }
+  FAIL("listing did not end");
+  return ids;
+}
+
+std::vector<std::string> index_order(TokendEnv& env, const std::string& user) {
+  auto c = env.redis.connect();
+  auto r = c.command({"ZRANGE", user_key(user), "0", "-1"});
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < r->elements; ++i)
+    ids.push_back(shortcred::redis::to_string(r->element[i]));
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("GET /v2/tokens?user_id pages by limit and cursor in expiry then id order",
+          "[tokend][bounds]") {
+  TokendEnv env({"--issue-rate", "0"});
+  for (int i = 0; i < 9; ++i) REQUIRE(env.issue(R"({"user_id":"gus"})").status == 201);
+  REQUIRE(env.issue(R"({"user_id":"hal"})").status == 201);
+  // Five of them share one expiry, so a cursor has to step over ties.
+  const auto all = index_order(env, "gus");
+  REQUIRE(all.size() == 9);
+  auto c = env.redis.connect();
+  for (int i = 2; i < 7; ++i)
+    REQUIRE(c.command({"ZADD", user_key("gus"), "XX", "9000000000000", all[i]}));
+  const auto ordered = index_order(env, "gus");  // (expiry, id), as Redis orders it
+
+  std::vector<int> sizes;
+  CHECK(walk_pages(env, "&user_id=gus", 2, sizes) == ordered);
+  CHECK(sizes == std::vector<int>{2, 2, 2, 2, 1});
+  sizes.clear();
+  CHECK(walk_pages(env, "&user_id=gus", 9, sizes) == ordered);
+  CHECK(sizes == std::vector<int>{9});  // exactly limit: no next_cursor
+  // A credential revoked while paging is skipped; the cursor still works.
+  const auto first = parse_json(env.call("GET", "/v2/tokens?user_id=gus&limit=3").body);
+  REQUIRE(first["tokens"].size() == 3);
+  REQUIRE(env.call("DELETE", "/v2/tokens/" + first["tokens"][2]["token_id"].asString()).status ==
+          204);
+  const auto second = parse_json(
+      env.call("GET", "/v2/tokens?user_id=gus&limit=3&cursor=" + first["next_cursor"].asString())
+          .body);
+  REQUIRE(second["tokens"].size() == 3);
+  CHECK(second["tokens"][0]["token_id"].asString() == ordered[3]);
+}
+
+TEST_CASE("GET /v2/tokens defaults to 100 per page and refuses bad limits and cursors",
+          "[tokend][bounds]") {
+  TokendEnv env({"--issue-rate", "0"});
+  REQUIRE(env.ctl({"org", "set", env.org, "--max_tokens_per_user", "0"}).exit_code == 0);
+  for (int i = 0; i < 101; ++i) REQUIRE(env.issue(R"({"user_id":"ida"})").status == 201);
+  auto v = parse_json(env.call("GET", "/v2/tokens?user_id=ida").body);
+  CHECK(v["tokens"].size() == 100);
+  CHECK(v.isMember("next_cursor"));
+  v = parse_json(env.call("GET", "/v2/tokens?user_id=ida&limit=1000").body);
+  CHECK(v["tokens"].size() == 101);
+  CHECK_FALSE(v.isMember("next_cursor"));
+  for (const char* q :
+       {"limit=0", "limit=1001", "limit=ten", "limit=", "limit=5&limit=6", "user_id=ida&cursor=x",
+        "user_id=ida&cursor=1.abc", "cursor=12ab", "cursor=1.0123456789abcdef"}) {
+    CAPTURE(q);
+    const auto r = env.call("GET", std::string("/v2/tokens?") + q);
+    CHECK(r.status == 422);
+    CHECK(parse_json(r.body)["error"]["code"].asString() == "invalid_field");
+  }
+  const auto r = env.call("GET", "/v2/tokens?page=2");
+  CHECK(r.status == 400);
+  CHECK(parse_json(r.body)["error"]["message"].asString().find("limit, cursor") !=
+        std::string::npos);
+}
+
+TEST_CASE("GET /v2/tokens without user_id pages the org with a SCAN cursor", "[tokend][bounds]") {
+  TokendEnv env({"--issue-rate", "0"});
+  std::set<std::string> issued;
+  for (int i = 0; i < 40; ++i) {
+    const auto r = env.issue(R"({"user_id":"u)" + std::to_string(i % 7) + R"("})");
+    REQUIRE(r.status == 201);
+    issued.insert(token_id(r));
+  }
+  std::vector<int> sizes;
+  const auto ids = walk_pages(env, "", 10, sizes);
+  CHECK(std::set<std::string>(ids.begin(), ids.end()) == issued);
+  CHECK(ids.size() == issued.size());  // nothing twice
+  CHECK(sizes.size() >= 4);
+  for (int n : sizes) CHECK(n <= 20);  // a SCAN batch is whole, so about the limit
+}
+
+TEST_CASE("shortcredctl token list pages with --limit and --cursor", "[ctl][bounds]") {
+  TokendEnv env({"--issue-rate", "0"});
+  for (int i = 0; i < 3; ++i) REQUIRE(env.issue(R"({"user_id":"jo"})").status == 201);
+  const auto ordered = index_order(env, "jo");
+  auto r = env.ctl({"--json", "token", "list", "--org", env.org, "--user", "jo", "--limit", "2"});
+  REQUIRE(r.exit_code == 0);
+  auto v = parse_json(r.out);
+  REQUIRE(v["tokens"].size() == 2);
+  CHECK(v["tokens"][0]["token_id"].asString() == ordered[0]);
+  const std::string cursor = v["next_cursor"].asString();
+  REQUIRE(!cursor.empty());
+  r = env.ctl({"token", "list", "--org", env.org, "--user", "jo", "--limit", "1"});
+  CHECK(r.out.find("(more: --cursor ") != std::string::npos);
+  r = env.ctl({"--json", "token", "list", "--org", env.org, "--user", "jo", "--limit", "2",
+               "--cursor", cursor});
+  REQUIRE(r.exit_code == 0);
+  v = parse_json(r.out);
+  REQUIRE(v["tokens"].size() == 1);
+  CHECK(v["tokens"][0]["token_id"].asString() == ordered[2]);
+  CHECK_FALSE(v.isMember("next_cursor"));
+  CHECK(env.ctl({"token", "list", "--org", env.org, "--limit", "0"}).exit_code == 2);
+  CHECK(env.ctl({"token", "list", "--org", env.org, "--limit", "1001"}).exit_code == 2);
+  r = env.ctl({"--json", "token", "list", "--org", env.org, "--user", "jo", "--cursor", "zz"});
+  CHECK(r.exit_code == 2);
+  CHECK(parse_json(r.out)["error"]["code"].asString() == "invalid_field");
+}

@@ -15,6 +15,8 @@ namespace shortcred::tokens {
 Json::Value issued_json(const Issued& t, std::int64_t now_ms);
 // One entry of GET /v2/tokens: never a secret or its hash.
 Json::Value token_info_json(const TokenInfo& t);
+// The 200 body of GET /v2/tokens: {"tokens":[…], "next_cursor"? (when more remain)}.
+Json::Value token_page_json(const ListPage& page);
 // {"error":{"code","message"}}
 Json::Value error_json(std::string_view code, std::string_view message);
 

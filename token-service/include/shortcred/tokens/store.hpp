@@ -102,11 +102,35 @@ Status revoke_token(redis::Connection& c, const std::string& prefix, const std::
 Status revoke_user(redis::Connection& c, const std::string& prefix, const std::string& org,
                    const std::string& user, const AuditInfo& who, std::int64_t& revoked);
 
-// Active credentials of the org (SCAN over its cred keys) or of one user (its
-// index), sorted by expiry. At most kMaxListed entries.
-inline constexpr std::size_t kMaxListed = 10000;
+// One page of active credentials, of one user (its index) or of the whole
+// org (SCAN over its cred keys). Every page is bounded work for Redis:
+//
+// - with a user: the index in its own order, expiry then token id; a page is
+//   one ZRANGE BYSCORE … LIMIT of at most limit + 1 members (more only to
+//   step over members that share the cursor's expiry), and next_cursor is
+//   `<expiry ms>.<token id>` of its last entry.
+// - without: SCAN in Redis's order, COUNT = what the page still lacks, at
+//   most kListScanRounds calls; next_cursor is the SCAN cursor. SCAN returns
+//   whole hash buckets, so a page may hold a few more than limit, or fewer
+//   (even none) while more remain; each page is sorted by expiry.
+//
+// A credential revoked or expired while paging is not shown; one issued
+// while paging may or may not be. An empty next_cursor means no more.
+inline constexpr std::size_t kDefaultListLimit = 100;
+inline constexpr std::size_t kMaxListLimit = 1000;
+inline constexpr int kListScanRounds = 8;
+struct ListRequest {
+  std::optional<std::string> user;
+  std::size_t limit = kDefaultListLimit;  // 1..kMaxListLimit
+  std::string cursor;                     // empty = the first page
+};
+struct ListPage {
+  std::vector<TokenInfo> tokens;
+  std::string next_cursor;
+};
+// A cursor this listing did not hand out is Code::invalid naming `cursor`.
 Status list_tokens(redis::Connection& c, const std::string& prefix, const std::string& org,
-                   const std::optional<std::string>& user, std::vector<TokenInfo>& out);
+                   const ListRequest& req, ListPage& out);
 
 // Audit entry XADD argv (MAXLEN ~ 100000), for callers composing transactions.
 std::vector<std::string> audit_command(const std::string& prefix, const std::string& org,
