@@ -366,24 +366,41 @@ Status revoke_token(redis::Connection& c, const std::string& prefix, const std::
 Status revoke_user(redis::Connection& c, const std::string& prefix, const std::string& org,
                    const std::string& user, const AuditInfo& who, std::int64_t& revoked) {
   const std::string ukey = user_index_key(prefix, org, user);
-  redis::Reply ids = c.command({"ZRANGE", ukey, "0", "-1"});
-  if (!ids || ids->type != REDIS_REPLY_ARRAY) return reply_status(c, ids);
-  std::vector<std::vector<std::string>> cmds;
-  for (std::size_t i = 0; i < ids->elements; ++i) {
-    cmds.push_back({"DEL", cred_key(prefix, org, redis::to_string(ids->element[i]))});
-  }
-  const std::size_t n_del = cmds.size();
-  cmds.push_back({"DEL", ukey});
-  cmds.push_back(audit_command(prefix, org, "revoke_user", user, "", who));
-  // Published even when nothing was indexed: a credential deleted by hand may
-  // still have a live session on some broker.
-  cmds.push_back({"PUBLISH", revoked_channel(prefix),
-                  format_revocation({Revocation::Kind::user, org, user})});
-  redis::Reply exec;
-  if (Status s = transaction(c, cmds, exec); !s.ok()) return s;
+  const std::string batch_end = std::to_string(kRevokeBatch - 1);
   revoked = 0;
-  for (std::size_t i = 0; i < n_del; ++i) revoked += exec->element[i]->integer;
-  return Status::success();
+  // Batch by batch from the head of the index: each round trip reads at most
+  // kRevokeBatch ids and removes them (UNLINK frees off the main thread), so
+  // no one reply or EXEC holds Redis long whatever the index holds. The
+  // index empties and Redis drops it; it is never deleted whole, so a
+  // credential issued meanwhile keeps its entry (and is revoked by a later
+  // round or stays findable).
+  for (;;) {
+    redis::Reply ids = c.command({"ZRANGE", ukey, "0", batch_end});
+    if (!ids || ids->type != REDIS_REPLY_ARRAY) return reply_status(c, ids);
+    const bool last = ids->elements < kRevokeBatch;
+    std::vector<std::vector<std::string>> cmds;
+    if (ids->elements > 0) {
+      std::vector<std::string> unlink{"UNLINK"}, zrem{"ZREM", ukey};
+      for (std::size_t i = 0; i < ids->elements; ++i) {
+        const std::string id = redis::to_string(ids->element[i]);
+        unlink.push_back(cred_key(prefix, org, id));
+        zrem.push_back(id);
+      }
+      cmds.push_back(std::move(unlink));
+      cmds.push_back(std::move(zrem));
+    }
+    if (last) {
+      cmds.push_back(audit_command(prefix, org, "revoke_user", user, "", who));
+      // Published even when nothing was indexed: a credential deleted by
+      // hand may still have a live session on some broker.
+      cmds.push_back({"PUBLISH", revoked_channel(prefix),
+                      format_revocation({Revocation::Kind::user, org, user})});
+    }
+    redis::Reply exec;
+    if (Status s = transaction(c, cmds, exec); !s.ok()) return s;
+    if (ids->elements > 0) revoked += exec->element[0]->integer;
+    if (last) return Status::success();
+  }
 }
 
 namespace {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
 #include <set>
 #include <string>
 #include <thread>
@@ -291,4 +292,91 @@ TEST_CASE("shortcredctl token list pages with --limit and --cursor", "[ctl][boun
   r = env.ctl({"--json", "token", "list", "--org", env.org, "--user", "jo", "--cursor", "zz"});
   CHECK(r.exit_code == 2);
   CHECK(parse_json(r.out)["error"]["code"].asString() == "invalid_field");
+}
+
+namespace {
+
+// Writes `n` credentials of `user` straight into Redis (as an issue would),
+// pipelined: faster than minting them through the API.
+void seed_credentials(TokendEnv& env, const std::string& user, int n) {
+  auto c = env.redis.connect();
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  const std::string exp = std::to_string(now + 600'000);
+  for (int i = 0; i < n; ++i) {
+    char id[17];
+    std::snprintf(id, sizeof id, "s%015d", i);
+    const std::string ckey = "shortcred:{org_test}:cred:" + std::string(id);
+    REQUIRE(c.append({"HSET", ckey, "user", user, "secret_sha256", std::string(64, 'a'),
+                      "issued_at", std::to_string(now), "expires_at", exp}));
+    REQUIRE(c.append({"PEXPIREAT", ckey, exp}));
+    REQUIRE(c.append({"ZADD", user_key(user), exp, id}));
+  }
+  for (int i = 0; i < 3 * n; ++i) REQUIRE(c.read_reply());
+}
+
+long long command_calls(TokendEnv& env, const std::string& command) {
+  auto c = env.redis.connect();
+  const std::string info = shortcred::redis::to_string(c.command({"INFO", "commandstats"}).get());
+  const std::string head = "cmdstat_" + command + ":calls=";
+  const auto at = info.find(head);
+  return at == std::string::npos ? 0 : std::stoll(info.substr(at + head.size()));
+}
+
+}  // namespace
+
+TEST_CASE("DELETE /v2/users/<u>/tokens revokes in batches of 500 with UNLINK", "[tokend][bounds]") {
+  TokendEnv env;
+  REQUIRE(env.ctl({"org", "set", env.org, "--max_tokens_per_user", "0"}).exit_code == 0);
+  seed_credentials(env, "kai", 1234);
+  const std::string minted = token_id(env.issue(R"({"user_id":"kai"})"));
+  REQUIRE(env.issue(R"({"user_id":"lou"})").status == 201);
+  auto c = env.redis.connect();
+  REQUIRE(c.command({"CONFIG", "SET", "slowlog-log-slower-than", "0"}));
+  REQUIRE(c.command({"CONFIG", "SET", "slowlog-max-len", "100000"}));
+  REQUIRE(c.command({"SLOWLOG", "RESET"}));
+  REQUIRE(c.command({"CONFIG", "RESETSTAT"}));
+  auto sub = env.redis.connect();
+  REQUIRE(sub.command({"SUBSCRIBE", "shortcred:revoked"}));
+
+  const auto r = env.call("DELETE", "/v2/users/kai/tokens");
+  REQUIRE(r.status == 200);
+  CHECK(parse_json(r.body)["revoked"].asInt() == 1235);
+  // 500 + 500 + 235: three reads of the index, three UNLINKs, no DEL.
+  CHECK(command_calls(env, "zrange") == 3);
+  CHECK(command_calls(env, "unlink") == 3);
+  CHECK(command_calls(env, "del") == 0);
+  CHECK(command_calls(env, "publish") == 1);
+  auto msg = sub.read_reply();
+  REQUIRE(msg);
+  CHECK(shortcred::redis::to_string(msg->element[2]) == "user org_test kai");
+  // No command read more than a batch of the index.
+  auto log = c.command({"SLOWLOG", "GET", "-1"});
+  int zranges = 0;
+  for (size_t i = 0; i < log->elements; ++i) {
+    const redisReply* args = log->element[i]->element[3];
+    if (shortcred::redis::to_string(args->element[0]) != "ZRANGE") continue;
+    ++zranges;
+    CHECK(shortcred::redis::to_string(args->element[3]) == "499");
+  }
+  CHECK(zranges == 3);
+  CHECK(c.command({"EXISTS", user_key("kai")})->integer == 0);
+  CHECK(env.pttl("shortcred:{org_test}:cred:" + minted) == -2);
+  CHECK(c.command({"EXISTS", "shortcred:{org_test}:cred:s000000000001233"})->integer == 0);
+  CHECK(zcard(env, user_key("lou")) == 1);  // another user keeps hers
+  CHECK(env.last_audit(env.org).at("event") == "revoke_user");
+}
+
+TEST_CASE("shortcredctl token revoke-user revokes in batches too", "[ctl][bounds]") {
+  TokendEnv env;
+  seed_credentials(env, "max", 600);
+  auto c = env.redis.connect();
+  REQUIRE(c.command({"CONFIG", "RESETSTAT"}));
+  const auto r = env.ctl({"--json", "token", "revoke-user", env.org, "max"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(parse_json(r.out)["revoked"].asInt() == 600);
+  CHECK(command_calls(env, "unlink") == 2);
+  CHECK(command_calls(env, "del") == 0);
+  CHECK(c.command({"EXISTS", user_key("max")})->integer == 0);
 }

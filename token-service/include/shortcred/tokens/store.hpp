@@ -8,7 +8,8 @@
 //          audit MAXLEN ~ 100000; a refresh with revoke_old also revokes the
 //          old credential in it.
 // Revoke = one MULTI/EXEC: DEL cred, ZREM index, XADD audit, PUBLISH on
-//          `<prefix>revoked` so brokers disconnect at once.
+//          `<prefix>revoked` so brokers disconnect at once. A user's
+//          credentials go in batches (revoke_user).
 //
 // Every function takes a live connection and returns a Status; Code::
 // unavailable means the connection failed (the caller drops it), Code::busy
@@ -97,8 +98,11 @@ Status get_credential(redis::Connection& c, const std::string& prefix, const std
 Status revoke_token(redis::Connection& c, const std::string& prefix, const std::string& org,
                     const std::string& token_id, const AuditInfo& who);
 
-// Deletes every credential in the user's index and the index itself;
+// Deletes every credential in the user's index, kRevokeBatch per round trip
+// (ZRANGE, then MULTI: UNLINK the creds, ZREM them from the index); the last
+// round also writes the audit entry and publishes `user <org> <user>`.
 // `revoked` counts the credentials that still existed.
+inline constexpr std::size_t kRevokeBatch = 500;
 Status revoke_user(redis::Connection& c, const std::string& prefix, const std::string& org,
                    const std::string& user, const AuditInfo& who, std::int64_t& revoked);
 
