@@ -45,6 +45,9 @@ const std::vector<Flag> kFlags{
      "seconds a client may take to send a request (default 5)"},
     {"idle-timeout", "SHORTCRED_IDLE_TIMEOUT", "S",
      "seconds an idle keep-alive connection is kept (default 5)"},
+    {"max-conns-per-ip", "SHORTCRED_MAX_CONNS_PER_IP", "N",
+     "connections one client address may hold, 1-65535 (default 32);\n"
+     "                          more are closed when accepted. Behind a proxy raise it"},
     {"reuse-port", "SHORTCRED_REUSE_PORT", "[=on|off]",
      "share --listen with other processes that also ask for it\n"
      "                          (SO_REUSEPORT); off: a port in use stops startup",
@@ -117,6 +120,9 @@ std::string apply(ServiceConfig& c, const std::string& name, const std::string& 
   } else if (name == "redis-timeout-ms") {
     if (!parse_int(v, 1, 60000, n)) return bad(name, v, "milliseconds in 1-60000");
     c.redis_timeout_ms = static_cast<int>(n);
+  } else if (name == "max-conns-per-ip") {
+    if (!parse_int(v, 1, 65535, n)) return bad(name, v, "a whole number in 1-65535");
+    c.max_conns_per_ip = static_cast<int>(n);
   } else if (name == "reuse-port") {
     const std::optional<bool> on = parse_flag_word(v);
     if (!on) return bad(name, v, "on or off (1/0, true/false, yes/no)");

@@ -1,33 +1,46 @@
-// Per-request deadlines for shortcred-tokend's connections.
+// shortcred-tokend's workers and connections: who gets a worker, how long a
+// request may take to arrive, and how much one client address may hold.
 //
-// Why: cpp-httplib's read timeout applies to each read, so a client sending
-// one byte a second never times out and holds a worker for good; a handful of
-// such clients starve the whole pool. Policy: a request (head and body) must
-// arrive completely within --read-timeout, counted from its first byte (or
-// from when a worker starts serving the connection, if bytes were already
-// waiting); otherwise the watchdog shuts the socket down (shutdown(2)), which
-// ends httplib's read at once. Time spent handling the request and idle time
-// between requests do not count (idle keep-alive connections stay bounded by
-// --idle-timeout, which httplib enforces).
+// Policy:
+// - Deadline. cpp-httplib's read timeout applies to each read, so a client
+//   sending one byte a second never times out. A request (head and body)
+//   must arrive completely within --read-timeout, counted from its first byte
+//   (or from when a worker starts serving the connection, if bytes were
+//   already waiting); otherwise its socket is shut down (shutdown(2)), which
+//   ends httplib's read at once. Time spent handling the request and idle
+//   time between requests do not count (idle keep-alive connections stay
+//   bounded by --idle-timeout, which httplib enforces).
+// - Per address. One client address holds at most --max-conns-per-ip
+//   connections (queued or served); the next one is closed as soon as it is
+//   accepted, before any worker or byte is spent on it.
+// - Fair share of workers. Connections waiting for a worker are served
+//   fewest-workers-address first (oldest first among equals), not in accept
+//   order. When every worker is busy and a connection waits, one worker is
+//   freed within a tick: the connection idle longest (no byte since its last
+//   response, for at least kMinIdle), else — only if the address holding the
+//   most workers holds at least two more than the waiting connection's — the
+//   request of that address that has been arriving longest is cut. So
+//   connections from one address that idle or trickle and reconnect at once
+//   cannot keep another address waiting, and a single address (a reverse
+//   proxy) still uses every worker.
 //
 // How a connection is known: httplib 0.11.4 exposes no accepted descriptor.
 // TaskQueue::enqueue gets an opaque std::function<void()> (the fd is inside
 // its closure), and Server::process_and_close_socket(sock), though virtual,
 // cannot be wrapped for --tls-cert: SSLServer's override is private, so a
-// subclass could not chain to it. So our task queue (http_server.cpp), whose
-// enqueue runs on the single accept thread right after accept(), finds the
-// socket just accepted by scanning the process's descriptors for a connected
-// socket on the listening port not seen before, and keeps a dup(2) of it.
-// Exactly one such socket exists then: every earlier one was adopted before
-// it was accepted, and only the accept thread accepts or dups; descriptors
-// other threads open or close meanwhile are outgoing Redis sockets, which the
-// port check rejects.
+// subclass could not chain to it. So admit(), called by our task queue
+// (http_server.cpp) on the single accept thread right after accept(), finds
+// the socket just accepted by scanning the process's descriptors for a
+// connected socket on the listening port not seen before, and keeps a dup(2)
+// of it. Exactly one such socket exists then: every earlier one was adopted
+// (or closed) before it was accepted, and only the accept thread accepts or
+// dups; descriptors other threads open or close meanwhile are outgoing Redis
+// sockets, which the port check rejects.
 // Shutting down through the dup always hits the right socket, even after
-// httplib closed its descriptor and the number was reused. The worker that
-// serves the connection marks its phases through a thread-local (httplib
-// serves a connection on one thread from start to end). Bytes arriving on an
-// idle connection are noticed through TCP_INFO's byte counter, sampled every
-// tick (50 ms): that is the deadline's resolution.
+// httplib closed its descriptor and the number was reused. A worker serves a
+// connection from start to end, and marks its phases through a thread-local.
+// Bytes arriving on an idle connection are noticed through TCP_INFO's byte
+// counter, sampled every tick (50 ms): that is the deadline's resolution.
 #pragma once
 
 #include <chrono>
@@ -35,27 +48,37 @@
 #include <cstdint>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace shortcred::tokens {
 
+struct ConnectionLimits {
+  std::chrono::milliseconds read_timeout{5000};
+  int workers = 64;
+  int max_per_address = 32;
+};
+
 class ConnectionWatchdog {
  public:
-  ConnectionWatchdog(std::chrono::milliseconds read_timeout, int listen_port);
+  // `log` gets one line about refused connections at most every 10 s.
+  ConnectionWatchdog(ConnectionLimits limits, int listen_port,
+                     std::function<void(const std::string&)> log);
   ~ConnectionWatchdog();
   ConnectionWatchdog(const ConnectionWatchdog&) = delete;
   ConnectionWatchdog& operator=(const ConnectionWatchdog&) = delete;
 
-  struct Conn;
-  // Accept thread, right after accept(): the connection just accepted, or
-  // null if it cannot be found (then it runs without a deadline).
-  std::shared_ptr<Conn> adopt_new_connection();
-  // Worker thread: runs `serve` (httplib's handling of the connection) with
-  // the connection's phases tracked, and forgets the connection afterwards.
-  void serve(const std::shared_ptr<Conn>& c, const std::function<void()>& serve);
+  // Accept thread, right after accept(): queues `serve` (httplib's handling
+  // of the connection) for a worker, or closes the connection when its
+  // address already holds max_per_address. A connection that cannot be found
+  // is served without a deadline or an address.
+  void admit(std::function<void()> serve);
+  // Serves what is queued, then ends the workers (httplib's shutdown).
+  void stop_workers();
 
   // Worker thread, about the connection it is serving (no-ops elsewhere):
   static void head_received();     // head parsed; a body may still be arriving
@@ -66,16 +89,39 @@ class ConnectionWatchdog {
   // not started, so workers need not wait out --idle-timeout.
   void close_idle();
 
+  struct Conn;
+
  private:
+  struct Pending {
+    std::shared_ptr<Conn> conn;  // null if it could not be found
+    std::function<void()> serve;
+  };
+
+  std::shared_ptr<Conn> adopt_new_connection(int& accepted_fd);
+  void refuse(int accepted_fd, const std::string& address);
+  void work();
+  std::list<Pending>::iterator next_in_line();
+  int workers_of(const std::shared_ptr<Conn>& c) const;
   void run();
   void tick();
+  void free_a_worker(std::chrono::steady_clock::time_point now);
+  void forget(const std::shared_ptr<Conn>& c);
 
-  const std::chrono::milliseconds read_timeout_;
+  const ConnectionLimits limits_;
   const int listen_port_;
+  const std::function<void(const std::string&)> log_;
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;       // the tick thread
+  std::condition_variable work_cv_;  // workers: a connection is queued, or stop
   bool stopping_ = false;
-  std::list<std::shared_ptr<Conn>> conns_;
+  bool stopping_workers_ = false;
+  std::list<std::shared_ptr<Conn>> conns_;  // adopted, queued or served
+  std::list<Pending> queue_;
+  int busy_ = 0;                              // workers serving a connection
+  std::map<std::string, int> held_, served_;  // per address: connections, workers
+  std::chrono::steady_clock::time_point last_refusal_log_{};
+  int refused_since_log_ = 0;
+  std::vector<std::thread> workers_;
   std::thread thread_;
 };
 

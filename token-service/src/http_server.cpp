@@ -1,4 +1,5 @@
-// Transport of shortcred-tokend: cpp-httplib setup, limits and timeouts,
+// Transport of shortcred-tokend: cpp-httplib setup, limits and timeouts
+// (workers, deadlines and per-address limits in connection_watchdog.hpp),
 // JSON for every error httplib produces itself, the access log and metrics.
 // The API handlers live in routes.cpp.
 #include "shortcred/tokens/http_server.hpp"
@@ -160,20 +161,15 @@ Body read_body(const httplib::ContentReader& read, std::string& out) {
   return ok ? Body::ok : Body::unreadable;
 }
 
-// httplib's thread pool, telling the watchdog about each accepted connection
-// (enqueue runs on the accept thread right after accept()).
+// httplib's task queue: each accepted connection goes to the watchdog, which
+// owns the workers (enqueue runs on the accept thread right after accept()).
 class WatchedTaskQueue : public httplib::TaskQueue {
  public:
-  WatchedTaskQueue(std::size_t threads, ConnectionWatchdog& wd) : pool_(threads), wd_(wd) {}
-  void enqueue(std::function<void()> fn) override {
-    pool_.enqueue([this, conn = wd_.adopt_new_connection(), fn = std::move(fn)] {
-      wd_.serve(conn, fn);
-    });
-  }
-  void shutdown() override { pool_.shutdown(); }
+  explicit WatchedTaskQueue(ConnectionWatchdog& wd) : wd_(wd) {}
+  void enqueue(std::function<void()> fn) override { wd_.admit(std::move(fn)); }
+  void shutdown() override { wd_.stop_workers(); }
 
  private:
-  httplib::ThreadPool pool_;
   ConnectionWatchdog& wd_;
 };
 
@@ -223,10 +219,7 @@ bool HttpService::bind(std::string& err) {
     s.server = std::make_unique<httplib::Server>();
   }
   httplib::Server& svr = *s.server;
-  const int threads = s.cfg.threads;
-  svr.new_task_queue = [&s, threads]() -> httplib::TaskQueue* {
-    return new WatchedTaskQueue(static_cast<size_t>(threads), *s.watchdog);
-  };
+  svr.new_task_queue = [&s]() -> httplib::TaskQueue* { return new WatchedTaskQueue(*s.watchdog); };
   svr.set_payload_max_length(kMaxBodyBytes);
   svr.set_read_timeout(s.cfg.read_timeout_s, 0);
   svr.set_write_timeout(5, 0);
@@ -350,10 +343,12 @@ bool HttpService::bind(std::string& err) {
   // bind a port that is in use and take half its connections. SO_REUSEADDR
   // only (a restart need not wait for TIME_WAIT), unless --reuse-port asks.
   const bool reuse_port = s.cfg.reuse_port;
-  svr.set_socket_options([reuse_port](socket_t sock) {
+  int listening = -1;  // the last socket httplib set up is the one it bound
+  svr.set_socket_options([reuse_port, &listening](socket_t sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     if (reuse_port) ::setsockopt(sock, SOL_SOCKET, SO_REUSEPORT, &yes, sizeof yes);
+    listening = sock;
   });
   errno = 0;
   const int port = s.cfg.listen_port == 0 ? svr.bind_to_any_port(s.cfg.listen_host)
@@ -364,8 +359,16 @@ bool HttpService::bind(std::string& err) {
     err = bind_error(s.cfg, errno);
     return false;
   }
+  // httplib 0.11 listens with a backlog of 5: a burst of connects from one
+  // peer fills it and everyone else's handshakes are dropped (retried after
+  // 1 s, 3 s…). listen(2) again on the bound socket raises it; the accept
+  // thread drains it at once, and refuses what --max-conns-per-ip forbids.
+  if (listening >= 0) ::listen(listening, SOMAXCONN);
   s.port = port;
-  s.watchdog = std::make_unique<ConnectionWatchdog>(std::chrono::seconds(s.cfg.read_timeout_s), port);
+  s.watchdog = std::make_unique<ConnectionWatchdog>(
+      ConnectionLimits{std::chrono::seconds(s.cfg.read_timeout_s), s.cfg.threads,
+                       s.cfg.max_conns_per_ip},
+      port, [](const std::string& line) { log_event("connections_refused", line); });
   return true;
 }
 

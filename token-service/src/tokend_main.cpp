@@ -21,7 +21,8 @@ using namespace shortcred::tokens;
 std::string listening_message(const ServiceConfig& cfg, int port) {
   return "listening on " + cfg.listen_host + ":" + std::to_string(port) +
          (cfg.tls_cert.empty() ? " (http)" : " (https)") + ", redis " + cfg.redis.redacted() +
-         ", " + std::to_string(cfg.threads) + " threads" +
+         ", " + std::to_string(cfg.threads) + " threads, at most " +
+         std::to_string(cfg.max_conns_per_ip) + " connections per client address" +
          (cfg.reuse_port ? ", port shared (--reuse-port)" : "");
 }
 

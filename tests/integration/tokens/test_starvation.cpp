@@ -177,9 +177,11 @@ TEST_CASE("with the default threads, 64 trickling reconnecting connections from 
   check_served_despite(Attack::trickle, 64, {"--threads", "64"});
 }
 
-TEST_CASE("one address holds at most --max-conns-per-ip connections; the next is closed at once",
+TEST_CASE("one address holds at most --max-conns-per-ip connections, the next is closed at once",
           "[tokend][starvation]") {
   TokendEnv env({"--max-conns-per-ip", "3", "--idle-timeout", "5"});
+  // The fixture's readiness probes count until the server has seen them close.
+  std::this_thread::sleep_for(300ms);
   std::vector<int> held;
   for (int i = 0; i < 3; ++i) held.push_back(connect_from("127.0.0.1", env.port));
   for (int fd : held) REQUIRE(fd >= 0);

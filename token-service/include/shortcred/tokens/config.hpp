@@ -33,6 +33,7 @@ struct ServiceConfig {
                                // this, from its first byte (connection_watchdog.hpp)
   int idle_timeout_s = 5;      // keep-alive connections idle longer are closed
   bool reuse_port = false;     // SO_REUSEPORT: share the port on purpose
+  int max_conns_per_ip = 32;   // connections one client address may hold (queued or served)
 };
 
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
