@@ -5,8 +5,8 @@
 namespace shortcred::plugin {
 
 ConnectLookups::ConnectLookups(RedisEndpoint ep, std::chrono::milliseconds timeout,
-                               std::string prefix)
-    : store_(std::move(ep), timeout, std::move(prefix)) {}
+                               std::string prefix, BrokerWake* wake)
+    : store_(std::move(ep), timeout, std::move(prefix)), wake_(wake) {}
 
 ConnectLookups::~ConnectLookups() { stop(); }
 
@@ -43,15 +43,26 @@ void ConnectLookups::run() {
   while (true) {
     cv_.wait(l, [&] { return stop_ || !in_.empty(); });
     if (stop_) return;
-    Request r = std::move(in_.front());
-    in_.pop_front();
+    // Everything queued goes in one pipelined round trip: a CONNECT storm
+    // costs round trips per batch, not per client.
+    std::vector<std::uint64_t> seqs;
+    std::vector<CredStore::Lookup> batch;
+    while (!in_.empty() && batch.size() < kMaxBatch) {
+      seqs.push_back(in_.front().seq);
+      CredStore::Lookup& lk = batch.emplace_back();
+      lk.org = std::move(in_.front().org);
+      lk.token_id = std::move(in_.front().token_id);
+      in_.pop_front();
+    }
     l.unlock();
-    LookupResult res;
-    res.seq = r.seq;
-    res.status = store_.fetch(r.org, r.token_id, res.cred, res.org, res.error);
+    store_.fetch_all(batch);
     l.lock();
-    out_.push_back(std::move(res));
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      out_.push_back({seqs[i], batch[i].status, std::move(batch[i].cred),
+                      std::move(batch[i].org_fields), std::move(batch[i].error)});
+    }
     ready_.store(true, std::memory_order_release);
+    if (wake_ != nullptr) wake_->wake();
   }
 }
 

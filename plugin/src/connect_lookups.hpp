@@ -1,7 +1,8 @@
 // CONNECT lookups off the broker thread (Mosquitto 2.1 delayed basic auth).
 // The broker thread posts (org, token id) under a sequence number; a worker
-// thread runs the same pipelined round trip as the synchronous path
-// (CredStore::fetch, on a connection of its own) and hands the result back.
+// thread looks up everything queued in one pipelined round trip
+// (CredStore::fetch_all, on a connection of its own) and hands the results
+// back.
 // The broker thread collects results at MOSQ_EVT_TICK and finishes the
 // authentication there: the worker never touches sessions or Mosquitto.
 #pragma once
@@ -16,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "broker_wake.hpp"
 #include "store.hpp"
 
 namespace shortcred::plugin {
@@ -29,7 +31,11 @@ struct LookupResult {
 
 class ConnectLookups {
  public:
-  ConnectLookups(RedisEndpoint ep, std::chrono::milliseconds timeout, std::string prefix);
+  static constexpr std::size_t kMaxBatch = 256;
+
+  // `wake` (may be null) is told when results are ready.
+  ConnectLookups(RedisEndpoint ep, std::chrono::milliseconds timeout, std::string prefix,
+                 BrokerWake* wake);
   ~ConnectLookups();
   ConnectLookups(const ConnectLookups&) = delete;
   ConnectLookups& operator=(const ConnectLookups&) = delete;
@@ -50,6 +56,7 @@ class ConnectLookups {
   void run();
 
   CredStore store_;
+  BrokerWake* wake_;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;

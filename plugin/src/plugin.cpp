@@ -111,6 +111,7 @@ void unregister(Plugin& p, std::size_t count) {
 void stop_threads(Plugin& p) {
   p.background->stop();
   if (p.lookups != nullptr) p.lookups->stop();
+  p.wake.uninstall();
 }
 
 int init(mosquitto_plugin_id_t* pid, void** userdata, mosquitto_opt* options, int count) {
@@ -140,7 +141,13 @@ int init(mosquitto_plugin_id_t* pid, void** userdata, mosquitto_opt* options, in
   p->background = std::make_unique<Background>(p->opts.redis, p->opts.key_prefix);
   p->background->start();
   if (p->compat.v2_1() && p->opts.delayed_auth) {
-    p->lookups = std::make_unique<ConnectLookups>(p->opts.redis, timeout, p->opts.key_prefix);
+    if (!p->wake.install()) {
+      SC_LOG(MOSQ_LOG_NOTICE,
+             "shortcred: no free real-time signal to wake the broker loop; delayed CONNECTs are "
+             "answered at the loop's own pace");
+    }
+    p->lookups = std::make_unique<ConnectLookups>(p->opts.redis, timeout, p->opts.key_prefix,
+                                                  &p->wake);
     p->lookups->start();
   }
 

@@ -75,6 +75,7 @@ struct Plugin {
   // 2.1 only (delayed basic auth): CONNECT lookups in flight, by sequence
   // number, and their client ids. See delayed_auth.cpp.
   std::unique_ptr<ConnectLookups> lookups;
+  BrokerWake wake;  // lets the lookup worker wake the broker loop
   std::unordered_map<std::uint64_t, Claim> pending;
   std::unordered_set<std::string, StringHash, std::equal_to<>> pending_ids;
   std::uint64_t next_lookup_seq = 0;

@@ -1,13 +1,17 @@
-// The broker thread's view of Redis: one pipelined round trip per CONNECT
-// (HGETALL cred + HGETALL org), bounded by redis_timeout_ms. "Could not ask"
+// The plugin's CONNECT lookups: one pipelined round trip (HGETALL cred +
+// HGETALL org per credential), bounded by redis_timeout_ms. "Could not ask"
 // (Unavailable) is never confused with "no such credential" (an empty hash),
 // nor with a key of the wrong type written by hand (WrongType): that refuses
 // this credential or org only, it is not an outage.
+//
+// The broker thread looks one credential up (2.0); the ConnectLookups worker
+// (2.1) looks up everything queued at once, in the same round trip.
 #pragma once
 
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shortcred/redis/connection.hpp"
 #include "shortcred/redis_url.hpp"
@@ -19,18 +23,23 @@ class CredStore {
  public:
   enum class Status { ok, unavailable, wrong_type };
 
+  struct Lookup {
+    std::string org, token_id;  // in
+    Status status = Status::unavailable;
+    Fields cred, org_fields;  // on ok; `cred` empty: no such credential
+    std::string error;        // otherwise; never carries the Redis password
+  };
+
   CredStore(RedisEndpoint ep, std::chrono::milliseconds timeout, std::string prefix)
       : ep_(std::move(ep)), timeout_(timeout), prefix_(std::move(prefix)) {}
 
-  // On ok, `cred` is empty when the credential does not exist (expired by
-  // Redis, revoked, never issued). `error` is set on unavailable; it never
-  // carries the Redis password.
   Status fetch(std::string_view org, std::string_view token_id, Fields& cred, Fields& org_fields,
                std::string& error);
+  // Every lookup of `batch` in one pipelined round trip.
+  void fetch_all(std::vector<Lookup>& batch);
 
  private:
-  Status round_trip(const std::string& cred_k, const std::string& org_k, Fields& cred,
-                    Fields& org_fields, std::string& error);
+  bool round_trip(std::vector<Lookup>& batch);
   RedisEndpoint ep_;
   std::chrono::milliseconds timeout_;
   std::string prefix_;

@@ -173,7 +173,10 @@ int on_tick(Plugin& p, mosquitto_evt_tick& tick) {
   p.closing.reset();
   p.rechecking = false;
   p.tick_seen = true;
-  if (p.lookups != nullptr) complete_delayed(p);
+  if (p.lookups != nullptr) {
+    p.wake.woken();
+    complete_delayed(p);
+  }
   // 2.1 reads this field as next_ms (same offset; 2.0 calls it next_ns and
   // ignores it) and skips this callback until then, forgetting the wake-up
   // it asked for whenever its loop wakes earlier. 0 keeps the tick in every

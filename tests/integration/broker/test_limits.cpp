@@ -253,15 +253,18 @@ TEST_CASE("reconnecting does not refill the publish buckets, and wills count aga
   INFO("accepted " << accepted << " publishes in " << seconds << " s of reconnects");
   CHECK(accepted <= 5 + static_cast<int>(5 * seconds) + 2);
 
-  // The bucket is empty now: a will published at the drop is cut too.
-  auto o = e.client(c, "zoe-will");
-  o.will = MqttClient::Will{"orgZ/users/zoe/will", "gone", 0, false};
+  // A will published at the drop takes a token too: with the bucket empty
+  // (1/s, so it stays empty for the second the drop takes) it is cut.
+  e.set_org("orgW", {{"pub_rate", "1"}, {"pub_burst", "1"}});
+  auto wobs = e.observer("orgW/#");
+  auto o = e.client(e.mint("orgW", "walt"), "walt-will");
+  o.will = MqttClient::Will{"orgW/users/walt/will", "gone", 0, false};
   MqttClient with_will(o);
   REQUIRE(with_will.connect(e.port()) == 0);
-  while (with_will.publish("orgZ/users/zoe/t", "x", 1) == 0) {
-  }
+  REQUIRE(with_will.publish("orgW/users/walt/t", "x", 1) == 0);
+  REQUIRE(with_will.publish("orgW/users/walt/t", "x", 1) == kNotAuthorized);
   with_will.drop();
-  REQUIRE(obs->publish("orgZ/marker", "m", 1) == 0);
-  REQUIRE(obs->wait_message("orgZ/marker", "m"));
-  CHECK(obs->count("orgZ/users/zoe/will") == 0);
+  REQUIRE(wobs->publish("orgW/marker", "m", 1) == 0);
+  REQUIRE(wobs->wait_message("orgW/marker", "m"));
+  CHECK(wobs->count("orgW/users/walt/will") == 0);
 }
