@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "auth_steps.hpp"
+#include "shortcred/client_owner.hpp"
 #include "shortcred/ids.hpp"
 #include "shortcred/secrets.hpp"
 
@@ -177,10 +178,9 @@ int authenticate(Plugin& p, const char* username, std::string_view password, Cla
     return MOSQ_ERR_UNKNOWN;
   }
   if (can_delay(p, c)) return delay_lookup(p, std::move(c));
-  Fields cred, org;
-  std::string err;
-  const CredStore::Status st = p.store->fetch(c.org, c.token_id, cred, org, err);
-  return note_outcome(p, c, finish(p, c, st, cred, org, err));
+  std::vector<CredStore::Lookup> one{lookup_of(p, c)};
+  p.store->fetch_all(one);
+  return note_outcome(p, c, finish(p, c, one[0]));
 }
 
 // The SIGHUP re-check (Plugin::rechecking). Mosquitto runs it for every
@@ -255,6 +255,20 @@ int judge_records(Plugin& p, Claim& c, const Fields& cred_fields, const Fields& 
   return kProceed;
 }
 
+// The client id's recorded owner (client_owner.hpp): a session Mosquitto
+// may still hold for this id — offline, or on another broker — belongs to
+// another user, so this CONNECT must neither take it over, wipe it
+// (clean start) nor resume it. Checked after the credential, so a wrong
+// credential learns nothing about the id.
+int check_owner(Plugin& p, const Claim& c, const std::optional<std::string>& owner) {
+  if (!owner) return kProceed;
+  const auto o = parse_client_owner(*owner);
+  if (o && o->org == c.org && o->user == c.user) return kProceed;
+  return refuse(p, p.counters.auth_failed_client_id,
+                "client id belongs to another user's session (kept by the broker)", c.token_id,
+                c.client_id);
+}
+
 // Redis could (not) be asked: breaker, counters, one log line per outage.
 int lookup_outcome(Plugin& p, const Claim& c, CredStore::Status status, const std::string& error) {
   if (status == CredStore::Status::wrong_type) {
@@ -324,6 +338,7 @@ int admit(Plugin& p, const Claim& c, const CredentialRecord& rec, const OrgRecor
   compile_policy(p, *s);
   Session& stored = p.sessions.insert(std::move(s));
   note_expiry(p, stored.expires_at_ms);
+  record_owner(p, stored);
   ++p.counters.auth_ok;
   SC_LOG(MOSQ_LOG_INFO,
          "shortcred: client '%s' authenticated with token %s (org %s), expires in %lld s",
@@ -387,17 +402,25 @@ int check_client_id(Plugin& p, Claim& c) {
   return kProceed;
 }
 
-int finish(Plugin& p, Claim& c, CredStore::Status status, const Fields& cred,
-           const Fields& org_fields, const std::string& error) {
-  if (const int rc = lookup_outcome(p, c, status, error); rc != kProceed) return rc;
+CredStore::Lookup lookup_of(const Plugin& p, const Claim& c) {
+  CredStore::Lookup l;
+  l.org = c.org;
+  l.token_id = c.token_id;
+  if (p.records_owners) l.client_id = c.client_id;
+  return l;
+}
+
+int finish(Plugin& p, Claim& c, const CredStore::Lookup& l) {
+  if (const int rc = lookup_outcome(p, c, l.status, l.error); rc != kProceed) return rc;
   const std::int64_t now = wall_ms();
   CredentialRecord rec;
   OrgRecord org;
   std::vector<Rule> scope_rules;
-  if (const int rc = judge_records(p, c, cred, org_fields, now, rec, org, scope_rules);
+  if (const int rc = judge_records(p, c, l.cred, l.org_fields, now, rec, org, scope_rules);
       rc != kProceed) {
     return rc;
   }
+  if (const int rc = check_owner(p, c, l.owner); rc != kProceed) return rc;
   if (c.in_place) {
     Session* s = p.sessions.find(c.client);
     if (s == nullptr) {
@@ -407,6 +430,12 @@ int finish(Plugin& p, Claim& c, CredStore::Status status, const Fields& cred,
     return swap_credential(p, *s, c, rec, std::move(scope_rules), org, now);
   }
   return admit(p, c, rec, org, std::move(scope_rules), now);
+}
+
+void record_owner(Plugin& p, const Session& s) {
+  if (!p.records_owners) return;
+  p.background->post_owner(client_owner_key(p.opts.key_prefix, s.client_id),
+                           encode_client_owner(s.org, s.user), p.opts.client_id_owner_ttl_s);
 }
 
 void compile_policy(Plugin& p, Session& s) {

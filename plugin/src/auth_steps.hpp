@@ -23,8 +23,10 @@ int check_client_id(Plugin& p, Claim& c);
 // Maps the lookup's outcome to the answer: breaker bookkeeping, every check
 // of the credential and org records, then a new session (or, in place, the
 // swapped credential).
-int finish(Plugin& p, Claim& c, CredStore::Status status, const Fields& cred,
-           const Fields& org_fields, const std::string& error);
+int finish(Plugin& p, Claim& c, const CredStore::Lookup& l);
+// What to look up for `c`: its credential, its org and (where owners are
+// recorded) its client id's owner.
+CredStore::Lookup lookup_of(const Plugin& p, const Claim& c);
 // Feeds the answer of a looked-up attempt to the failed-auth throttle; returns `rc`.
 int note_outcome(Plugin& p, const Claim& c, int rc);
 

@@ -55,6 +55,11 @@ void Background::post_snapshot(std::vector<TokenRef> tokens, std::vector<std::st
   have_snapshot_ = true;
 }
 
+void Background::post_owner(std::string key, std::string value, int ttl_s) {
+  std::lock_guard lock(mu_);
+  owners_.push_back({std::move(key), std::move(value), ttl_s});
+}
+
 // Runs at every tick, i.e. every pass of the broker's loop: with nothing
 // pending (the usual case) it is one atomic load, no lock.
 BackgroundEvents Background::take() {
@@ -148,6 +153,13 @@ void Background::run() {
     }
     if (!e.empty()) push(std::move(e));
 
+    std::vector<OwnerWrite> owners;
+    {
+      std::lock_guard lock(mu_);
+      owners.swap(owners_);
+    }
+    if (!owners.empty()) write_owners(std::move(owners));
+
     std::vector<TokenRef> tokens;
     std::vector<std::string> orgs;
     {
@@ -158,6 +170,25 @@ void Background::run() {
       orgs = snap_orgs_;
     }
     revalidate(std::move(tokens), std::move(orgs));
+  }
+}
+
+// Owner records are best effort: a write lost to an outage leaves the id
+// unrecorded until that client's next CONNECT or disconnect.
+void Background::write_owners(std::vector<OwnerWrite> writes) {
+  std::string err;
+  redis::Connection c = redis::Connection::open(ep_, kIoTimeout, err);
+  BackgroundEvents e;
+  bool ok = c.ok();
+  for (const OwnerWrite& w : writes) {
+    ok = ok && c.append({"SET", w.key, w.value, "EX", std::to_string(w.ttl_s)});
+  }
+  for (std::size_t i = 0; ok && i < writes.size(); ++i) ok = c.read_reply() != nullptr;
+  if (!ok) {
+    e.redis_errors += 1;
+    e.logs.emplace_back(1, "shortcred: could not record client-id owners: " +
+                               (err.empty() ? c.error() : err));
+    push(std::move(e));
   }
 }
 

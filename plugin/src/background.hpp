@@ -61,6 +61,8 @@ class Background {
 
   // Broker thread: the live sessions to revalidate now (replaces any pending set).
   void post_snapshot(std::vector<TokenRef> tokens, std::vector<std::string> orgs);
+  // Broker thread: record a client id's owner (SET key value EX ttl_s).
+  void post_owner(std::string key, std::string value, int ttl_s);
   // Broker thread: takes everything ready (a swap under a short lock).
   BackgroundEvents take();
 
@@ -69,6 +71,11 @@ class Background {
   void push(BackgroundEvents&& e);
   void log(int level, std::string text);
   void revalidate(std::vector<TokenRef> tokens, std::vector<std::string> orgs);
+  struct OwnerWrite {
+    std::string key, value;
+    int ttl_s;
+  };
+  void write_owners(std::vector<OwnerWrite> writes);
 
   RedisEndpoint ep_;
   std::string prefix_;
@@ -81,6 +88,7 @@ class Background {
   bool have_snapshot_ = false;
   std::vector<TokenRef> snap_tokens_;
   std::vector<std::string> snap_orgs_;
+  std::vector<OwnerWrite> owners_;  // pending owner records
 };
 
 }  // namespace shortcred::plugin

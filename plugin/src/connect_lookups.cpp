@@ -21,10 +21,10 @@ void ConnectLookups::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void ConnectLookups::post(std::uint64_t seq, std::string org, std::string token_id) {
+void ConnectLookups::post(std::uint64_t seq, CredStore::Lookup lookup) {
   {
     std::lock_guard l(mu_);
-    in_.push_back({seq, std::move(org), std::move(token_id)});
+    in_.push_back({seq, std::move(lookup)});
   }
   cv_.notify_one();
 }
@@ -49,18 +49,13 @@ void ConnectLookups::run() {
     std::vector<CredStore::Lookup> batch;
     while (!in_.empty() && batch.size() < kMaxBatch) {
       seqs.push_back(in_.front().seq);
-      CredStore::Lookup& lk = batch.emplace_back();
-      lk.org = std::move(in_.front().org);
-      lk.token_id = std::move(in_.front().token_id);
+      batch.push_back(std::move(in_.front().lookup));
       in_.pop_front();
     }
     l.unlock();
     store_.fetch_all(batch);
     l.lock();
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      out_.push_back({seqs[i], batch[i].status, std::move(batch[i].cred),
-                      std::move(batch[i].org_fields), std::move(batch[i].error)});
-    }
+    for (std::size_t i = 0; i < batch.size(); ++i) out_.push_back({seqs[i], std::move(batch[i])});
     ready_.store(true, std::memory_order_release);
     if (wake_ != nullptr) wake_->wake();
   }

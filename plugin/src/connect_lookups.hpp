@@ -24,9 +24,7 @@ namespace shortcred::plugin {
 
 struct LookupResult {
   std::uint64_t seq = 0;
-  CredStore::Status status = CredStore::Status::unavailable;
-  Fields cred, org;
-  std::string error;  // set when unavailable; never carries the password
+  CredStore::Lookup lookup;
 };
 
 class ConnectLookups {
@@ -43,16 +41,12 @@ class ConnectLookups {
   void start();
   void stop();
 
-  // Broker thread: queue a lookup.
-  void post(std::uint64_t seq, std::string org, std::string token_id);
+  // Broker thread: queue a lookup (its org, token_id and client_id set).
+  void post(std::uint64_t seq, CredStore::Lookup lookup);
   // Broker thread: the finished lookups (cheap when there are none).
   std::vector<LookupResult> take();
 
  private:
-  struct Request {
-    std::uint64_t seq;
-    std::string org, token_id;
-  };
   void run();
 
   CredStore store_;
@@ -61,7 +55,7 @@ class ConnectLookups {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  std::deque<Request> in_;
+  std::deque<LookupResult> in_;
   std::vector<LookupResult> out_;
   std::atomic<bool> ready_{false};  // out_ may be non-empty; set under mu_
 };

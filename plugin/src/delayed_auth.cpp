@@ -32,7 +32,7 @@ bool can_delay(const Plugin& p, const Claim& c) {
 
 int delay_lookup(Plugin& p, Claim&& c) {
   const std::uint64_t seq = ++p.next_lookup_seq;
-  p.lookups->post(seq, c.org, c.token_id);
+  p.lookups->post(seq, lookup_of(p, c));
   p.pending_ids.insert(c.client_id);
   p.pending.emplace(seq, std::move(c));
   ++p.counters.auth_delayed;
@@ -48,7 +48,7 @@ void complete(Plugin& p, Claim& c, const LookupResult& r) {
   // new one is abandoned.
   const Session* holder = p.sessions.find_by_client_id(c.client_id);
   const void* holder_client = holder != nullptr ? holder->client : nullptr;
-  const int rc = note_outcome(p, c, finish(p, c, r.status, r.cred, r.org, r.error));
+  const int rc = note_outcome(p, c, finish(p, c, r.lookup));
   if (rc != MOSQ_ERR_SUCCESS) {
     p.compat.complete_basic_auth(c.client_id.c_str(), rc);
     return;

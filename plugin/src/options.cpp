@@ -105,6 +105,13 @@ bool parse_options(const std::vector<RawOption>& raw, Options& out, std::string&
         return false;
       }
       o.auth_fail_per_address = static_cast<int>(n);
+    } else if (name == "client_id_owner_ttl_s") {
+      if (!parse_int(value, 0, 31'536'000, n)) {
+        error = bad(name, value, "an integer from 0 to 31536000 (seconds a client id stays its "
+                                 "user's after a disconnect; 0 = off)");
+        return false;
+      }
+      o.client_id_owner_ttl_s = static_cast<int>(n);
     } else if (name == "auth_fail_token_s") {
       if (!parse_int(value, 0, 3600, n)) {
         error = bad(name, value, "an integer from 0 to 3600 (seconds an unknown or expired "
@@ -122,7 +129,7 @@ bool parse_options(const std::vector<RawOption>& raw, Options& out, std::string&
       error = "plugin_opt_" + name +
               " is not an option of mosquitto_shortcred (known: redis_url, redis_timeout_ms, "
               "key_prefix, acl_file, revalidate_interval_s, pub_rate, pub_burst, "
-              "max_connections, client_id_prefix, client_id_prefix_mode, delayed_auth, auth_fail_per_address, auth_fail_token_s, "
+              "max_connections, client_id_prefix, client_id_prefix_mode, delayed_auth, auth_fail_per_address, auth_fail_token_s, client_id_owner_ttl_s, "
               "sys_interval)";
       return false;
     }

@@ -32,6 +32,7 @@ struct Options {
   bool delayed_auth = true;            // auto: CONNECT lookups off the broker thread where 2.1 allows
   int sys_interval_s = 10;             // $SYS counters + log line; 0 = off
   int auth_fail_per_address = 20;      // failed CONNECTs per minute per address before Redis; 0 = off
+  int client_id_owner_ttl_s = 86400;   // a client id stays its user's this long after disconnect; 0 = off
   int auth_fail_token_s = 5;           // an unknown/expired token id is refused from memory; 0 = off
 };
 

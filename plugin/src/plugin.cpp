@@ -136,6 +136,9 @@ int init(mosquitto_plugin_id_t* pid, void** userdata, mosquitto_opt* options, in
   p->loaded_ns = mono_ns();
   p->defaults = {p->opts.pub_rate, p->opts.pub_burst, p->opts.max_connections};
   p->throttle = AuthThrottle(p->opts.auth_fail_per_address, p->opts.auth_fail_token_s);
+  const std::string& prefix = p->opts.client_id_prefix;
+  p->records_owners = p->opts.client_id_owner_ttl_s > 0 &&
+                      !(prefix.find("%o") != std::string::npos && prefix.find("%u") != std::string::npos);
   const auto timeout = std::chrono::milliseconds(p->opts.redis_timeout_ms);
   p->store = std::make_unique<CredStore>(p->opts.redis, timeout, p->opts.key_prefix);
   p->background = std::make_unique<Background>(p->opts.redis, p->opts.key_prefix);

@@ -98,6 +98,10 @@ struct Plugin {
   // as the tick asks to run in every pass), so a BASIC_AUTH in this window
   // is a re-check, never a fresh CONNECT.
   bool rechecking = false;
+  // Client-id owners are recorded in Redis (client_owner.hpp): on unless
+  // client_id_owner_ttl_s is 0 or client_id_prefix names both %o and %u
+  // (then every id already says whose it is).
+  bool records_owners = false;
   // Whether MOSQ_EVT_TICK reaches the plugin (see ticks_arrive()).
   bool tick_seen = false;
   bool logged_no_tick = false;
@@ -144,6 +148,8 @@ bool can_delay(const Plugin& p, const Claim& c);
 int delay_lookup(Plugin& p, Claim&& c);
 void complete_delayed(Plugin& p);
 
+// Posts the owner record of `s`'s client id (after CONNECT, at disconnect).
+void record_owner(Plugin& p, const Session& s);
 // Compiles (or recompiles) a session's policy against the current templates.
 void compile_policy(Plugin& p, Session& s);
 // Earliest expiry of the live sessions (for the tick's cheap "anything due?").

@@ -1,5 +1,7 @@
 #include "store.hpp"
 
+#include "shortcred/client_owner.hpp"
+
 namespace shortcred::plugin {
 namespace {
 
@@ -26,18 +28,6 @@ void judge(CredStore::Lookup& l, const redis::Reply& rc, const redis::Reply& ro)
 
 }  // namespace
 
-CredStore::Status CredStore::fetch(std::string_view org, std::string_view token_id, Fields& cred,
-                                   Fields& org_fields, std::string& error) {
-  std::vector<Lookup> one(1);
-  one[0].org = org;
-  one[0].token_id = token_id;
-  fetch_all(one);
-  cred = std::move(one[0].cred);
-  org_fields = std::move(one[0].org_fields);
-  error = std::move(one[0].error);
-  return one[0].status;
-}
-
 void CredStore::fetch_all(std::vector<Lookup>& batch) {
   const bool reused = conn_.ok();
   // A connection idle since before a Redis restart fails on first use; one
@@ -61,15 +51,25 @@ bool CredStore::round_trip(std::vector<Lookup>& batch) {
   }
   for (const Lookup& l : batch) {
     if (!conn_.append({"HGETALL", cred_key(prefix_, l.org, l.token_id)}) ||
-        !conn_.append({"HGETALL", org_key(prefix_, l.org)})) {
+        !conn_.append({"HGETALL", org_key(prefix_, l.org)}) ||
+        (!l.client_id.empty() && !conn_.append({"GET", client_owner_key(prefix_, l.client_id)}))) {
       return fail_all("cannot queue commands: " + conn_.error());
     }
   }
   for (Lookup& l : batch) {
     redis::Reply rc = conn_.read_reply();
     redis::Reply ro = rc ? conn_.read_reply() : nullptr;
-    if (!rc || !ro) return fail_all("Redis round trip failed: " + conn_.error());
+    redis::Reply rw = ro && !l.client_id.empty() ? conn_.read_reply() : nullptr;
+    if (!rc || !ro || (!l.client_id.empty() && !rw)) {
+      return fail_all("Redis round trip failed: " + conn_.error());
+    }
     judge(l, rc, ro);
+    if (l.status != Status::ok || !rw) continue;
+    if (rw->type == REDIS_REPLY_STRING) {
+      l.owner = std::string(rw->str, rw->len);
+    } else if (rw->type != REDIS_REPLY_NIL) {
+      l.owner = std::string();  // not a string: unparsable, refused as foreign
+    }
   }
   return true;
 }

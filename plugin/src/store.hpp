@@ -1,5 +1,6 @@
 // The plugin's CONNECT lookups: one pipelined round trip (HGETALL cred +
-// HGETALL org per credential), bounded by redis_timeout_ms. "Could not ask"
+// HGETALL org per credential, GET of the client id's owner), bounded by
+// redis_timeout_ms. "Could not ask"
 // (Unavailable) is never confused with "no such credential" (an empty hash),
 // nor with a key of the wrong type written by hand (WrongType): that refuses
 // this credential or org only, it is not an outage.
@@ -9,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,16 +27,16 @@ class CredStore {
 
   struct Lookup {
     std::string org, token_id;  // in
+    std::string client_id;      // in: also read its owner (empty: do not)
     Status status = Status::unavailable;
     Fields cred, org_fields;  // on ok; `cred` empty: no such credential
+    std::optional<std::string> owner;  // on ok: the client id's owner record, if any
     std::string error;        // otherwise; never carries the Redis password
   };
 
   CredStore(RedisEndpoint ep, std::chrono::milliseconds timeout, std::string prefix)
       : ep_(std::move(ep)), timeout_(timeout), prefix_(std::move(prefix)) {}
 
-  Status fetch(std::string_view org, std::string_view token_id, Fields& cred, Fields& org_fields,
-               std::string& error);
   // Every lookup of `batch` in one pipelined round trip.
   void fetch_all(std::vector<Lookup>& batch);
 

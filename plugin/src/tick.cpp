@@ -206,6 +206,10 @@ int on_tick(Plugin& p, mosquitto_evt_tick& tick) {
   return MOSQ_ERR_SUCCESS;
 }
 
-void on_client_gone(Plugin& p, const void* client) { p.closing = p.sessions.detach(client); }
+void on_client_gone(Plugin& p, const void* client) {
+  p.closing = p.sessions.detach(client);
+  // The broker may keep this client's session: its owner's TTL runs from now.
+  if (p.closing) record_owner(p, *p.closing);
+}
 
 }  // namespace shortcred::plugin

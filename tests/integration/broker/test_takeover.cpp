@@ -1,0 +1,97 @@
+// Hardening finding 1: a client id stays owned by its (org, user) while the
+// broker may keep a session for it — offline, and across a restart with
+// persistence — so another tenant's CONNECT with that id can neither wipe
+// (clean start) nor resume (clean start 0) nor take over the session. The
+// owner is recorded in Redis (shortcred:clientid:<id>), so every broker and
+// a restarted one see it.
+#include <catch2/catch.hpp>
+
+#include "broker_env.hpp"
+
+using namespace broker_test;
+using support::MqttClient;
+
+namespace {
+
+constexpr int kNotAuthorized = 0x87;
+
+MqttClient::Options persistent(MqttClient::Options o) {
+  o.clean_start = false;
+  o.session_expiry_s = 3600;
+  return o;
+}
+
+// Alice leaves a persistent session subscribed to her inbox.
+void leave_session(BrokerEnv& e, const Cred& alice, const std::string& cid) {
+  MqttClient cl(persistent(e.client(alice, cid)));
+  REQUIRE(cl.connect(e.port()) == 0);
+  REQUIRE(cl.subscribe("org_acme/users/alice/inbox", 1) == 1);
+  cl.disconnect();
+  REQUIRE(support::wait_until(
+      [&] {
+        auto r = e.redis_cmd({"GET", "shortcred:clientid:" + cid});
+        return r && r->type == REDIS_REPLY_STRING;
+      },
+      3s));
+}
+
+// Every way Bob (another org, his own valid credential) could use the id.
+void bob_is_refused(BrokerEnv& e, const Cred& bob, const std::string& cid) {
+  MqttClient wipe(e.client(bob, cid));
+  CHECK(wipe.connect(e.port()) == kNotAuthorized);
+  MqttClient resume(persistent(e.client(bob, cid)));
+  CHECK(resume.connect(e.port()) == kNotAuthorized);
+  auto v311 = e.client(bob, cid, 4);
+  v311.clean_start = false;
+  MqttClient old_protocol(v311);
+  CHECK(old_protocol.connect(e.port()) == 5);
+}
+
+// Alice resumes without subscribing again: her subscription is still there.
+void alice_session_intact(BrokerEnv& e, const Cred& alice, const std::string& cid) {
+  MqttClient back(persistent(e.client(alice, cid)));
+  REQUIRE(back.connect(e.port()) == 0);
+  auto obs = e.observer("org_acme/#");
+  REQUIRE(obs->publish("org_acme/users/alice/inbox", "still yours", 1) == 0);
+  CHECK(back.wait_message("org_acme/users/alice/inbox", "still yours"));
+}
+
+}  // namespace
+
+TEST_CASE("another tenant can neither wipe, resume nor take over an offline persistent session",
+          "[takeover]") {
+  BrokerEnv e;
+  const Cred alice = e.mint("org_acme", "alice");
+  const Cred bob = e.mint("org_globex", "bob");
+  leave_session(e, alice, "alice-laptop");
+  bob_is_refused(e, bob, "alice-laptop");
+  alice_session_intact(e, alice, "alice-laptop");
+  // Another user of Alice's own org is another owner too.
+  MqttClient colleague(e.client(e.mint("org_acme", "carl"), "alice-laptop"));
+  CHECK(colleague.connect(e.port()) == kNotAuthorized);
+}
+
+TEST_CASE("the client id stays its owner's across a broker restart with persistence",
+          "[takeover]") {
+  support::TempDir store("shortcred-persist");
+  BrokerEnv e("", "persistence true\npersistence_location " + store.path().string() + "/\n");
+  const Cred alice = e.mint("org_acme", "alice");
+  const Cred bob = e.mint("org_globex", "bob");
+  leave_session(e, alice, "alice-phone");
+  e.mosq->stop();  // SIGTERM: Mosquitto writes its persistence file
+  REQUIRE(e.mosq->start());
+  bob_is_refused(e, bob, "alice-phone");
+  alice_session_intact(e, alice, "alice-phone");
+}
+
+TEST_CASE("with client_id_owner_ttl_s 0 no owner is recorded", "[takeover]") {
+  BrokerEnv e("plugin_opt_client_id_owner_ttl_s 0\n");
+  const Cred alice = e.mint("org_acme", "alice");
+  auto cl = e.connect(alice, "alice-free");
+  REQUIRE(cl->connected());
+  cl->disconnect();
+  // The record would be written within a tick or two of the disconnect.
+  CHECK_FALSE(support::wait_until(
+      [&] { return e.redis_cmd({"EXISTS", "shortcred:clientid:alice-free"})->integer == 1; },
+      500ms));
+}
