@@ -89,47 +89,50 @@ void Background::log(int level, std::string text) {
   push(std::move(e));
 }
 
+bool Background::subscribe(redis::Connection& sub, const std::string& channel, Reconnect& rc) {
+  if (Clock::now() < rc.next_connect) {
+    std::this_thread::sleep_for(std::min<Clock::duration>(kPoll, rc.next_connect - Clock::now()));
+    return false;
+  }
+  std::string err;
+  sub = redis::Connection::open(ep_, kIoTimeout, err);
+  redis::Reply r = sub.ok() ? sub.command({"SUBSCRIBE", channel}) : nullptr;
+  if (!r || r->type != REDIS_REPLY_ARRAY) {
+    if (!rc.had_failure) {
+      log(1, "shortcred: revocation subscriber cannot reach Redis: " +
+                 (err.empty() ? sub.error() : err) + "; retrying");
+    }
+    BackgroundEvents e;
+    e.redis_errors = 1;
+    push(std::move(e));
+    sub = {};
+    rc.had_failure = true;
+    rc.next_connect = Clock::now() + rc.backoff;
+    rc.backoff = std::min(rc.backoff * 2, std::chrono::milliseconds(2000));
+    return false;
+  }
+  rc.backoff = std::chrono::milliseconds(100);
+  log(0, "shortcred: subscribed to " + channel);
+  if (rc.had_failure) {
+    // Messages published while we were away are lost: revalidate every
+    // live session at once instead of waiting for the next interval.
+    BackgroundEvents e;
+    e.redis_up_again = true;
+    push(std::move(e));
+    std::lock_guard lock(mu_);
+    have_snapshot_ = have_snapshot_ || !snap_tokens_.empty();
+  }
+  rc.had_failure = false;
+  return true;
+}
+
 void Background::run() {
   const std::string channel = revoked_channel(prefix_);
   redis::Connection sub;
-  auto backoff = std::chrono::milliseconds(100);
-  auto next_connect = Clock::now();
-  bool had_failure = false;
+  Reconnect reconnect;
 
   while (!stop_) {
-    if (!sub.ok()) {
-      if (Clock::now() < next_connect) {
-        std::this_thread::sleep_for(std::min<Clock::duration>(kPoll, next_connect - Clock::now()));
-        continue;
-      }
-      std::string err;
-      sub = redis::Connection::open(ep_, kIoTimeout, err);
-      redis::Reply r = sub.ok() ? sub.command({"SUBSCRIBE", channel}) : nullptr;
-      if (!r || r->type != REDIS_REPLY_ARRAY) {
-        if (!had_failure) log(1, "shortcred: revocation subscriber cannot reach Redis: " +
-                                     (err.empty() ? sub.error() : err) + "; retrying");
-        BackgroundEvents e;
-        e.redis_errors = 1;
-        push(std::move(e));
-        sub = {};
-        had_failure = true;
-        next_connect = Clock::now() + backoff;
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
-        continue;
-      }
-      backoff = std::chrono::milliseconds(100);
-      log(0, "shortcred: subscribed to " + channel);
-      if (had_failure) {
-        // Messages published while we were away are lost: revalidate every
-        // live session at once instead of waiting for the next interval.
-        BackgroundEvents e;
-        e.redis_up_again = true;
-        push(std::move(e));
-        std::lock_guard lock(mu_);
-        have_snapshot_ = have_snapshot_ || !snap_tokens_.empty();
-      }
-      had_failure = false;
-    }
+    if (!sub.ok() && !subscribe(sub, channel, reconnect)) continue;
 
     // Replies already in hiredis's reader (the SUBSCRIBE confirmation may
     // arrive in one read with messages published right after it) would
@@ -148,8 +151,8 @@ void Background::run() {
       e.logs.emplace_back(1, "shortcred: revocation subscriber lost Redis: " + sub.error());
       e.redis_errors += 1;
       sub = {};
-      had_failure = true;
-      next_connect = Clock::now();
+      reconnect.had_failure = true;
+      reconnect.next_connect = Clock::now();
     }
     if (!e.empty()) push(std::move(e));
 

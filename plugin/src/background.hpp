@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "shortcred/redis/connection.hpp"
 #include "shortcred/redis_url.hpp"
 #include "shortcred/schema.hpp"
 
@@ -67,7 +68,15 @@ class Background {
   BackgroundEvents take();
 
  private:
+  // The revocation subscriber's reconnection state.
+  struct Reconnect {
+    std::chrono::milliseconds backoff{100};
+    std::chrono::steady_clock::time_point next_connect = std::chrono::steady_clock::now();
+    bool had_failure = false;
+  };
   void run();
+  // (Re)connects the subscriber, with backoff; false while not subscribed.
+  bool subscribe(redis::Connection& sub, const std::string& channel, Reconnect& rc);
   void push(BackgroundEvents&& e);
   void log(int level, std::string text);
   void revalidate(std::vector<TokenRef> tokens, std::vector<std::string> orgs);

@@ -32,105 +32,123 @@ bool valid_prefix_template(std::string_view p) {
   return p.find_first_of(std::string_view("+#\0", 3)) == std::string_view::npos;
 }
 
+// One option, as a table row: an integer in [lo, hi] stored in a field, or
+// text checked and stored by `parse`. `expected` goes into the error.
+struct OptionSpec {
+  std::string_view name;
+  std::string_view expected;
+  std::int64_t lo = 0, hi = 0;
+  int Options::*int_field = nullptr;
+  std::int64_t Options::*wide_field = nullptr;
+  bool (*parse)(const std::string& value, Options& o) = nullptr;
+
+  bool apply(const std::string& value, Options& o) const {
+    if (parse != nullptr) return parse(value, o);
+    std::int64_t n = 0;
+    if (!parse_int(value, lo, hi, n)) return false;
+    if (int_field != nullptr) o.*int_field = static_cast<int>(n);
+    if (wide_field != nullptr) o.*wide_field = n;
+    return true;
+  }
+};
+
+constexpr std::int64_t kLimitMax = 1'000'000'000;
+constexpr std::string_view kLimitText = "a non-negative integer (0 = no limit)";
+
+const OptionSpec kOptions[] = {
+    {.name = "redis_url",
+     .expected = "redis://[user:pass@]host[:port][/db] or unix:///path[?db=N]",
+     .parse = [](const std::string& v, Options& o) {
+       if (parse_redis_url(v, o.redis) != Errc::ok) return false;
+       o.redis_url = v;
+       return true;
+     }},
+    {.name = "redis_timeout_ms", .expected = "an integer from 1 to 10000 (milliseconds)",
+     .lo = 1, .hi = 10000, .int_field = &Options::redis_timeout_ms},
+    {.name = "key_prefix", .expected = "1-128 bytes without spaces or braces (e.g. shortcred:)",
+     .parse = [](const std::string& v, Options& o) {
+       if (v.empty() || v.size() > 128 || v.find_first_of(" \t\r\n{}") != std::string::npos) {
+         return false;
+       }
+       o.key_prefix = v;
+       return true;
+     }},
+    {.name = "acl_file", .expected = "a path to a rule file (omit the option for the defaults)",
+     .parse = [](const std::string& v, Options& o) {
+       o.acl_file = v;
+       return !v.empty();
+     }},
+    {.name = "revalidate_interval_s", .expected = "an integer from 1 to 86400 (seconds)",
+     .lo = 1, .hi = 86400, .int_field = &Options::revalidate_interval_s},
+    {.name = "pub_rate", .expected = kLimitText, .hi = kLimitMax, .wide_field = &Options::pub_rate},
+    {.name = "pub_burst", .expected = kLimitText, .hi = kLimitMax,
+     .wide_field = &Options::pub_burst},
+    {.name = "max_connections", .expected = kLimitText, .hi = kLimitMax,
+     .wide_field = &Options::max_connections},
+    {.name = "client_id_prefix",
+     .expected = "text of at most 256 bytes with only %o and %u placeholders, no + or #",
+     .parse = [](const std::string& v, Options& o) {
+       o.client_id_prefix = v;
+       return valid_prefix_template(v) && v.size() <= 256;
+     }},
+    {.name = "client_id_prefix_mode",
+     .expected = "refuse (a client id without the prefix is refused) or assign (the prefix is put "
+                 "in front of it; Mosquitto 2.1 or later)",
+     .parse = [](const std::string& v, Options& o) {
+       o.client_id_prefix_mode = v == "assign" ? PrefixMode::assign : PrefixMode::refuse;
+       return v == "refuse" || v == "assign";
+     }},
+    {.name = "delayed_auth",
+     .expected = "auto (CONNECT lookups off the broker thread where Mosquitto 2.1 allows it) or "
+                 "off (always on the broker thread)",
+     .parse = [](const std::string& v, Options& o) {
+       o.delayed_auth = v == "auto";
+       return v == "auto" || v == "off";
+     }},
+    {.name = "client_id_owner_ttl_s",
+     .expected = "an integer from 0 to 31536000 (seconds a client id stays its user's after a "
+                 "disconnect; 0 = off)",
+     .hi = 31'536'000, .int_field = &Options::client_id_owner_ttl_s},
+    {.name = "auth_fail_per_address",
+     .expected = "an integer from 0 to 100000 (failed CONNECTs per minute per client address "
+                 "before it is refused from memory; 0 = off)",
+     .hi = 100000, .int_field = &Options::auth_fail_per_address},
+    {.name = "auth_fail_token_s",
+     .expected = "an integer from 0 to 3600 (seconds an unknown or expired token id is refused "
+                 "from memory; 0 = off)",
+     .hi = 3600, .int_field = &Options::auth_fail_token_s},
+    {.name = "sys_interval", .expected = "an integer from 0 to 86400 (seconds; 0 = off)",
+     .hi = 86400, .int_field = &Options::sys_interval_s},
+};
+
+std::string known_options() {
+  std::string names;
+  for (const OptionSpec& spec : kOptions) {
+    if (!names.empty()) names += ", ";
+    names += spec.name;
+  }
+  return names;
+}
+
 }  // namespace
 
 bool parse_options(const std::vector<RawOption>& raw, Options& out, std::string& error) {
   Options o;
   for (const auto& [name, value] : raw) {
-    std::int64_t n = 0;
-    if (name == "redis_url") {
-      if (parse_redis_url(value, o.redis) != Errc::ok) {
-        // The value may hold a password: never echo it.
-        error = "plugin_opt_redis_url is invalid: expected redis://[user:pass@]host[:port][/db] "
-                "or unix:///path[?db=N]";
-        return false;
-      }
-      o.redis_url = value;
-    } else if (name == "redis_timeout_ms") {
-      if (!parse_int(value, 1, 10000, n)) {
-        error = bad(name, value, "an integer from 1 to 10000 (milliseconds)");
-        return false;
-      }
-      o.redis_timeout_ms = static_cast<int>(n);
-    } else if (name == "key_prefix") {
-      if (value.empty() || value.size() > 128 ||
-          value.find_first_of(" \t\r\n{}") != std::string::npos) {
-        error = bad(name, value, "1-128 bytes without spaces or braces (e.g. shortcred:)");
-        return false;
-      }
-      o.key_prefix = value;
-    } else if (name == "acl_file") {
-      if (value.empty()) {
-        error = bad(name, value, "a path to a rule file (omit the option for the defaults)");
-        return false;
-      }
-      o.acl_file = value;
-    } else if (name == "revalidate_interval_s") {
-      if (!parse_int(value, 1, 86400, n)) {
-        error = bad(name, value, "an integer from 1 to 86400 (seconds)");
-        return false;
-      }
-      o.revalidate_interval_s = static_cast<int>(n);
-    } else if (name == "pub_rate" || name == "pub_burst" || name == "max_connections") {
-      if (!parse_int(value, 0, 1'000'000'000, n)) {
-        error = bad(name, value, "a non-negative integer (0 = no limit)");
-        return false;
-      }
-      (name == "pub_rate" ? o.pub_rate : name == "pub_burst" ? o.pub_burst : o.max_connections) = n;
-    } else if (name == "client_id_prefix") {
-      if (!valid_prefix_template(value) || value.size() > 256) {
-        error = bad(name, value, "text of at most 256 bytes with only %o and %u placeholders, "
-                                 "no + or #");
-        return false;
-      }
-      o.client_id_prefix = value;
-    } else if (name == "client_id_prefix_mode") {
-      if (value != "refuse" && value != "assign") {
-        error = bad(name, value, "refuse (a client id without the prefix is refused) or assign "
-                                 "(the prefix is put in front of it; Mosquitto 2.1 or later)");
-        return false;
-      }
-      o.client_id_prefix_mode = value == "assign" ? PrefixMode::assign : PrefixMode::refuse;
-    } else if (name == "delayed_auth") {
-      if (value != "auto" && value != "off") {
-        error = bad(name, value, "auto (CONNECT lookups off the broker thread where Mosquitto "
-                                 "2.1 allows it) or off (always on the broker thread)");
-        return false;
-      }
-      o.delayed_auth = value == "auto";
-    } else if (name == "auth_fail_per_address") {
-      if (!parse_int(value, 0, 100000, n)) {
-        error = bad(name, value, "an integer from 0 to 100000 (failed CONNECTs per minute per "
-                                 "client address before it is refused from memory; 0 = off)");
-        return false;
-      }
-      o.auth_fail_per_address = static_cast<int>(n);
-    } else if (name == "client_id_owner_ttl_s") {
-      if (!parse_int(value, 0, 31'536'000, n)) {
-        error = bad(name, value, "an integer from 0 to 31536000 (seconds a client id stays its "
-                                 "user's after a disconnect; 0 = off)");
-        return false;
-      }
-      o.client_id_owner_ttl_s = static_cast<int>(n);
-    } else if (name == "auth_fail_token_s") {
-      if (!parse_int(value, 0, 3600, n)) {
-        error = bad(name, value, "an integer from 0 to 3600 (seconds an unknown or expired "
-                                 "token id is refused from memory; 0 = off)");
-        return false;
-      }
-      o.auth_fail_token_s = static_cast<int>(n);
-    } else if (name == "sys_interval") {
-      if (!parse_int(value, 0, 86400, n)) {
-        error = bad(name, value, "an integer from 0 to 86400 (seconds; 0 = off)");
-        return false;
-      }
-      o.sys_interval_s = static_cast<int>(n);
-    } else {
-      error = "plugin_opt_" + name +
-              " is not an option of mosquitto_shortcred (known: redis_url, redis_timeout_ms, "
-              "key_prefix, acl_file, revalidate_interval_s, pub_rate, pub_burst, "
-              "max_connections, client_id_prefix, client_id_prefix_mode, delayed_auth, auth_fail_per_address, auth_fail_token_s, client_id_owner_ttl_s, "
-              "sys_interval)";
+    const OptionSpec* spec = nullptr;
+    for (const OptionSpec& s : kOptions) {
+      if (s.name == name) spec = &s;
+    }
+    if (spec == nullptr) {
+      error = "plugin_opt_" + name + " is not an option of mosquitto_shortcred (known: " +
+              known_options() + ")";
+      return false;
+    }
+    if (!spec->apply(value, o)) {
+      // redis_url may hold a password: its value is never echoed.
+      error = name == "redis_url"
+                  ? "plugin_opt_redis_url is invalid: expected " + std::string(spec->expected)
+                  : bad(name, value, spec->expected);
       return false;
     }
   }
