@@ -270,23 +270,27 @@ int check_owner(Plugin& p, const Claim& c, const std::optional<std::string>& own
 }
 
 // Redis could (not) be asked: breaker, counters, one log line per outage.
-int lookup_outcome(Plugin& p, const Claim& c, CredStore::Status status, const std::string& error) {
-  if (status == CredStore::Status::wrong_type) {
+int lookup_outcome(Plugin& p, const Claim& c, const CredStore::Lookup& l) {
+  if (l.status == CredStore::Status::wrong_type) {
     // Redis answered; the data is broken for this credential or org alone.
     p.breaker.success();
-    return refuse(p, p.counters.auth_failed_internal, error.c_str(), c.token_id, c.client_id);
+    return refuse(p, p.counters.auth_failed_internal, l.error.c_str(), c.token_id, c.client_id);
   }
-  if (status != CredStore::Status::ok) {
+  if (l.status != CredStore::Status::ok) {
     // The backoff runs from the failure, not from the start of this attempt:
     // an attempt lasts up to two timeouts, which may exceed the backoff.
-    p.breaker.failure(wall_ms());
-    ++p.counters.redis_errors;
+    // A batch that failed as one round trip is one failure, not one per
+    // CONNECT in it.
+    if (!l.shared_failure) {
+      p.breaker.failure(wall_ms());
+      ++p.counters.redis_errors;
+    }
     ++p.counters.auth_failed_redis;
     if (!p.logged_redis_down) {
       SC_LOG(MOSQ_LOG_WARNING,
              "shortcred: Redis unavailable (%s); refusing new connections until it answers, "
              "live sessions keep their rights",
-             error.c_str());
+             l.error.c_str());
       p.logged_redis_down = true;
     }
     return MOSQ_ERR_UNKNOWN;
@@ -411,7 +415,7 @@ CredStore::Lookup lookup_of(const Plugin& p, const Claim& c) {
 }
 
 int finish(Plugin& p, Claim& c, const CredStore::Lookup& l) {
-  if (const int rc = lookup_outcome(p, c, l.status, l.error); rc != kProceed) return rc;
+  if (const int rc = lookup_outcome(p, c, l); rc != kProceed) return rc;
   const std::int64_t now = wall_ms();
   CredentialRecord rec;
   OrgRecord org;

@@ -40,6 +40,7 @@ bool CredStore::round_trip(std::vector<Lookup>& batch) {
     for (Lookup& l : batch) {
       l.status = Status::unavailable;
       l.error = why;
+      l.shared_failure = &l != &batch.front();
     }
     conn_ = {};
     return false;

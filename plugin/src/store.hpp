@@ -32,6 +32,7 @@ class CredStore {
     Fields cred, org_fields;  // on ok; `cred` empty: no such credential
     std::optional<std::string> owner;  // on ok: the client id's owner record, if any
     std::string error;        // otherwise; never carries the Redis password
+    bool shared_failure = false;  // failed with the batch's first lookup, in one round trip
   };
 
   CredStore(RedisEndpoint ep, std::chrono::milliseconds timeout, std::string prefix)
