@@ -185,6 +185,208 @@ std::string bind_error(const ServiceConfig& cfg, int error) {
   return e + "cannot bind" + (error != 0 ? std::string(" (") + std::strerror(error) + ")" : "");
 }
 
+// --- Request handlers: what httplib calls for each request ---
+
+// Tells the watchdog the head is parsed (a body may still be arriving) and
+// starts the access log record and the latency measurement.
+void start_request(const httplib::Request& req) {
+  ConnectionWatchdog::head_received();
+  t_request.start = std::chrono::steady_clock::now();
+  t_request.route = match_route(req.method, req.path).name;
+}
+
+// Every method reaches this one dispatcher, so a known path with the wrong
+// method is a 405 (httplib alone would say 404 or 400).
+void dispatch(HttpService::Impl& s, const httplib::Request& req, httplib::Response& res) {
+  const RouteMatch route = match_route(req.method, req.path);
+  if (!reject_early(route, req, res)) handle_route(s, route, req, res);
+}
+
+// Expect: 100-continue with a declared body over 16 KiB: the early answer
+// instead of `100 Continue`, so the client never sends the body.
+int answer_expect_continue(const httplib::Request& req, httplib::Response& res) {
+  if (!declares_large_body(req)) return 100;
+  start_request(req);
+  reject_early(match_route(req.method, req.path), req, res);
+  const std::size_t length = res.body.size();
+  send_and_close(req, res);
+  // httplib writes this answer with write_response, which (unlike the
+  // routed path) adds no Content-Length for a content provider.
+  res.set_header("Content-Length", std::to_string(length));
+  return res.status;
+}
+
+// Serves every request whose body we need not read, before httplib's
+// routing (which would answer 400 to a POST without Content-Length, as
+// `curl -X POST` sends) and before httplib reads any body.
+httplib::Server::HandlerResponse serve_before_body(HttpService::Impl& s,
+                                                   const httplib::Request& req,
+                                                   httplib::Response& res) {
+  start_request(req);
+  if (has_body(req) && body_is_read(req) && !declares_large_body(req)) {
+    return httplib::Server::HandlerResponse::Unhandled;  // serve_with_body reads it
+  }
+  ConnectionWatchdog::request_received();
+  if (!has_body(req)) {
+    dispatch(s, req, res);
+  } else if (declares_large_body(req)) {
+    reject_early(match_route(req.method, req.path), req, res);
+    send_and_close(req, res);
+  } else {  // a body httplib would not read
+    if (!reject_early(match_route(req.method, req.path), req, res)) {
+      send_error(res, 400, "bad_request", req.method + " requests take no body here");
+    }
+    send_and_close(req, res);
+  }
+  return httplib::Server::HandlerResponse::Handled;
+}
+
+// Reads the body with our own limit (see read_body), then dispatches; a body
+// over the limit or unreadable closes the connection (see send_and_close).
+void serve_with_body(HttpService::Impl& s, const httplib::Request& req, httplib::Response& res,
+                     const httplib::ContentReader& read) {
+  std::string body;
+  const Body got = read_body(read, body);
+  ConnectionWatchdog::request_received();
+  switch (got) {
+    case Body::ok:
+      // httplib's own reader would have stored the body here too.
+      const_cast<httplib::Request&>(req).body = std::move(body);
+      return dispatch(s, req, res);
+    case Body::too_large:
+      send_error(res, 413, "payload_too_large", "the request body exceeds 16384 bytes");
+      return send_and_close(req, res);
+    case Body::unreadable:
+      send_error(res, 400, "bad_request", "the request body could not be read");
+      return send_and_close(req, res);
+  }
+}
+
+// Errors httplib answers by itself (400 on a bad head, 414…) get the same
+// JSON shape as ours. A response that already has content (a body, or the
+// provider of send_and_close, which sets Content-Type) is ours: leave it.
+httplib::Server::HandlerResponse answer_httplib_error(const httplib::Request&,
+                                                      httplib::Response& res) {
+  if (!res.body.empty() || res.has_header("Content-Type")) {
+    return httplib::Server::HandlerResponse::Unhandled;
+  }
+  send_error(res, res.status, reason_code(res.status),
+             "the request was refused (HTTP " + std::to_string(res.status) + ")");
+  return httplib::Server::HandlerResponse::Handled;
+}
+
+// One place for unexpected exceptions: log the type of failure, answer a
+// generic 500 (the detail stays in the log, never in the answer).
+void answer_exception(const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(ep);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  log_event("request_failed", "request failed: " + what);
+  send_error(res, 500, "internal_error", "internal error");
+}
+
+// Runs once the response is written: the access log line and the request
+// metrics, then this thread's request context is cleared for the next one.
+void log_request(HttpService::Impl& s, const httplib::Request& req, const httplib::Response& res) {
+  ConnectionWatchdog::response_written();
+  RequestContext& c = t_request;
+  double ms = -1;
+  if (c.start) {
+    ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - *c.start)
+             .count();
+  }
+  s.metrics.observe_request(c.route, res.status, ms < 0 ? 0 : ms / 1000);
+  write_access(AccessRecord{req.method, c.route, res.status, ms, c.org, c.key_id, c.token_id,
+                            req.remote_addr},
+               s.cfg.log_json);
+  c = RequestContext{};
+}
+
+// --- Setup steps of HttpService::bind ---
+
+// HTTPS when --tls-cert is given, else plain HTTP. Null, and `err`, when the
+// certificate and key cannot be loaded.
+std::unique_ptr<httplib::Server> make_server(const ServiceConfig& cfg, std::string& err) {
+  if (cfg.tls_cert.empty()) return std::make_unique<httplib::Server>();
+  auto tls = std::make_unique<httplib::SSLServer>(cfg.tls_cert.c_str(), cfg.tls_key.c_str());
+  if (!tls->is_valid()) {
+    err = "--tls-cert/--tls-key: cannot load the certificate and key";
+    return nullptr;
+  }
+  return tls;
+}
+
+// Workers (the watchdog's, see WatchedTaskQueue), body size and timeouts.
+void set_limits(httplib::Server& svr, HttpService::Impl& s) {
+  svr.new_task_queue = [&s]() -> httplib::TaskQueue* { return new WatchedTaskQueue(*s.watchdog); };
+  svr.set_payload_max_length(kMaxBodyBytes);
+  svr.set_read_timeout(s.cfg.read_timeout_s, 0);
+  svr.set_write_timeout(5, 0);
+  svr.set_keep_alive_timeout(s.cfg.idle_timeout_s);
+  svr.set_keep_alive_max_count(100000);
+  svr.set_tcp_nodelay(true);
+}
+
+// The request path, in the order httplib runs it: Expect: 100-continue, the
+// pre-routing handler (requests whose body we do not read), then the routes
+// (only methods with a body read it, see the comment above read_body).
+void set_handlers(httplib::Server& svr, HttpService::Impl& s) {
+  svr.set_expect_100_continue_handler(answer_expect_continue);
+  svr.set_pre_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
+    return serve_before_body(s, req, res);
+  });
+  const httplib::Server::Handler api = [&s](const httplib::Request& req, httplib::Response& res) {
+    dispatch(s, req, res);
+  };
+  const httplib::Server::HandlerWithContentReader with_body =
+      [&s](const httplib::Request& req, httplib::Response& res,
+           const httplib::ContentReader& read) { serve_with_body(s, req, res, read); };
+  svr.Get(".*", api);
+  svr.Post(".*", with_body);
+  svr.Put(".*", with_body);
+  svr.Patch(".*", with_body);
+  svr.Delete(".*", with_body);
+  svr.Options(".*", api);
+  svr.set_error_handler(httplib::Server::HandlerWithResponse(answer_httplib_error));
+  svr.set_exception_handler(answer_exception);
+  svr.set_logger([&s](const httplib::Request& req, const httplib::Response& res) {
+    log_request(s, req, res);
+  });
+}
+
+// Binds --listen; returns the port (the kernel's choice for port 0), or -1
+// with errno saying why.
+int bind_listener(httplib::Server& svr, const ServiceConfig& cfg) {
+  // httplib's default options set SO_REUSEPORT, which lets a second service
+  // bind a port that is in use and take half its connections. SO_REUSEADDR
+  // only (a restart need not wait for TIME_WAIT), unless --reuse-port asks.
+  // httplib calls this only while binding, so `listening` outlives its use.
+  const bool reuse_port = cfg.reuse_port;
+  int listening = -1;  // the last socket httplib set up is the one it bound
+  svr.set_socket_options([reuse_port, &listening](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    if (reuse_port) ::setsockopt(sock, SOL_SOCKET, SO_REUSEPORT, &yes, sizeof yes);
+    listening = sock;
+  });
+  errno = 0;
+  const int port =
+      cfg.listen_port == 0
+          ? svr.bind_to_any_port(cfg.listen_host)
+          : (svr.bind_to_port(cfg.listen_host, cfg.listen_port) ? cfg.listen_port : -1);
+  if (port < 0) return -1;
+  // httplib 0.11 listens with a backlog of 5: a burst of connects from one
+  // peer fills it and everyone else's handshakes are dropped (retried after
+  // 1 s, 3 s…). listen(2) again on the bound socket raises it; the accept
+  // thread drains it at once, and refuses what --max-conns-per-ip forbids.
+  if (listening >= 0) ::listen(listening, SOMAXCONN);
+  return port;
+}
+
 }  // namespace
 
 RequestContext& current_request() { return t_request; }
@@ -208,162 +410,16 @@ int HttpService::port() const { return impl_->port; }
 
 bool HttpService::bind(std::string& err) {
   Impl& s = *impl_;
-  if (!s.cfg.tls_cert.empty()) {
-    auto tls = std::make_unique<httplib::SSLServer>(s.cfg.tls_cert.c_str(), s.cfg.tls_key.c_str());
-    if (!tls->is_valid()) {
-      err = "--tls-cert/--tls-key: cannot load the certificate and key";
-      return false;
-    }
-    s.server = std::move(tls);
-  } else {
-    s.server = std::make_unique<httplib::Server>();
-  }
-  httplib::Server& svr = *s.server;
-  svr.new_task_queue = [&s]() -> httplib::TaskQueue* { return new WatchedTaskQueue(*s.watchdog); };
-  svr.set_payload_max_length(kMaxBodyBytes);
-  svr.set_read_timeout(s.cfg.read_timeout_s, 0);
-  svr.set_write_timeout(5, 0);
-  svr.set_keep_alive_timeout(s.cfg.idle_timeout_s);
-  svr.set_keep_alive_max_count(100000);
-  svr.set_tcp_nodelay(true);
-
-  // Every method reaches one dispatcher, so a known path with the wrong
-  // method is a 405 (httplib alone would say 404 or 400).
-  const httplib::Server::Handler api = [&s](const httplib::Request& req,
-                                            httplib::Response& res) {
-    const RouteMatch route = match_route(req.method, req.path);
-    if (!reject_early(route, req, res)) handle_route(s, route, req, res);
-  };
-  const auto start_request = [](const httplib::Request& req) {
-    ConnectionWatchdog::head_received();
-    t_request.start = std::chrono::steady_clock::now();
-    t_request.route = match_route(req.method, req.path).name;
-  };
-  svr.set_expect_100_continue_handler([start_request](const httplib::Request& req,
-                                                      httplib::Response& res) {
-    if (!declares_large_body(req)) return 100;
-    start_request(req);
-    reject_early(match_route(req.method, req.path), req, res);
-    const std::size_t length = res.body.size();
-    send_and_close(req, res);
-    // httplib writes this answer with write_response, which (unlike the
-    // routed path) adds no Content-Length for a content provider.
-    res.set_header("Content-Length", std::to_string(length));
-    return res.status;
-  });
-  // Serves every request whose body we need not read, before httplib's
-  // routing (which would answer 400 to a POST without Content-Length, as
-  // `curl -X POST` sends) and before httplib reads any body.
-  svr.set_pre_routing_handler([api, start_request](const httplib::Request& req,
-                                                   httplib::Response& res) {
-    start_request(req);
-    if (has_body(req) && body_is_read(req) && !declares_large_body(req)) {
-      return httplib::Server::HandlerResponse::Unhandled;  // `with_body` reads it
-    }
-    ConnectionWatchdog::request_received();
-    if (!has_body(req)) {
-      api(req, res);
-    } else if (declares_large_body(req)) {
-      reject_early(match_route(req.method, req.path), req, res);
-      send_and_close(req, res);
-    } else {  // a body httplib would not read
-      if (!reject_early(match_route(req.method, req.path), req, res)) {
-        send_error(res, 400, "bad_request", req.method + " requests take no body here");
-      }
-      send_and_close(req, res);
-    }
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  const httplib::Server::HandlerWithContentReader with_body =
-      [api](const httplib::Request& req, httplib::Response& res,
-            const httplib::ContentReader& read) {
-    std::string body;
-    const Body got = read_body(read, body);
-    ConnectionWatchdog::request_received();
-    switch (got) {
-      case Body::ok:
-        // httplib's own reader would have stored the body here too.
-        const_cast<httplib::Request&>(req).body = std::move(body);
-        return api(req, res);
-      case Body::too_large:
-        send_error(res, 413, "payload_too_large", "the request body exceeds 16384 bytes");
-        return send_and_close(req, res);
-      case Body::unreadable:
-        send_error(res, 400, "bad_request", "the request body could not be read");
-        return send_and_close(req, res);
-    }
-  };
-  svr.Get(".*", api);
-  svr.Post(".*", with_body);
-  svr.Put(".*", with_body);
-  svr.Patch(".*", with_body);
-  svr.Delete(".*", with_body);
-  svr.Options(".*", api);
-  // Errors httplib answers by itself (400 on a bad head, 414…) get the same
-  // JSON shape as ours. A response that already has content (a body, or the
-  // provider of send_and_close, which sets Content-Type) is ours: leave it.
-  svr.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty() || res.has_header("Content-Type")) {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
-    send_error(res, res.status, reason_code(res.status),
-               "the request was refused (HTTP " + std::to_string(res.status) + ")");
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  // One place for unexpected exceptions: log the type of failure, answer 500.
-  svr.set_exception_handler([](const httplib::Request&, httplib::Response& res,
-                               std::exception_ptr ep) {
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    log_event("request_failed", "request failed: " + what);
-    send_error(res, 500, "internal_error", "internal error");
-  });
-  svr.set_logger([&s](const httplib::Request& req, const httplib::Response& res) {
-    ConnectionWatchdog::response_written();
-    RequestContext& c = t_request;
-    double ms = -1;
-    if (c.start) {
-      ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - *c.start)
-               .count();
-    }
-    s.metrics.observe_request(c.route, res.status, ms < 0 ? 0 : ms / 1000);
-    write_access(AccessRecord{req.method, c.route, res.status, ms, c.org, c.key_id, c.token_id,
-                              req.remote_addr},
-                 s.cfg.log_json);
-    c = RequestContext{};
-  });
-
-  // httplib's default options set SO_REUSEPORT, which lets a second service
-  // bind a port that is in use and take half its connections. SO_REUSEADDR
-  // only (a restart need not wait for TIME_WAIT), unless --reuse-port asks.
-  const bool reuse_port = s.cfg.reuse_port;
-  int listening = -1;  // the last socket httplib set up is the one it bound
-  svr.set_socket_options([reuse_port, &listening](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    if (reuse_port) ::setsockopt(sock, SOL_SOCKET, SO_REUSEPORT, &yes, sizeof yes);
-    listening = sock;
-  });
-  errno = 0;
-  const int port = s.cfg.listen_port == 0 ? svr.bind_to_any_port(s.cfg.listen_host)
-                                          : (svr.bind_to_port(s.cfg.listen_host, s.cfg.listen_port)
-                                                 ? s.cfg.listen_port
-                                                 : -1);
+  std::unique_ptr<httplib::Server> server = make_server(s.cfg, err);
+  if (!server) return false;
+  s.server = std::move(server);
+  set_limits(*s.server, s);
+  set_handlers(*s.server, s);
+  const int port = bind_listener(*s.server, s.cfg);
   if (port < 0) {
     err = bind_error(s.cfg, errno);
     return false;
   }
-  // httplib 0.11 listens with a backlog of 5: a burst of connects from one
-  // peer fills it and everyone else's handshakes are dropped (retried after
-  // 1 s, 3 s…). listen(2) again on the bound socket raises it; the accept
-  // thread drains it at once, and refuses what --max-conns-per-ip forbids.
-  if (listening >= 0) ::listen(listening, SOMAXCONN);
   s.port = port;
   s.watchdog = std::make_unique<ConnectionWatchdog>(
       ConnectionLimits{std::chrono::seconds(s.cfg.read_timeout_s), s.cfg.threads,

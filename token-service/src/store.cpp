@@ -244,6 +244,91 @@ Status too_many(const IssueRequest& req, std::int64_t cap) {
                           "let them expire first");
 }
 
+// The stored credential: only the SHA-256 of the secret, never the secret.
+CredentialRecord new_credential(const IssueRequest& req, const AuditInfo& who, const Minted& m,
+                                std::int64_t now, std::int64_t ttl) {
+  CredentialRecord rec;
+  rec.user = req.user;
+  rec.secret_sha256 = m.sha256_hex;
+  rec.issued_at_ms = now;
+  rec.expires_at_ms = now + ttl * 1000;
+  rec.scope = req.scope;
+  rec.client_id = req.client_id;
+  rec.apikey = who.apikey;
+  return rec;
+}
+
+// The commands of one issue transaction, with the keys undo_issue needs.
+struct IssueWrite {
+  std::string ckey, ukey;
+  std::vector<std::vector<std::string>> cmds;
+  // The audit XADD: undo_issue finds its entry's id here, and with
+  // `replaces` the DEL of the old credential comes right after it.
+  std::size_t xadd_index = 0;
+};
+
+IssueWrite issue_write(const StoreConfig& cfg, const IssueRequest& req, const AuditInfo& who,
+                       const std::string& id, const CredentialRecord& rec, std::int64_t ttl,
+                       std::int64_t now) {
+  IssueWrite w;
+  w.ckey = cred_key(cfg.prefix, req.org, id);
+  w.ukey = user_index_key(cfg.prefix, req.org, req.user);
+  const std::string exp = std::to_string(rec.expires_at_ms);
+  std::vector<std::string> hset{"HSET", w.ckey};
+  for (auto& [k, v] : to_fields(rec)) {
+    hset.push_back(std::move(k));
+    hset.push_back(std::move(v));
+  }
+  // The index expires with its latest credential: NX sets the first expiry,
+  // GT only ever extends it (Redis >= 7.0).
+  w.cmds = {
+      std::move(hset),
+      {"PEXPIREAT", w.ckey, exp},
+      {"ZADD", w.ukey, exp, id},
+      {"ZREMRANGEBYSCORE", w.ukey, "-inf", std::to_string(now)},
+      {"PEXPIREAT", w.ukey, exp, "NX"},
+      {"PEXPIREAT", w.ukey, exp, "GT"},
+      audit_command(cfg.prefix, req.org, req.event, req.user, id, who, std::to_string(ttl)),
+  };
+  w.xadd_index = w.cmds.size() - 1;
+  if (!req.replaces.empty()) {
+    // Refresh with revoke_old: the old credential goes in the same
+    // transaction, so the user never holds one more than the cap.
+    w.cmds.push_back({"DEL", cred_key(cfg.prefix, req.org, req.replaces)});
+    w.cmds.push_back({"ZREM", w.ukey, req.replaces});
+    w.cmds.push_back(audit_command(cfg.prefix, req.org, "revoke", req.user, req.replaces, who));
+    w.cmds.push_back({"PUBLISH", revoked_channel(cfg.prefix),
+                      format_revocation({Revocation::Kind::token, req.org, req.replaces})});
+  }
+  return w;
+}
+
+// Runs the issue transaction under WATCH of the user index, so the cap check
+// and the write are atomic; an attempt that another issue for the same user
+// interrupted (EXEC nil, nothing ran) is retried, up to kIssueAttempts. A
+// transaction that failed part-way is undone, so no credential the client
+// was never told about stays usable. `cap` 0 = no cap.
+Status commit_issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& req,
+                    const IssueWrite& w, const std::string& id, std::int64_t now, std::int64_t cap,
+                    redis::Reply& exec) {
+  for (int attempt = 0; attempt < kIssueAttempts; ++attempt) {
+    IndexState index;
+    if (Status s = watch_user_index(c, w.ukey, now, req.replaces, index); !s.ok()) return s;
+    if (cap > 0 && index.live >= cap) {
+      unwatch(c);
+      return too_many(req, cap);
+    }
+    const Status s = transaction(c, w.cmds, exec);
+    if (s.ok()) return s;
+    if (exec && exec->type == REDIS_REPLY_NIL) continue;  // the index changed: nothing ran
+    undo_issue(c, exec, w.xadd_index, w.ckey, w.ukey, audit_key(cfg.prefix, req.org), id);
+    return s;
+  }
+  return Status::make(Code::busy, "the index of user " + req.user + " in " + req.org +
+                                      " kept changing during " + std::to_string(kIssueAttempts) +
+                                      " issue attempts");
+}
+
 }  // namespace
 
 Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& req,
@@ -256,64 +341,10 @@ Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& r
 
   const Minted m = mint_password(rnd);
   const std::int64_t now = now_ms();
-  CredentialRecord rec;
-  rec.user = req.user;
-  rec.secret_sha256 = m.sha256_hex;
-  rec.issued_at_ms = now;
-  rec.expires_at_ms = now + ttl * 1000;
-  rec.scope = req.scope;
-  rec.client_id = req.client_id;
-  rec.apikey = who.apikey;
-
-  const std::string ckey = cred_key(cfg.prefix, req.org, m.id);
-  const std::string ukey = user_index_key(cfg.prefix, req.org, req.user);
-  const std::string exp = std::to_string(rec.expires_at_ms);
-  std::vector<std::string> hset{"HSET", ckey};
-  for (auto& [k, v] : to_fields(rec)) {
-    hset.push_back(std::move(k));
-    hset.push_back(std::move(v));
-  }
-  // The index expires with its latest credential: NX sets the first expiry,
-  // GT only ever extends it (Redis >= 7.0). undo_issue finds the audit
-  // entry's id at xadd_index.
-  std::vector<std::vector<std::string>> cmds{
-      std::move(hset),
-      {"PEXPIREAT", ckey, exp},
-      {"ZADD", ukey, exp, m.id},
-      {"ZREMRANGEBYSCORE", ukey, "-inf", std::to_string(now)},
-      {"PEXPIREAT", ukey, exp, "NX"},
-      {"PEXPIREAT", ukey, exp, "GT"},
-      audit_command(cfg.prefix, req.org, req.event, req.user, m.id, who, std::to_string(ttl)),
-  };
-  const std::size_t xadd_index = cmds.size() - 1;
-  if (!req.replaces.empty()) {
-    // Refresh with revoke_old: the old credential goes in the same
-    // transaction, so the user never holds one more than the cap.
-    cmds.push_back({"DEL", cred_key(cfg.prefix, req.org, req.replaces)});
-    cmds.push_back({"ZREM", ukey, req.replaces});
-    cmds.push_back(audit_command(cfg.prefix, req.org, "revoke", req.user, req.replaces, who));
-    cmds.push_back({"PUBLISH", revoked_channel(cfg.prefix),
-                    format_revocation({Revocation::Kind::token, req.org, req.replaces})});
-  }
+  const CredentialRecord rec = new_credential(req, who, m, now, ttl);
+  const IssueWrite w = issue_write(cfg, req, who, m.id, rec, ttl, now);
   redis::Reply exec;
-  for (int attempt = 0;; ++attempt) {
-    if (attempt == kIssueAttempts) {
-      return Status::make(Code::busy, "the index of user " + req.user + " in " + req.org +
-                                          " kept changing during " +
-                                          std::to_string(kIssueAttempts) + " issue attempts");
-    }
-    IndexState index;
-    if (Status s = watch_user_index(c, ukey, now, req.replaces, index); !s.ok()) return s;
-    if (cap > 0 && index.live >= cap) {
-      unwatch(c);
-      return too_many(req, cap);
-    }
-    const Status s = transaction(c, cmds, exec);
-    if (s.ok()) break;
-    if (exec && exec->type == REDIS_REPLY_NIL) continue;  // the index changed: nothing ran
-    undo_issue(c, exec, xadd_index, ckey, ukey, audit_key(cfg.prefix, req.org), m.id);
-    return s;
-  }
+  if (Status s = commit_issue(c, cfg, req, w, m.id, now, cap, exec); !s.ok()) return s;
 
   out.token_id = m.id;
   out.username = req.user + "@" + req.org;
@@ -323,7 +354,8 @@ Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& r
   out.ttl_seconds = ttl;
   out.scope = req.scope;
   out.client_id = req.client_id;
-  out.replaced = !req.replaces.empty() && exec->element[xadd_index + 1]->integer == 1;
+  // The DEL of the replaced credential follows the audit XADD (issue_write).
+  out.replaced = !req.replaces.empty() && exec->element[w.xadd_index + 1]->integer == 1;
   return Status::success();
 }
 
