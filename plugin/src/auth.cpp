@@ -123,11 +123,14 @@ int require_ticks(Plugin& p, const Claim& c) {
                 c.client_id);
 }
 
+// The credential as the throttle holds it: the key that was looked up.
+std::string held_key(const Claim& c) { return c.org + '/' + c.token_id; }
+
 // Failed-auth throttling (auth_throttle.hpp): refused from memory, counted,
 // and logged at most once per 10 s — never a line per attempt.
 int throttle(Plugin& p, const Claim& c) {
   const std::int64_t now = mono_ns();
-  const AuthThrottle::Verdict v = p.throttle.check(c.address, c.token_id, now);
+  const AuthThrottle::Verdict v = p.throttle.check(c.address, held_key(c), now);
   if (v == AuthThrottle::Verdict::ask_redis) return kProceed;
   const bool by_token = v == AuthThrottle::Verdict::token_refused;
   ++(by_token ? p.counters.auth_throttled_token : p.counters.auth_throttled_address);
@@ -179,8 +182,14 @@ int authenticate(Plugin& p, const char* username, std::string_view password, Cla
   }
   if (can_delay(p, c)) return delay_lookup(p, std::move(c));
   std::vector<CredStore::Lookup> one{lookup_of(p, c)};
-  p.store->fetch_all(one);
-  return note_outcome(p, c, finish(p, c, one[0]));
+  {
+    const BrokerWake::Quiet quiet(p.wake);  // a wake-up must not cut this round trip short
+    p.store->fetch_all(one);
+  }
+  const int rc = note_outcome(p, c, finish(p, c, one[0]));
+  // This connection resumes or replaces the id's offline session, if any.
+  if (rc == MOSQ_ERR_SUCCESS) p.offline.forget_id(c.client_id);
+  return rc;
 }
 
 // The SIGHUP re-check (Plugin::rechecking). Mosquitto runs it for every
@@ -193,20 +202,35 @@ int authenticate(Plugin& p, const char* username, std::string_view password, Cla
 // no DISCONNECT would ever remove it. A connected client of ours always has
 // a session and is re-checked from memory (never delayed: 2.1 treats
 // AUTH_DELAYED here as a failure).
+// Whether `ev` is the re-check of an offline session of ours, recorded when
+// it left: the same context, client id, user and credential.
+bool is_offline_session(Plugin& p, const mosquitto_evt_basic_auth& ev) {
+  const OfflineSession* o = p.offline.find(ev.client);
+  const char* cid = mosquitto_client_id(ev.client);
+  Username un;
+  if (o == nullptr || cid == nullptr || o->client_id != cid || ev.username == nullptr ||
+      parse_username(ev.username, un) != Errc::ok || un.org != o->org || un.user != o->user) {
+    return false;
+  }
+  if (o->ext_auth) return ev.password == nullptr;
+  SecretParts parts;
+  return ev.password != nullptr && parse_password(ev.password, parts) == Errc::ok &&
+         parts.id == o->token_id && verify_secret(parts.secret, o->secret_sha256);
+}
+
 int recheck_on_reload(Plugin& p, const mosquitto_evt_basic_auth& ev) {
   Session* s = p.sessions.find(ev.client);
   if (s != nullptr && ev.password == nullptr && s->ext_auth) {
     // Connected with method `shortcred`: no password to compare.
     return recheck_from_memory(p, *s, wall_ms());
   }
-  Username un;
-  const bool ours =
-      ev.username != nullptr && parse_username(ev.username, un) == Errc::ok &&
-      (ev.password == nullptr || std::string_view(ev.password).starts_with(kTokenPrefix));
-  if (s == nullptr && ours) {
+  if (s == nullptr && is_offline_session(p, ev)) {
     ++p.counters.auth_offline_skipped;
     return MOSQ_ERR_SUCCESS;
   }
+  // Anything else is checked in full: a connected client of ours is
+  // re-checked from memory there; a CONNECT that arrived in this window is
+  // a fresh one.
   if (ev.username == nullptr || ev.password == nullptr) return MOSQ_ERR_PLUGIN_DEFER;
   Claim c;
   c.client = ev.client;
@@ -307,7 +331,14 @@ int lookup_outcome(Plugin& p, const Claim& c, const CredStore::Lookup& l) {
 // client id drops the old session right after: it must not count.
 int admit(Plugin& p, const Claim& c, const CredentialRecord& rec, const OrgRecord& org,
           std::vector<Rule> scope_rules, std::int64_t now) {
+  // (Another user's session holding the id was refused by check_client_id;
+  // for a delayed CONNECT one may have appeared since: it is not replaced.)
   Session* holder = p.sessions.find_by_client_id(c.client_id);
+  if (holder != nullptr && holder->client != c.client &&
+      (holder->org != c.org || holder->user != c.user)) {
+    return refuse(p, p.counters.auth_failed_client_id,
+                  "client id is in use by another user's session", c.token_id, c.client_id);
+  }
   const bool replaces = holder != nullptr && holder->client != c.client;
   // A re-auth of this context with another credential replaces its session.
   p.sessions.erase(c.client);
@@ -370,7 +401,7 @@ bool ticks_arrive(Plugin& p) {
 
 int note_outcome(Plugin& p, const Claim& c, int rc) {
   if (rc == MOSQ_ERR_SUCCESS) p.throttle.succeeded(c.address);
-  if (rc == MOSQ_ERR_AUTH) p.throttle.failed(c.address, c.token_id, c.dead_token, mono_ns());
+  if (rc == MOSQ_ERR_AUTH) p.throttle.failed(c.address, held_key(c), c.dead_token, mono_ns());
   return rc;
 }
 
@@ -455,6 +486,7 @@ void note_expiry(Plugin& p, std::int64_t expires_at_ms) {
 int on_basic_auth(Plugin& p, mosquitto_evt_basic_auth& ev) {
   p.closing.reset();
   if (p.rechecking) return recheck_on_reload(p, ev);
+  p.offline.forget_client(ev.client);  // a fresh CONNECT: the pointer is a new context's
   if (ev.username == nullptr || ev.password == nullptr) return MOSQ_ERR_PLUGIN_DEFER;
   Claim c;
   c.client = ev.client;
@@ -481,6 +513,7 @@ int on_ext_auth_start(Plugin& p, mosquitto_evt_extended_auth& ev) {
   c.client = ev.client;
   c.claimed = true;
   c.in_place = p.sessions.find(ev.client) != nullptr;
+  if (!c.in_place) p.offline.forget_client(ev.client);
   return authenticate(p, mosquitto_client_username(ev.client), data, c);
 }
 

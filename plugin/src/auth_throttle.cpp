@@ -4,9 +4,9 @@
 
 namespace shortcred::plugin {
 
-AuthThrottle::Verdict AuthThrottle::check(std::string_view address, std::string_view token_id,
+AuthThrottle::Verdict AuthThrottle::check(std::string_view address, std::string_view credential,
                                           std::int64_t now_ns) {
-  if (auto t = tokens_.find(token_id); t != tokens_.end() && now_ns < t->second) {
+  if (auto t = tokens_.find(credential); t != tokens_.end() && now_ns < t->second) {
     return Verdict::token_refused;
   }
   if (auto a = addresses_.find(address); a != addresses_.end() && now_ns < a->second.blocked_until_ns) {
@@ -15,10 +15,10 @@ AuthThrottle::Verdict AuthThrottle::check(std::string_view address, std::string_
   return Verdict::ask_redis;
 }
 
-void AuthThrottle::failed(std::string_view address, std::string_view token_id, bool dead_token,
+void AuthThrottle::failed(std::string_view address, std::string_view credential, bool dead,
                           std::int64_t now_ns) {
-  if (dead_token && token_hold_ns_ > 0 && tokens_.size() < kMaxEntries) {
-    tokens_.insert_or_assign(std::string(token_id), now_ns + token_hold_ns_);
+  if (dead && token_hold_ns_ > 0 && tokens_.size() < kMaxEntries) {
+    tokens_.insert_or_assign(std::string(credential), now_ns + token_hold_ns_);
   }
   if (per_address_ <= 0) return;
   auto it = addresses_.find(address);
@@ -35,7 +35,10 @@ void AuthThrottle::failed(std::string_view address, std::string_view token_id, b
 }
 
 void AuthThrottle::succeeded(std::string_view address) {
-  if (auto it = addresses_.find(address); it != addresses_.end()) addresses_.erase(it);
+  if (auto it = addresses_.find(address); it != addresses_.end()) {
+    it->second.blocked_until_ns = 0;
+    it->second.block_ns = 0;
+  }
 }
 
 void AuthThrottle::sweep(std::int64_t now_ns) {

@@ -7,10 +7,11 @@
 //    minute, burst `per_address`). Once it is empty the address is refused
 //    from memory for a backoff that doubles from 1 s to 60 s while failures
 //    go on; a success from the address resets it.
-//  - Per token id: a token id Redis did not know or that had expired cannot
-//    become valid again (ids are never reused), so it is refused from memory
-//    for `token_hold_s`. Wrong secrets do not count here: they must not lock
-//    the rightful owner of a valid token id out.
+//  - Per credential (org and token id, the key that was looked up): one Redis
+//    did not know or that had expired cannot become valid again (ids are
+//    never reused), so it is refused from memory for `token_hold_s`. Wrong
+//    secrets do not count here, and the org is part of the key: neither may
+//    let a third party who knows a (public) token id lock its owner out.
 //
 // Memory is bounded: at most kMaxEntries of each; entries that carry no
 // information (full bucket, no block; expired holds) go at sweep(). Pure: no
@@ -40,11 +41,14 @@ class AuthThrottle {
   AuthThrottle(int per_address = 20, int token_hold_s = 5)
       : per_address_(per_address), token_hold_ns_(token_hold_s * 1'000'000'000LL) {}
 
-  Verdict check(std::string_view address, std::string_view token_id, std::int64_t now_ns);
-  // A well-formed credential from `address` was refused; `dead_token`: Redis
-  // did not know it, or it had expired.
-  void failed(std::string_view address, std::string_view token_id, bool dead_token,
+  // `credential`: "<org>/<token id>" (org ids cannot contain '/').
+  Verdict check(std::string_view address, std::string_view credential, std::int64_t now_ns);
+  // A well-formed credential from `address` was refused; `dead`: Redis did
+  // not know it, or it had expired.
+  void failed(std::string_view address, std::string_view credential, bool dead,
               std::int64_t now_ns);
+  // Lifts the address's block and backoff; its failure bucket stays, so a
+  // valid credential of one's own cannot reset it.
   void succeeded(std::string_view address);
   void sweep(std::int64_t now_ns);
 
@@ -60,7 +64,7 @@ class AuthThrottle {
   int per_address_;
   std::int64_t token_hold_ns_;
   StringMap<Address> addresses_;
-  StringMap<std::int64_t> tokens_;  // token id → refused until
+  StringMap<std::int64_t> tokens_;  // credential → refused until
 };
 
 }  // namespace shortcred::plugin

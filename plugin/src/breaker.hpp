@@ -19,14 +19,23 @@ class Breaker {
   static constexpr std::int64_t kMaxBackoffMs = 2000;
   static constexpr int kFailuresToOpen = 3;
 
-  // True when a Redis round trip may be attempted now (closed, or a probe is due).
-  bool allow(std::int64_t now_ms) const noexcept { return !open_ || now_ms >= next_probe_ms_; }
+  // True when a Redis round trip may be attempted now: closed, or the one
+  // probe is due (further CONNECTs are refused until its answer, which
+  // matters where lookups run asynchronously).
+  bool allow(std::int64_t now_ms) noexcept {
+    if (!open_) return true;
+    if (probing_ || now_ms < next_probe_ms_) return false;
+    probing_ = true;
+    return true;
+  }
   void success() noexcept {
     open_ = false;
+    probing_ = false;
     failures_ = 0;
     backoff_ms_ = kFirstBackoffMs;
   }
   void failure(std::int64_t now_ms) noexcept {
+    probing_ = false;
     if (open_) {
       backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
     } else if (++failures_ < kFailuresToOpen) {
@@ -44,6 +53,7 @@ class Breaker {
  private:
   bool open_ = false;
   int failures_ = 0;  // in a row, while closed
+  bool probing_ = false;
   std::int64_t backoff_ms_ = kFirstBackoffMs;
   std::int64_t next_probe_ms_ = 0;
 };

@@ -32,6 +32,18 @@ void BrokerWake::uninstall() {
   sig_ = 0;
 }
 
+BrokerWake::Quiet::Quiet(const BrokerWake& w) {
+  if (w.sig_ == 0) return;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, w.sig_);
+  blocked_ = pthread_sigmask(SIG_BLOCK, &set, &old_) == 0;
+}
+
+BrokerWake::Quiet::~Quiet() {
+  if (blocked_) pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+}
+
 void BrokerWake::wake() {
   if (sig_ == 0 || pending_.exchange(true, std::memory_order_acq_rel)) return;
   pthread_kill(broker_, sig_);

@@ -8,11 +8,14 @@
 // The signal is a real-time one that nothing else in the process handles
 // (its disposition is still the default when the plugin loads); if it is
 // taken, there is no wake-up and CONNECTs are answered at the loop's own
-// pace. SA_RESTART keeps other system calls of the broker thread from
-// failing with EINTR. Signals are coalesced: at most one is in flight.
+// pace. SA_RESTART restarts most system calls of the broker thread, but not
+// poll(2), connect(2) or a socket read with a timeout: the broker thread's
+// own Redis calls run with the signal blocked (Quiet). Signals are
+// coalesced: at most one is in flight.
 #pragma once
 
 #include <pthread.h>
+#include <signal.h>
 
 #include <atomic>
 
@@ -28,7 +31,18 @@ class BrokerWake {
   void wake();
   // Broker thread, at the tick: the next wake() sends a signal again.
   void woken() { pending_.store(false, std::memory_order_release); }
-  int signal_number() const { return sig_; }
+  // Blocks the signal on this thread while it lives (no-op if not installed).
+  class Quiet {
+   public:
+    explicit Quiet(const BrokerWake& w);
+    ~Quiet();
+    Quiet(const Quiet&) = delete;
+    Quiet& operator=(const Quiet&) = delete;
+
+   private:
+    bool blocked_ = false;
+    sigset_t old_{};
+  };
 
  private:
   int sig_ = 0;  // 0: not installed

@@ -42,7 +42,11 @@ int delay_lookup(Plugin& p, Claim&& c) {
 namespace {
 
 void complete(Plugin& p, Claim& c, const LookupResult& r) {
-  if (p.sessions.find(c.client) != nullptr) return;  // freed and reused: see the top
+  if (p.sessions.find(c.client) != nullptr) {
+    // Freed and reused (see the top). Should the id still be waiting, say no.
+    p.compat.complete_basic_auth(c.client_id.c_str(), MOSQ_ERR_AUTH);
+    return;
+  }
   // A same-user session holding this client id (a takeover in the making):
   // the new session takes its index entry, which must return to it if the
   // new one is abandoned.
@@ -55,6 +59,7 @@ void complete(Plugin& p, Claim& c, const LookupResult& r) {
   }
   p.connect_seen = nullptr;
   p.compat.complete_basic_auth(c.client_id.c_str(), MOSQ_ERR_SUCCESS);
+  if (p.connect_seen == c.client) p.offline.forget_id(c.client_id);  // resumed or replaced
   if (p.connect_seen != c.client) {
     // Not waiting any more (gone while we looked it up), or its connect
     // failed inside the broker: the session would never see a DISCONNECT.

@@ -1,16 +1,11 @@
 #include "sessions.hpp"
 
 #include <algorithm>
-#include <chrono>
+
+#include "clock.hpp"
 
 namespace shortcred::plugin {
 namespace {
-
-std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // How long an empty bucket takes to fill up again.
 std::int64_t refill_ns(const TokenBucket& b) {
@@ -83,7 +78,7 @@ std::unique_ptr<Session> SessionTable::detach(const void* client) {
   }
   OrgState* o = s->org_state;
   o->sessions.erase(s);
-  const std::int64_t now = steady_ns();
+  const std::int64_t now = mono_ns();
   if (--s->user_state->live == 0) s->user_state->idle_since_ns = now;
   if (o->sessions.empty()) o->idle_since_ns = now;
   std::unique_ptr<Session> out = std::move(it->second);

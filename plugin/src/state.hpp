@@ -1,6 +1,7 @@
 // The plugin instance shared by the broker-side files (auth, acl, tick,
 // reload, plugin). One per `plugin` line; touched only on the broker thread,
-// except `background`, whose own methods lock.
+// except `background` and `lookups`, whose own methods lock, and `wake`,
+// whose wake() any thread may call.
 #pragma once
 
 #include <chrono>
@@ -15,10 +16,12 @@
 #include "auth_throttle.hpp"
 #include "background.hpp"
 #include "breaker.hpp"
+#include "clock.hpp"
 #include "broker_compat.hpp"
 #include "connect_lookups.hpp"
 #include "counters.hpp"
 #include "log_text.hpp"
+#include "offline_sessions.hpp"
 #include "options.hpp"
 #include "sessions.hpp"
 #include "store.hpp"
@@ -66,6 +69,7 @@ struct Plugin {
   std::uint64_t templates_generation = 1;
   LimitDefaults defaults;
   SessionTable sessions;
+  OfflineSessions offline;  // for the SIGHUP re-check
   Counters counters;
   Breaker breaker;
   AuthThrottle throttle;
@@ -112,19 +116,6 @@ struct Plugin {
   std::int64_t next_sweep_ms = 0;
   bool logged_redis_down = false;
 };
-
-// Wall clock (credential expiry is unix ms) and a monotonic clock (buckets).
-// clock_gettime: no allocation, safe on the per-message path.
-inline std::int64_t wall_ms() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-}
-inline std::int64_t mono_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 // printf-style logging through Mosquitto (broker thread only).
 #define SC_LOG(level, ...) mosquitto_log_printf((level), __VA_ARGS__)

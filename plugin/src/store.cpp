@@ -45,6 +45,13 @@ bool CredStore::round_trip(std::vector<Lookup>& batch) {
     conn_ = {};
     return false;
   };
+  for (Lookup& l : batch) {  // a retry starts afresh
+    l.cred.clear();
+    l.org_fields.clear();
+    l.owner.reset();
+    l.error.clear();
+    l.shared_failure = false;
+  }
   if (!conn_.ok()) {
     std::string err;
     conn_ = redis::Connection::open(ep_, timeout_, err);

@@ -196,8 +196,12 @@ int on_tick(Plugin& p, mosquitto_evt_tick& tick) {
   }
   if (now >= p.next_sweep_ms) {
     p.next_sweep_ms = now + 1000;
+    // A session detached during this tick (a kick, a takeover) points into
+    // the states the sweep may free: its will has been checked by now.
+    p.closing.reset();
     p.sessions.sweep_idle(mono_ns());
     p.throttle.sweep(mono_ns());
+    p.offline.sweep(now, std::max<std::int64_t>(p.opts.client_id_owner_ttl_s, 86400) * 1000LL);
   }
   if (p.opts.sys_interval_s > 0 && now >= p.next_sys_ms) {
     if (p.next_sys_ms != 0) publish_counters(p);
@@ -208,8 +212,18 @@ int on_tick(Plugin& p, mosquitto_evt_tick& tick) {
 
 void on_client_gone(Plugin& p, const void* client) {
   p.closing = p.sessions.detach(client);
-  // The broker may keep this client's session: its owner's TTL runs from now.
-  if (p.closing) record_owner(p, *p.closing);
+  if (!p.closing) return;
+  const Session& s = *p.closing;
+  // The broker may keep this client's session: its owner's TTL runs from
+  // now, and a SIGHUP re-check must recognise it (offline_sessions.hpp).
+  record_owner(p, s);
+  const auto* mosq = static_cast<const struct mosquitto*>(client);
+  const bool kept = mosquitto_client_protocol_version(mosq) == 5 ||
+                    !mosquitto_client_clean_session(mosq);
+  if (kept) {
+    p.offline.left(client, {s.client_id, s.org, s.user, s.token_id, s.secret_sha256, s.ext_auth,
+                            wall_ms()});
+  }
 }
 
 }  // namespace shortcred::plugin

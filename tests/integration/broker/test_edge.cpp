@@ -12,12 +12,16 @@
 // a source build of 2.0.x has not unless built WITH_WEBSOCKETS; 2.1.x has its
 // own.
 #include <json/json.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "broker_env.hpp"
 #include "support/ports.hpp"
@@ -421,4 +425,100 @@ TEST_CASE("WebSockets: a revoked user is disconnected within 500 ms", "[ws][revo
   const auto d = r.first("disconnect");
   REQUIRE(d);
   CHECK((*d)["reason"].asInt() == kAdministrativeAction);
+}
+
+// --- a WebSocket CONNECT during the SIGHUP re-check -------------------------
+
+namespace {
+
+// A minimal WebSocket client speaking raw MQTT 3.1.1, for the one test that
+// must control when the CONNECT reaches the broker (MQTT.js sends it at once).
+class RawWs {
+ public:
+  explicit RawWs(int port) : fd_(support::connect_loopback(port, 5)) {
+    REQUIRE(fd_ >= 0);
+    const std::string upgrade =
+        "GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Protocol: mqtt\r\n\r\n";
+    REQUIRE(::send(fd_, upgrade.data(), upgrade.size(), 0) == static_cast<ssize_t>(upgrade.size()));
+    std::string head;
+    char ch = 0;
+    while (head.find("\r\n\r\n") == std::string::npos && ::recv(fd_, &ch, 1, 0) == 1) head += ch;
+    REQUIRE(head.find(" 101 ") != std::string::npos);
+  }
+  ~RawWs() { ::close(fd_); }
+  RawWs(const RawWs&) = delete;
+  RawWs& operator=(const RawWs&) = delete;
+
+  // Sends CONNECT (3.1.1, clean session) as one masked binary frame.
+  void send_connect(const std::string& cid, const std::string& user, const std::string& pass) {
+    auto field = [](const std::string& s) {
+      return std::string{static_cast<char>(s.size() >> 8), static_cast<char>(s.size() & 0xff)} + s;
+    };
+    const std::string body =
+        field("MQTT") + std::string{4, static_cast<char>(0xC2), 0, 60} + field(cid) + field(user) +
+        field(pass);
+    std::string packet{0x10};
+    for (std::size_t n = body.size(); ; n >>= 7) {  // remaining length, MQTT varint
+      packet += static_cast<char>((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+      if (n <= 0x7f) break;
+    }
+    packet += body;
+    std::string frame{static_cast<char>(0x82)};
+    if (packet.size() < 126) {
+      frame += static_cast<char>(0x80 | packet.size());
+    } else {
+      frame += static_cast<char>(0x80 | 126);
+      frame += static_cast<char>(packet.size() >> 8);
+      frame += static_cast<char>(packet.size() & 0xff);
+    }
+    const char mask[4] = {0x12, 0x34, 0x56, 0x78};
+    frame.append(mask, 4);
+    for (std::size_t i = 0; i < packet.size(); ++i) frame += static_cast<char>(packet[i] ^ mask[i % 4]);
+    REQUIRE(::send(fd_, frame.data(), frame.size(), 0) == static_cast<ssize_t>(frame.size()));
+  }
+  // The CONNACK's return code, or -1 if the connection closed first.
+  int connack() {
+    unsigned char b[6];
+    std::size_t got = 0;
+    while (got < sizeof b) {
+      const ssize_t n = ::recv(fd_, b + got, sizeof b - got, 0);
+      if (n <= 0) return -1;
+      got += static_cast<std::size_t>(n);
+    }
+    // An unmasked binary frame of 4 bytes: 20 02 <flags> <rc>.
+    return b[0] == 0x82 && b[1] == 4 && b[2] == 0x20 ? b[5] : -1;
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+// Mosquitto 2.0.x serves WebSocket listeners between the SIGHUP re-check and
+// the next tick: a CONNECT read there came in while the plugin's re-check
+// window was open, and must still be checked in full (it once got in with no
+// session at all). The broker is stopped while the CONNECT and the SIGHUP
+// arrive, so both are handled in the same pass of its loop.
+TEST_CASE("WebSockets: a CONNECT read during the SIGHUP re-check is checked in full",
+          "[ws][sighup]") {
+  auto& w = ws();
+  const Cred c = w.env->mint("orgA", "hugo");
+  for (const bool valid : {false, true}) {
+    INFO((valid ? "valid credential" : "wrong credential"));
+    RawWs raw(w.ws_port);
+    const pid_t pid = w.env->mosq->pid();
+    ::kill(pid, SIGSTOP);
+    raw.send_connect(valid ? "hugo-ok" : "hugo-bad", c.username,
+                     valid ? c.password : wrong_password(c).password);
+    ::kill(pid, SIGHUP);
+    std::this_thread::sleep_for(50ms);  // both pending before the broker runs again
+    ::kill(pid, SIGCONT);
+    CHECK(raw.connack() == (valid ? 0 : kV3RefusedNotAuthorized));
+  }
+  REQUIRE(support::wait_until(
+      [&] { return w.env->mosq->log().find("'hugo-ok' authenticated with token") != std::string::npos; },
+      3s));
 }

@@ -8,6 +8,7 @@
 #include "auth_throttle.hpp"
 #include "breaker.hpp"
 #include "log_text.hpp"
+#include "offline_sessions.hpp"
 #include "options.hpp"
 #include "sessions.hpp"
 
@@ -221,26 +222,53 @@ TEST_CASE("the failed-auth throttle blocks an address after its burst, with a gr
   t.failed("10.0.0.1", "y", false, s);  // still failing: 2 s
   CHECK(t.check("10.0.0.1", "z", s + s * 19 / 10) == AuthThrottle::Verdict::address_blocked);
   CHECK(t.check("10.0.0.1", "z", 3 * s) == AuthThrottle::Verdict::ask_redis);
-  t.succeeded("10.0.0.1");  // a success forgets the address's failures
-  CHECK(t.addresses() == 0);  // (10.0.0.2 was never tracked)
-  t.failed("10.0.0.3", "w", false, 0);
-  t.sweep(s);  // bucket not full yet: remembered
+  t.failed("10.0.0.1", "z", false, 3 * s);  // blocked again, 4 s now
+  CHECK(t.check("10.0.0.1", "z", 4 * s) == AuthThrottle::Verdict::address_blocked);
+  t.succeeded("10.0.0.1");  // lifts the block…
+  CHECK(t.check("10.0.0.1", "z", 4 * s) == AuthThrottle::Verdict::ask_redis);
+  t.failed("10.0.0.1", "z", false, 4 * s);  // …not the drained bucket: blocked at once
+  CHECK(t.check("10.0.0.1", "z", 4 * s + s / 2) == AuthThrottle::Verdict::address_blocked);
+  CHECK(t.addresses() == 1);  // (10.0.0.2 was never tracked)
+  t.sweep(5 * s);  // bucket not full yet: remembered
   CHECK(t.addresses() == 1);
-  t.sweep(100 * s);
+  t.sweep(200 * s);
   CHECK(t.addresses() == 0);
 }
 
-TEST_CASE("only unknown or expired token ids are held, and only for token_hold_s", "[throttle]") {
+TEST_CASE("only unknown or expired credentials are held, per org, and only for token_hold_s",
+          "[throttle]") {
   AuthThrottle t(0, 5);  // the address half off
   const std::int64_t s = 1'000'000'000;
   t.failed("a", "wrongsecret", false, 0);
   CHECK(t.check("b", "wrongsecret", 0) == AuthThrottle::Verdict::ask_redis);
-  t.failed("a", "gone", true, 0);
-  CHECK(t.check("b", "gone", 4 * s) == AuthThrottle::Verdict::token_refused);
-  CHECK(t.check("b", "gone", 5 * s) == AuthThrottle::Verdict::ask_redis);
+  t.failed("a", "no_such_org/gone", true, 0);
+  CHECK(t.check("b", "no_such_org/gone", 4 * s) == AuthThrottle::Verdict::token_refused);
+  // The same token id in its real org is another credential: not held.
+  CHECK(t.check("b", "org_real/gone", 4 * s) == AuthThrottle::Verdict::ask_redis);
+  CHECK(t.check("b", "no_such_org/gone", 5 * s) == AuthThrottle::Verdict::ask_redis);
   t.sweep(6 * s);
   CHECK(t.tokens() == 0);
   AuthThrottle off(0, 0);
   off.failed("a", "gone", true, 0);
   CHECK(off.check("a", "gone", 0) == AuthThrottle::Verdict::ask_redis);
+}
+
+TEST_CASE("offline session records are found by their context and forgotten when it is reused",
+          "[offline]") {
+  OfflineSessions o;
+  int a, b;
+  o.left(&a, {"cid-a", "org", "alice", "tok1", "sha", false, 1000});
+  o.left(&b, {"cid-b", "org", "bob", "tok2", "sha", true, 1000});
+  REQUIRE(o.find(&a) != nullptr);
+  CHECK(o.find(&a)->token_id == "tok1");
+  o.forget_client(&a);  // a new CONNECT on that pointer
+  CHECK(o.find(&a) == nullptr);
+  o.forget_id("cid-b");  // the id connected again
+  CHECK(o.find(&b) == nullptr);
+  o.left(&a, {"cid-a", "org", "alice", "tok1", "sha", false, 1000});
+  o.left(&b, {"cid-a", "org", "alice", "tok1", "sha", false, 2000});  // same id, new context
+  CHECK(o.find(&a) == nullptr);
+  CHECK(o.size() == 1);
+  o.sweep(2000 + 5000, 5000);
+  CHECK(o.size() == 0);
 }

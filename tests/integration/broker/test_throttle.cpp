@@ -86,3 +86,19 @@ TEST_CASE("an unknown token id retried is refused from memory, a new valid crede
   CHECK(c.connect(e.port()) == 0);
   CHECK(support::wait_until([&] { return e.last_counter("auth/throttled/token") == 19; }, 3s));
 }
+
+// The hold is keyed by what was looked up (org and token id): a third party
+// naming someone's (public) token id under another org holds nothing of theirs.
+TEST_CASE("a token id refused under another org does not lock out its owner", "[throttle]") {
+  BrokerEnv e("plugin_opt_auth_fail_per_address 0\n");
+  const Cred victim = e.mint("org_thr", "vera");
+  Cred forged = victim;
+  forged.org = "org_nope";
+  forged.username = "vera@org_nope";
+  for (int i = 0; i < 5; ++i) {
+    MqttClient c(e.client(forged, "mallory-" + std::to_string(i)));
+    CHECK(c.connect(e.port()) == kNotAuthorized);
+  }
+  MqttClient owner(e.client(victim, "vera-1"));
+  CHECK(owner.connect(e.port()) == 0);
+}

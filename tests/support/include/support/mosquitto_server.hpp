@@ -42,6 +42,7 @@ class MosquittoServer {
   void sighup();
 
   int port() const { return port_; }
+  pid_t pid() const { return proc_.pid(); }
   std::string log() const;
   const TempDir& dir() const { return dir_; }
   // The broker binary this server runs.

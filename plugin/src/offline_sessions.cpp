@@ -1,0 +1,52 @@
+#include "offline_sessions.hpp"
+
+#include <algorithm>
+
+namespace shortcred::plugin {
+
+void OfflineSessions::left(const void* client, OfflineSession s) {
+  forget_client(client);
+  forget_id(s.client_id);
+  if (by_client_.size() >= kMaxRecords) drop_oldest();
+  by_id_[s.client_id] = client;
+  by_client_.emplace(client, std::move(s));
+}
+
+void OfflineSessions::forget_client(const void* client) {
+  auto it = by_client_.find(client);
+  if (it == by_client_.end()) return;
+  by_id_.erase(it->second.client_id);
+  by_client_.erase(it);
+}
+
+void OfflineSessions::forget_id(std::string_view client_id) {
+  auto it = by_id_.find(client_id);
+  if (it == by_id_.end()) return;
+  by_client_.erase(it->second);
+  by_id_.erase(it);
+}
+
+const OfflineSession* OfflineSessions::find(const void* client) const {
+  auto it = by_client_.find(client);
+  return it == by_client_.end() ? nullptr : &it->second;
+}
+
+void OfflineSessions::sweep(std::int64_t now_ms, std::int64_t max_age_ms) {
+  for (auto it = by_client_.begin(); it != by_client_.end();) {
+    if (now_ms - it->second.left_ms < max_age_ms) {
+      ++it;
+      continue;
+    }
+    by_id_.erase(it->second.client_id);
+    it = by_client_.erase(it);
+  }
+}
+
+void OfflineSessions::drop_oldest() {
+  auto oldest = std::min_element(by_client_.begin(), by_client_.end(), [](const auto& a, const auto& b) {
+    return a.second.left_ms < b.second.left_ms;
+  });
+  if (oldest != by_client_.end()) forget_client(oldest->first);
+}
+
+}  // namespace shortcred::plugin
