@@ -467,10 +467,11 @@ int finish(Plugin& p, Claim& c, const CredStore::Lookup& l) {
   return admit(p, c, rec, org, std::move(scope_rules), now);
 }
 
-void record_owner(Plugin& p, const Session& s) {
+void record_owner(Plugin& p, Session& s) {
   if (!p.records_owners) return;
   p.background->post_owner(client_owner_key(p.opts.key_prefix, s.client_id),
                            encode_client_owner(s.org, s.user), p.opts.client_id_owner_ttl_s);
+  s.owner_written_ms = wall_ms();
 }
 
 void compile_policy(Plugin& p, Session& s) {

@@ -46,6 +46,14 @@ void Background::start() {
 void Background::stop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
+  // Owner records posted at the end (the broker's last disconnects, before a
+  // restart with persistence) must not be lost.
+  std::vector<OwnerWrite> owners;
+  {
+    std::lock_guard lock(mu_);
+    owners.swap(owners_);
+  }
+  if (!owners.empty()) write_owners(std::move(owners));
 }
 
 void Background::post_snapshot(std::vector<TokenRef> tokens, std::vector<std::string> orgs) {
@@ -186,7 +194,7 @@ void Background::write_owners(std::vector<OwnerWrite> writes) {
   for (const OwnerWrite& w : writes) {
     ok = ok && c.append({"SET", w.key, w.value, "EX", std::to_string(w.ttl_s)});
   }
-  for (std::size_t i = 0; ok && i < writes.size(); ++i) ok = c.read_reply() != nullptr;
+  for (std::size_t i = 0; ok && i < writes.size(); ++i) ok = !redis::is_error(c.read_reply());
   if (!ok) {
     e.redis_errors += 1;
     e.logs.emplace_back(1, "shortcred: could not record client-id owners: " +

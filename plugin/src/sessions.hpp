@@ -81,6 +81,8 @@ struct Session {
   // Connected with MQTT 5 enhanced authentication (method `shortcred`): no
   // password field, so a SIGHUP re-check cannot compare one.
   bool ext_auth = false;
+  // When its client id's owner record was last written (wall ms).
+  std::int64_t owner_written_ms = 0;
 };
 
 class SessionTable {

@@ -140,7 +140,7 @@ int delay_lookup(Plugin& p, Claim&& c);
 void complete_delayed(Plugin& p);
 
 // Posts the owner record of `s`'s client id (after CONNECT, at disconnect).
-void record_owner(Plugin& p, const Session& s);
+void record_owner(Plugin& p, Session& s);
 // Compiles (or recompiles) a session's policy against the current templates.
 void compile_policy(Plugin& p, Session& s);
 // Earliest expiry of the live sessions (for the tick's cheap "anything due?").

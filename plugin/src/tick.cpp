@@ -156,12 +156,16 @@ void publish_counters(Plugin& p) {
   SC_LOG(MOSQ_LOG_INFO, "shortcred: counters %s", line.c_str());
 }
 
-void post_revalidation(Plugin& p) {
+void post_revalidation(Plugin& p, std::int64_t now) {
   std::vector<TokenRef> tokens;
   std::vector<std::string> orgs;
   tokens.reserve(p.sessions.size());
+  // A connection that outlives half its owner TTL renews the record, so the
+  // id stays its user's while it is online.
+  const std::int64_t renew_after_ms = p.opts.client_id_owner_ttl_s * 500LL;
   p.sessions.for_each([&](Session& s) {
     if (!s.doomed) tokens.push_back({s.org, s.token_id});
+    if (now - s.owner_written_ms >= renew_after_ms) record_owner(p, s);
   });
   p.sessions.for_each_org([&](OrgState& o) { orgs.push_back(o.org); });
   if (!tokens.empty() || !orgs.empty()) p.background->post_snapshot(std::move(tokens), std::move(orgs));
@@ -192,7 +196,7 @@ int on_tick(Plugin& p, mosquitto_evt_tick& tick) {
 
   if (now >= p.next_revalidate_ms) {
     p.next_revalidate_ms = now + p.opts.revalidate_interval_s * 1000LL;
-    post_revalidation(p);
+    post_revalidation(p, now);
   }
   if (now >= p.next_sweep_ms) {
     p.next_sweep_ms = now + 1000;
@@ -213,7 +217,7 @@ int on_tick(Plugin& p, mosquitto_evt_tick& tick) {
 void on_client_gone(Plugin& p, const void* client) {
   p.closing = p.sessions.detach(client);
   if (!p.closing) return;
-  const Session& s = *p.closing;
+  Session& s = *p.closing;
   // The broker may keep this client's session: its owner's TTL runs from
   // now, and a SIGHUP re-check must recognise it (offline_sessions.hpp).
   record_owner(p, s);

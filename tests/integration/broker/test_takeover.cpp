@@ -6,6 +6,8 @@
 // a restarted one see it.
 #include <catch2/catch.hpp>
 
+#include <thread>
+
 #include "broker_env.hpp"
 
 using namespace broker_test;
@@ -94,4 +96,22 @@ TEST_CASE("with client_id_owner_ttl_s 0 no owner is recorded", "[takeover]") {
   CHECK_FALSE(support::wait_until(
       [&] { return e.redis_cmd({"EXISTS", "shortcred:clientid:alice-free"})->integer == 1; },
       500ms));
+}
+
+TEST_CASE("a connection that outlives its owner TTL keeps the id recorded", "[takeover]") {
+  BrokerEnv e("plugin_opt_client_id_owner_ttl_s 2\nplugin_opt_revalidate_interval_s 1\n");
+  const Cred alice = e.mint("org_acme", "alice");
+  auto cl = e.connect(alice, "alice-long");
+  REQUIRE(cl->connected());
+  const auto t0 = std::chrono::steady_clock::now();
+  // Past two TTLs: renewed at revalidation, so never missing for long.
+  while (std::chrono::steady_clock::now() - t0 < 5s) {
+    CHECK(support::wait_until(
+        [&] { return e.redis_cmd({"EXISTS", "shortcred:clientid:alice-long"})->integer == 1; },
+        1500ms));
+    std::this_thread::sleep_for(500ms);
+  }
+  MqttClient bob(e.client(e.mint("org_globex", "bob"), "alice-long"));
+  CHECK(bob.connect(e.port()) == kNotAuthorized);
+  CHECK(cl->connected());
 }
