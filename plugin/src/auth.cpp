@@ -192,16 +192,6 @@ int authenticate(Plugin& p, const char* username, std::string_view password, Cla
   return rc;
 }
 
-// The SIGHUP re-check (Plugin::rechecking). Mosquitto runs it for every
-// client it holds, including offline persistent sessions, and disconnects
-// each one that fails — which, for a session already offline, inserts it a
-// second time into the session-expiry list (2.0.x): a use-after-free later.
-// So an offline client of ours is never refused here: it has no session of
-// ours (DISCONNECT dropped it), it is not on the network, and it
-// authenticates afresh when it reconnects. Nor is a session created for it:
-// no DISCONNECT would ever remove it. A connected client of ours always has
-// a session and is re-checked from memory (never delayed: 2.1 treats
-// AUTH_DELAYED here as a failure).
 // Whether `ev` is the re-check of an offline session of ours, recorded when
 // it left: the same context, client id, user and credential.
 bool is_offline_session(Plugin& p, const mosquitto_evt_basic_auth& ev) {
@@ -218,6 +208,16 @@ bool is_offline_session(Plugin& p, const mosquitto_evt_basic_auth& ev) {
          parts.id == o->token_id && verify_secret(parts.secret, o->secret_sha256);
 }
 
+// The SIGHUP re-check (Plugin::rechecking). Mosquitto runs it for every
+// client it holds, including offline persistent sessions, and disconnects
+// each one that fails — which, for a session already offline, inserts it a
+// second time into the session-expiry list (2.0.x): a use-after-free later.
+// So an offline client of ours — recognised by the record it left
+// (offline_sessions.hpp) — is never refused here: it is not on the network,
+// and it authenticates afresh when it reconnects. Nor is a session created
+// for it: no DISCONNECT would ever remove it. A connected client of ours has
+// a session and is re-checked from memory; anything else is checked in full
+// (never delayed: 2.1 treats AUTH_DELAYED here as a failure).
 int recheck_on_reload(Plugin& p, const mosquitto_evt_basic_auth& ev) {
   Session* s = p.sessions.find(ev.client);
   if (s != nullptr && ev.password == nullptr && s->ext_auth) {
