@@ -31,22 +31,13 @@ const OfflineSession* OfflineSessions::find(const void* client) const {
   return it == by_client_.end() ? nullptr : &it->second;
 }
 
-void OfflineSessions::sweep(std::int64_t now_ms, std::int64_t max_age_ms) {
-  for (auto it = by_client_.begin(); it != by_client_.end();) {
-    if (now_ms - it->second.left_ms < max_age_ms) {
-      ++it;
-      continue;
-    }
-    by_id_.erase(it->second.client_id);
-    it = by_client_.erase(it);
-  }
-}
-
 void OfflineSessions::drop_oldest() {
   auto oldest = std::min_element(by_client_.begin(), by_client_.end(), [](const auto& a, const auto& b) {
     return a.second.left_ms < b.second.left_ms;
   });
-  if (oldest != by_client_.end()) forget_client(oldest->first);
+  if (oldest == by_client_.end()) return;
+  forget_client(oldest->first);
+  ++evictions_;
 }
 
 }  // namespace shortcred::plugin

@@ -9,9 +9,13 @@
 // checked in full. A record matches only its own context, client id and
 // credential, so a freed and reused pointer never passes for it.
 //
-// Bounded: a record goes when its pointer is used by a new CONNECT, when
-// its client id connects again, after `max_age_ms`, and the oldest goes
-// beyond kMaxRecords.
+// A record goes when its pointer is used by a new CONNECT (a freed context's
+// memory is reused soon in a broker that accepts connections), or when its
+// client id connects again. Not by age: the plugin cannot see how long
+// Mosquitto keeps a session, and an offline session not recognised here
+// would be refused by the re-check once its credential has expired — which
+// 2.0.x answers with the double disconnect this exists to prevent. Beyond
+// kMaxRecords the oldest goes (and evictions() counts it).
 #pragma once
 
 #include <cstddef>
@@ -40,13 +44,14 @@ class OfflineSessions {
   // The client id connected again: its old session was resumed or replaced.
   void forget_id(std::string_view client_id);
   const OfflineSession* find(const void* client) const;
-  void sweep(std::int64_t now_ms, std::int64_t max_age_ms);
   std::size_t size() const noexcept { return by_client_.size(); }
+  std::uint64_t evictions() const noexcept { return evictions_; }
 
  private:
   void drop_oldest();
   std::unordered_map<const void*, OfflineSession> by_client_;
   StringMap<const void*> by_id_;
+  std::uint64_t evictions_ = 0;
 };
 
 }  // namespace shortcred::plugin

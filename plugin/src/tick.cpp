@@ -151,6 +151,8 @@ void publish_counters(Plugin& p) {
     publish(base + std::string(path), std::to_string(value));
   }
   publish(base + "sessions/live", std::to_string(p.sessions.size()));
+  publish(base + "sessions/offline_known", std::to_string(p.offline.size()));
+  publish(base + "sessions/offline_evicted", std::to_string(p.offline.evictions()));
   publish(base + "breaker/state", p.breaker.open() ? "open" : "closed");
   const std::string line = format_counters(p.counters, p.sessions.size(), p.breaker.open());
   SC_LOG(MOSQ_LOG_INFO, "shortcred: counters %s", line.c_str());
@@ -205,7 +207,6 @@ int on_tick(Plugin& p, mosquitto_evt_tick& tick) {
     p.closing.reset();
     p.sessions.sweep_idle(mono_ns());
     p.throttle.sweep(mono_ns());
-    p.offline.sweep(now, std::max<std::int64_t>(p.opts.client_id_owner_ttl_s, 86400) * 1000LL);
   }
   if (p.opts.sys_interval_s > 0 && now >= p.next_sys_ms) {
     if (p.next_sys_ms != 0) publish_counters(p);
