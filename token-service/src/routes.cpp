@@ -190,6 +190,9 @@ void refresh(HttpService::Impl& svc, redis::Connection& conn, const ApiKeyInfo& 
   ir.scope = old.scope;
   ir.client_id = old.client_id;
   ir.event = "refresh";
+  // Without ttl_seconds a refresh keeps the lifetime the client was given,
+  // not the org's default: a 10-minute credential refreshes for 10 minutes.
+  ir.inherited_ttl = (old.expires_at_ms - old.issued_at_ms) / 1000;
   if (revoke_old) ir.replaces = old_id;
   Issued t;
   if (Status s = issue(conn, svc.store, ir, audit_for(key, req), openssl_random(), t); !s.ok()) {

@@ -233,6 +233,9 @@ Status issue_limits(const StoreConfig& cfg, const IssueRequest& req, const OrgRe
   }
   const std::int64_t max_ttl = std::min(org.max_ttl.value_or(cfg.max_ttl), kTtlCeiling);
   ttl = req.ttl_seconds.value_or(org.default_ttl.value_or(cfg.default_ttl));
+  if (!req.ttl_seconds && req.inherited_ttl) {
+    ttl = std::clamp(*req.inherited_ttl, kMinTtlSeconds, std::max(max_ttl, kMinTtlSeconds));
+  }
   cap = org.max_tokens_per_user.value_or(cfg.max_tokens_per_user);
   return validate_ttl_field("ttl_seconds", ttl, max_ttl);
 }

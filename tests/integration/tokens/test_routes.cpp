@@ -149,6 +149,29 @@ TEST_CASE("refresh mints a new credential with the same user and scope and bindi
   CHECK(env.call("POST", "/v2/tokens/" + old_id + "/refresh").status == 404);
 }
 
+TEST_CASE("a refresh keeps the original credential's TTL unless ttl_seconds is given",
+          "[tokend]") {
+  TokendEnv env;  // --default-ttl 3600: what a refresh gave before
+  const auto first = parse_json(env.issue(R"({"user_id":"tina","ttl_seconds":600})").body);
+  const std::string id = first["token_id"].asString();
+  const auto refresh = [&](const std::string& from, const std::string& body) {
+    const auto r = env.call("POST", "/v2/tokens/" + from + "/refresh", body);
+    REQUIRE(r.status == 201);
+    return parse_json(r.body);
+  };
+
+  auto v = refresh(id, "");
+  CHECK(v["expires_in"].asInt64() == 600);
+  v = refresh(v["token_id"].asString(), R"({"revoke_old":true})");  // and so on, refresh by refresh
+  CHECK(v["expires_in"].asInt64() == 600);
+  CHECK(refresh(id, R"({"ttl_seconds":900})")["expires_in"].asInt64() == 900);
+
+  // The org's max_ttl lowered since: the inherited TTL is capped, not refused.
+  REQUIRE(env.ctl({"org", "set", env.org, "--max_ttl", "300"}).exit_code == 0);
+  CHECK(refresh(id, "")["expires_in"].asInt64() == 300);
+  CHECK(env.call("POST", "/v2/tokens/" + id + "/refresh", R"({"ttl_seconds":900})").status == 422);
+}
+
 TEST_CASE("GET /v2/tokens lists the org's or one user's credentials without secrets",
           "[tokend]") {
   TokendEnv env;

@@ -51,6 +51,10 @@ struct IssueRequest {
   std::string org;
   std::string user;
   std::optional<std::int64_t> ttl_seconds;
+  // A refresh without ttl_seconds: the lifetime of the credential it
+  // refreshes, used in place of the defaults and capped at the org's current
+  // max_ttl (lowered since, it must not make the refresh fail).
+  std::optional<std::int64_t> inherited_ttl;
   std::vector<std::string> scope;  // already validated
   std::string client_id;           // already validated; empty = no binding
   std::string event = "issue";     // audit event name ("issue" | "refresh")
@@ -82,7 +86,8 @@ std::int64_t now_ms();
 Status read_org(redis::Connection& c, const std::string& prefix, const std::string& org,
                 OrgRecord& out, bool& exists);
 
-// Resolves the TTL (request → org default_ttl → cfg.default_ttl), checks it
+// Resolves the TTL (request → inherited_ttl capped at max_ttl → org
+// default_ttl → cfg.default_ttl), checks it
 // against [60, org max_ttl or cfg.max_ttl], refuses a disabled org, refuses
 // (Code::too_many, nothing written) a user who already holds
 // max_tokens_per_user live credentials, mints and writes the credential.
