@@ -24,8 +24,13 @@ class Breaker {
   // matters where lookups run asynchronously).
   bool allow(std::int64_t now_ms) noexcept {
     if (!open_) return true;
-    if (probing_ || now_ms < next_probe_ms_) return false;
+    // A probe whose answer never came back (its attempt ended some other
+    // way) does not hold the breaker shut: after the longest backoff another
+    // probe may go.
+    const bool probe_lost = probing_ && now_ms - probe_started_ms_ >= kMaxBackoffMs;
+    if ((probing_ && !probe_lost) || now_ms < next_probe_ms_) return false;
     probing_ = true;
+    probe_started_ms_ = now_ms;
     return true;
   }
   void success() noexcept {
@@ -54,6 +59,7 @@ class Breaker {
   bool open_ = false;
   int failures_ = 0;  // in a row, while closed
   bool probing_ = false;
+  std::int64_t probe_started_ms_ = 0;
   std::int64_t backoff_ms_ = kFirstBackoffMs;
   std::int64_t next_probe_ms_ = 0;
 };

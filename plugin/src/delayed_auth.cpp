@@ -43,7 +43,13 @@ namespace {
 
 void complete(Plugin& p, Claim& c, const LookupResult& r) {
   if (p.sessions.find(c.client) != nullptr) {
-    // Freed and reused (see the top). Should the id still be waiting, say no.
+    // Freed and reused (see the top). Should the id still be waiting, say
+    // no; the breaker still learns how Redis answered.
+    if (r.lookup.status == CredStore::Status::unavailable) {
+      if (!r.lookup.shared_failure) p.breaker.failure(wall_ms());
+    } else {
+      p.breaker.success();
+    }
     p.compat.complete_basic_auth(c.client_id.c_str(), MOSQ_ERR_AUTH);
     return;
   }

@@ -105,6 +105,14 @@ TEST_CASE("the breaker refuses while open and probes with growing backoff", "[br
   b.hint_recovered(1200);
   b.failure(2000);
   b.success();
+  // One probe at a time; a probe whose answer is lost frees the way after
+  // the longest backoff.
+  for (int i = 0; i < Breaker::kFailuresToOpen; ++i) b.failure(3000);
+  CHECK(b.allow(3100));
+  CHECK_FALSE(b.allow(3101));
+  CHECK_FALSE(b.allow(3100 + Breaker::kMaxBackoffMs - 1));
+  CHECK(b.allow(3100 + Breaker::kMaxBackoffMs));
+  b.success();
   CHECK(b.allow(2001));
   CHECK_FALSE(b.open());
 }
