@@ -8,8 +8,8 @@
 namespace shortcred::tokens {
 
 Status create_api_key(redis::Connection& c, const std::string& prefix, const std::string& org,
-                      const std::string& name, const RandomSource& rnd, ApiKeyInfo& info,
-                      std::string& api_key) {
+                      const std::string& name, const RandomSource& rnd, const AuditInfo& who,
+                      ApiKeyInfo& info, std::string& api_key) {
   redis::Reply exists = c.command({"EXISTS", org_key(prefix, org)});
   if (!exists || exists->type != REDIS_REPLY_INTEGER) return reply_status(c, exists);
   if (exists->integer == 0) return Status::make(Code::not_found, "no organisation " + org);
@@ -19,7 +19,7 @@ Status create_api_key(redis::Connection& c, const std::string& prefix, const std
       {"HSET", apikey_key(prefix, m.id), "org", org, "name", name, "secret_sha256",
        m.sha256_hex, "created_at", info.created_at},
       {"SADD", org_apikeys_key(prefix, org), m.id},
-      audit_command(prefix, org, "apikey_create", "", "", AuditInfo{m.id, "shortcredctl"}),
+      audit_command(prefix, org, "apikey_create", "", "", AuditInfo{m.id, who.remote, who.actor}),
   };
   redis::Reply exec;
   if (Status s = transaction(c, cmds, exec); !s.ok()) return s;
@@ -59,10 +59,37 @@ Status revoke_api_key(redis::Connection& c, const std::string& prefix, const std
   const std::vector<std::vector<std::string>> cmds{
       {"DEL", apikey_key(prefix, key_id)},
       {"SREM", org_apikeys_key(prefix, o), key_id},
-      audit_command(prefix, o, "apikey_revoke", "", "", AuditInfo{key_id, who.remote}),
+      audit_command(prefix, o, "apikey_revoke", "", "", AuditInfo{key_id, who.remote, who.actor}),
   };
   redis::Reply exec;
   return transaction(c, cmds, exec);
+}
+
+Status revoke_api_key_and_credentials(redis::Connection& c, const std::string& prefix,
+                                      const std::string& key_id, const AuditInfo& who,
+                                      std::string& org, std::int64_t& revoked) {
+  revoked = 0;
+  redis::Reply o = c.command({"HGET", apikey_key(prefix, key_id), "org"});
+  if (!o) return reply_status(c, o);
+  if (o->type == REDIS_REPLY_NIL) return Status::make(Code::not_found, "no API key " + key_id);
+  if (o->type != REDIS_REPLY_STRING) return reply_status(c, o);
+  org = redis::to_string(o.get());
+  // The key first: from here on it issues nothing the walk below could miss.
+  if (Status s = revoke_api_key(c, prefix, key_id, who); !s.ok()) return s;
+  std::vector<std::string> ids;
+  Status walk = for_each_credential(c, prefix, org, [&](const std::string& id) {
+    redis::Reply k = c.command({"HGET", cred_key(prefix, org, id), "apikey"});
+    if (!k) return reply_status(c, k);
+    if (k->type == REDIS_REPLY_STRING && redis::to_string(k.get()) == key_id) ids.push_back(id);
+    return Status::success();
+  });
+  if (!walk.ok()) return walk;
+  for (const auto& id : ids) {
+    const Status s = revoke_token(c, prefix, org, id, who);
+    if (s.ok()) ++revoked;
+    if (!s.ok() && s.code != Code::not_found) return s;  // not_found: expired meanwhile
+  }
+  return Status::success();
 }
 
 AuthResult authenticate(redis::Connection& c, const std::string& prefix, std::string_view api_key,

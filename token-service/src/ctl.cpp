@@ -1,5 +1,6 @@
 #include "shortcred/tokens/ctl.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <ostream>
@@ -15,30 +16,37 @@ namespace ctl {
 namespace {
 
 // Options that take no value.
-const std::vector<std::string> kFlags{"json", "retain", "help"};
+const std::vector<std::string> kFlags{"json",  "retain", "help",
+                                      "force", "follow", "revoke-credentials"};
 
 constexpr const char* kUsage =
-    "usage: shortcredctl [--redis URL] [--key-prefix P] [--json] COMMAND ...\n"
+    "usage: shortcredctl [--redis URL] [--key-prefix P] [--json] [--actor NAME] COMMAND ...\n"
     "\n"
     "  org create [--id ID] [--name NAME]\n"
+    "  org list\n"
     "  org show ORG\n"
     "  org set ORG --FIELD VALUE...   (name, disabled on|off, default_ttl, max_ttl, pub_rate,\n"
     "                                  pub_burst, max_connections, user_pub_rate,\n"
-    "                                  user_max_connections)\n"
-    "  org disable ORG\n"
+    "                                  user_max_connections, max_tokens_per_user;\n"
+    "                                  --pub-rate = --pub_rate)\n"
+    "  org disable ORG | org enable ORG\n"
+    "  org delete ORG [--force]       (--force revokes its credentials and API keys)\n"
     "  apikey create --org ORG [--name NAME]\n"
     "  apikey list --org ORG\n"
-    "  apikey revoke KEY_ID\n"
+    "  apikey revoke KEY_ID [--revoke-credentials]\n"
     "  token mint --org ORG --user USER [--ttl S] [--scope RULE]... [--client-id ID]\n"
-    "  token list --org ORG [--user USER]\n"
+    "  token list --org ORG [--user USER] [--limit N] [--cursor C]\n"
+    "  token show ORG TOKEN_ID\n"
     "  token revoke ORG TOKEN_ID\n"
     "  token revoke-user ORG USER\n"
+    "  audit ORG [--since T] [--limit N] [--follow]   (T: RFC 3339 or unix seconds)\n"
     "  acl check --org ORG --user USER [--client-id ID] [--scope RULE]... [--acl-file F]\n"
     "            (--publish TOPIC | --subscribe FILTER | --deliver TOPIC) [--qos N] [--retain]\n"
     "  acl lint FILE\n"
     "\n"
     "--redis defaults to $SHORTCRED_REDIS_URL, else redis://127.0.0.1:6379/0;\n"
     "--key-prefix to $SHORTCRED_KEY_PREFIX, else shortcred:.\n"
+    "--actor (the operator named in audit entries) to $SUDO_USER, else $USER.\n"
     "Exit codes: 0 ok, 1 refused / not found / denied / Redis unavailable, 2 usage error.\n";
 
 std::string env_or(const char* name, std::string_view fallback) {
@@ -68,9 +76,13 @@ std::vector<std::string> Args::all(const std::string& name) const {
   return out;
 }
 
+bool global_option(const std::string& name) {
+  return name == "json" || name == "redis" || name == "key-prefix" || name == "actor";
+}
+
 void Args::allow_only(const std::vector<std::string>& allowed) const {
   for (const auto& [k, v] : options) {
-    if (k == "json" || k == "redis" || k == "key-prefix") continue;
+    if (global_option(k)) continue;
     bool ok = false;
     for (const auto& a : allowed) ok = ok || a == k;
     if (!ok) throw UsageError("unknown option --" + k + " for this command");
@@ -206,11 +218,19 @@ int run_ctl(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
       throw ctl::UsageError("--key-prefix '" + ctx.prefix +
                             "': expected a non-empty prefix without '{' or '}'");
     }
+    ctx.actor =
+        ctx.args.get("actor").value_or(ctl::env_or("SUDO_USER", ctl::env_or("USER", "unknown")));
+    if (ctx.actor.empty() || ctx.actor.size() > 256 ||
+        std::any_of(ctx.actor.begin(), ctx.actor.end(),
+                    [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; })) {
+      throw ctl::UsageError("--actor: expected 1-256 bytes without control characters");
+    }
     const std::string& group = ctx.args.positional[0];
     if (group == "org") return ctl::cmd_org(ctx);
     if (group == "apikey") return ctl::cmd_apikey(ctx);
     if (group == "token") return ctl::cmd_token(ctx);
     if (group == "acl") return ctl::cmd_acl(ctx);
+    if (group == "audit") return ctl::cmd_audit(ctx);
     throw ctl::UsageError("unknown command '" + group + "'");
   } catch (const ctl::UsageError& e) {
     return ctx.usage_error(e.what());

@@ -25,7 +25,8 @@ int create(Context& ctx) {
   const std::string name = ctx.args.get("name").value_or("");
   ApiKeyInfo info;
   std::string key;
-  if (Status s = create_api_key(ctx.redis(), ctx.prefix, org, name, openssl_random(), info, key);
+  if (Status s = create_api_key(ctx.redis(), ctx.prefix, org, name, openssl_random(), ctx.audit(),
+                                info, key);
       !s.ok()) {
     return ctx.fail(s);
   }
@@ -60,22 +61,31 @@ int list(Context& ctx) {
   return kExitOk;
 }
 
+// --revoke-credentials also revokes every live credential the key issued
+// (a leaked key: what it minted is as suspect as the key).
 int revoke(Context& ctx) {
-  ctx.args.allow_only({});
-  ctx.args.expect_positionals(1, "apikey revoke KEY_ID");
+  ctx.args.allow_only({"revoke-credentials"});
+  ctx.args.expect_positionals(1, "apikey revoke KEY_ID [--revoke-credentials]");
   const std::string& id = ctx.args.positional[2];
   if (validate_token_id(id) != Errc::ok) {
     throw UsageError("key id '" + id + "' is not 16 characters of [0-9a-z]");
   }
-  if (Status s = revoke_api_key(ctx.redis(), ctx.prefix, id, kCtlAudit); !s.ok()) {
-    return ctx.fail(s);
-  }
+  const bool with_creds = ctx.args.flag("revoke-credentials");
+  std::string org;
+  std::int64_t n = 0;
+  const Status s =
+      with_creds ? revoke_api_key_and_credentials(ctx.redis(), ctx.prefix, id, ctx.audit(), org, n)
+                 : revoke_api_key(ctx.redis(), ctx.prefix, id, ctx.audit());
+  if (!s.ok()) return ctx.fail(s);
   if (ctx.json) {
     Json::Value v(Json::objectValue);
     v["revoked"] = true;
+    if (with_creds) v["revoked_credentials"] = Json::Int64(n);
     ctx.print_json(v);
   } else {
-    *ctx.out << "revoked API key " << id << "\n";
+    *ctx.out << "revoked API key " << id;
+    if (with_creds) *ctx.out << " and the " << n << " credential(s) it issued in " << org;
+    *ctx.out << "\n";
   }
   return kExitOk;
 }

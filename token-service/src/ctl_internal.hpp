@@ -47,25 +47,30 @@ struct Args {
 };
 Args parse_args(const std::vector<std::string>& argv);
 
+// Options every command takes (--json, --redis, --key-prefix, --actor).
+bool global_option(const std::string& name);
+
 // Throws UsageError unless `org` is a valid org id; `what` names the argument
 // in the message.
 void require_org_id(const std::string& org, std::string_view what = "org id");
 // The required --org option, validated.
 std::string org_option(const Args& a);
 
-// Who shortcredctl's audit entries name: no API key, remote "shortcredctl".
-inline const AuditInfo kCtlAudit{"", "shortcredctl"};
 
 struct Context {
   Args args;
   std::string prefix;
   bool json = false;
   std::string redis_url;
+  std::string actor;  // --actor, else $SUDO_USER, else $USER
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
   std::optional<redis::Connection> conn;
 
   redis::Connection& redis();  // connects on first use; throws Failure (unavailable)
+  // Who shortcredctl's audit entries name: no API key, remote
+  // "shortcredctl", and the operator.
+  AuditInfo audit() const { return AuditInfo{"", "shortcredctl", actor}; }
   void print_json(const Json::Value& v) const;
   // Reports a failed Status on stderr (and as JSON error with --json), returns its exit code.
   int fail(const Status& s) const;
@@ -77,5 +82,6 @@ int cmd_org(Context& ctx);
 int cmd_apikey(Context& ctx);
 int cmd_token(Context& ctx);
 int cmd_acl(Context& ctx);
+int cmd_audit(Context& ctx);
 
 }  // namespace shortcred::tokens::ctl

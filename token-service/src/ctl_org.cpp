@@ -1,4 +1,5 @@
-// shortcredctl org create | show | set | disable
+// shortcredctl org create | list | show | set | disable | enable | delete
+#include <algorithm>
 #include <ostream>
 
 #include "ctl_internal.hpp"
@@ -33,7 +34,7 @@ int create(Context& ctx) {
   require_org_id(org);
   const std::string name = ctx.args.get("name").value_or(org);
   std::string created_at;
-  if (Status s = create_org(ctx.redis(), ctx.prefix, org, name, created_at); !s.ok()) {
+  if (Status s = create_org(ctx.redis(), ctx.prefix, org, name, ctx.audit(), created_at); !s.ok()) {
     return ctx.fail(s);
   }
   if (ctx.json) {
@@ -57,57 +58,129 @@ int show(Context& ctx) {
   return kExitOk;
 }
 
+// One org field from `org set`: `--pub-rate` is `--pub_rate`. Values are
+// validated here, so redis-cli typos are the only way to store garbage.
+std::pair<std::string, std::string> org_field(std::string k, const std::string& v) {
+  std::replace(k.begin(), k.end(), '-', '_');
+  bool numeric = false;
+  for (auto n : org_numeric_fields()) numeric = numeric || n == k;
+  if (!numeric && k != "name" && k != "disabled") throw UsageError("unknown org field --" + k);
+  if (k == "disabled") {
+    // Stored as 1 or 0 whatever the spelling, so every reader agrees.
+    const std::optional<bool> d = parse_flag_word(v);
+    if (!d) throw UsageError("--disabled must be 1/true/yes/on or 0/false/no/off, got '" + v + "'");
+    return {k, *d ? "1" : "0"};
+  }
+  std::uint64_t parsed = 0;
+  if (numeric && !parse_u64(v, parsed)) {
+    throw UsageError("--" + k + " must be a non-negative whole number, got '" + v + "'");
+  }
+  // The service caps every TTL at kTtlCeiling whatever the hash says; a
+  // bigger value here would only look as if it worked.
+  if ((k == "max_ttl" || k == "default_ttl") && parsed > static_cast<std::uint64_t>(kTtlCeiling)) {
+    throw UsageError("--" + k + " " + v + " is above the cap of " + std::to_string(kTtlCeiling) +
+                     " seconds (365 days)");
+  }
+  return {k, v};
+}
+
 // Every option is a field: `name`, `disabled` (an on/off word, stored as 1
-// or 0) or a numeric limit. Values
-// are validated here, so redis-cli typos are the only way to store garbage.
-// `--disabled 1` is `org disable` (same store call: audit and broadcast).
+// or 0) or a numeric limit. `--disabled 1` is `org disable` (same store call:
+// audit and broadcast).
 int set(Context& ctx) {
   const std::string org = org_positional(ctx.args, "org set ORG --FIELD VALUE...");
   Fields fields;
   for (const auto& [k, v] : ctx.args.options) {
-    if (k == "json" || k == "redis" || k == "key-prefix") continue;
-    if (ctx.args.options.count(k) > 1) throw UsageError("--" + k + " given more than once");
-    bool numeric = false;
-    for (auto n : org_numeric_fields()) numeric = numeric || n == k;
-    std::uint64_t parsed = 0;
-    if (numeric && !parse_u64(v, parsed)) {
-      throw UsageError("--" + k + " must be a non-negative whole number, got '" + v + "'");
+    if (global_option(k)) continue;
+    auto field = org_field(k, v);
+    for (const auto& [seen, unused] : fields) {
+      if (seen == field.first) throw UsageError("--" + field.first + " given more than once");
     }
-    if (!numeric && k != "name" && k != "disabled") {
-      throw UsageError("unknown org field --" + k);
-    }
-    if (k == "disabled") {
-      // Stored as 1 or 0 whatever the spelling, so every reader agrees.
-      const std::optional<bool> d = parse_flag_word(v);
-      if (!d) {
-        throw UsageError("--disabled must be 1/true/yes/on or 0/false/no/off, got '" + v + "'");
-      }
-      fields.emplace_back(k, *d ? "1" : "0");
-      continue;
-    }
-    fields.emplace_back(k, v);
+    fields.push_back(std::move(field));
   }
   if (fields.empty()) throw UsageError("org set: give at least one --FIELD VALUE");
-  if (Status s = set_org(ctx.redis(), ctx.prefix, org, fields, kCtlAudit); !s.ok())
+  if (Status s = set_org(ctx.redis(), ctx.prefix, org, fields, ctx.audit()); !s.ok()) {
     return ctx.fail(s);
+  }
   Fields now;
   if (Status s = show_org(ctx.redis(), ctx.prefix, org, now); !s.ok()) return ctx.fail(s);
   print_fields(ctx, now);
   return kExitOk;
 }
 
-int disable(Context& ctx) {
+// org disable | org enable: `disabled` 1 or 0, audited; disable also tells
+// the brokers.
+int set_disabled(Context& ctx, bool disabled) {
   ctx.args.allow_only({});
-  const std::string org = org_positional(ctx.args, "org disable ORG");
-  if (Status s = disable_org(ctx.redis(), ctx.prefix, org, kCtlAudit); !s.ok()) {
+  const std::string org = org_positional(ctx.args, disabled ? "org disable ORG" : "org enable ORG");
+  if (Status s =
+          set_org(ctx.redis(), ctx.prefix, org, {{"disabled", disabled ? "1" : "0"}}, ctx.audit());
+      !s.ok()) {
     return ctx.fail(s);
   }
   Fields now;
   if (Status s = show_org(ctx.redis(), ctx.prefix, org, now); !s.ok()) return ctx.fail(s);
   if (ctx.json) {
     print_fields(ctx, now);
-  } else {
+  } else if (disabled) {
     *ctx.out << "disabled org " << org << " (brokers notified)\n";
+  } else {
+    *ctx.out << "enabled org " << org << "\n";
+  }
+  return kExitOk;
+}
+
+std::string field_or(const Fields& f, const std::string& name, const std::string& fallback) {
+  for (const auto& [k, v] : f) {
+    if (k == name) return v;
+  }
+  return fallback;
+}
+
+int list(Context& ctx) {
+  ctx.args.allow_only({});
+  ctx.args.expect_positionals(0, "org list");
+  std::vector<OrgSummary> orgs;
+  if (Status s = list_orgs(ctx.redis(), ctx.prefix, orgs); !s.ok()) return ctx.fail(s);
+  if (ctx.json) {
+    Json::Value v(Json::objectValue);
+    v["orgs"] = Json::Value(Json::arrayValue);
+    for (const auto& o : orgs) {
+      Json::Value e(Json::objectValue);
+      e["org"] = o.org;
+      for (const auto& [k, val] : o.fields) e[k] = val;
+      v["orgs"].append(e);
+    }
+    ctx.print_json(v);
+    return kExitOk;
+  }
+  for (const auto& o : orgs) {
+    const OrgRecord r = org_from_fields(o.fields);
+    *ctx.out << o.org << "  " << (r.disabled ? "disabled" : "enabled ") << "  "
+             << field_or(o.fields, "created_at", "-") << "  " << field_or(o.fields, "name", "")
+             << "\n";
+  }
+  if (orgs.empty()) *ctx.out << "(no organisations)\n";
+  return kExitOk;
+}
+
+int remove(Context& ctx) {
+  ctx.args.allow_only({"force"});
+  const std::string org = org_positional(ctx.args, "org delete ORG [--force]");
+  OrgDeleted d;
+  if (Status s = delete_org(ctx.redis(), ctx.prefix, org, ctx.args.flag("force"), ctx.audit(), d);
+      !s.ok()) {
+    return ctx.fail(s);
+  }
+  if (ctx.json) {
+    Json::Value v(Json::objectValue);
+    v["deleted"] = org;
+    v["revoked_credentials"] = Json::Int64(d.credentials);
+    v["revoked_apikeys"] = Json::Int64(d.api_keys);
+    ctx.print_json(v);
+  } else {
+    *ctx.out << "deleted org " << org << " (revoked " << d.credentials << " credential(s), "
+             << d.api_keys << " API key(s); brokers notified; the audit stream stays)\n";
   }
   return kExitOk;
 }
@@ -118,10 +191,13 @@ int cmd_org(Context& ctx) {
   const auto& p = ctx.args.positional;
   const std::string sub = p.size() > 1 ? p[1] : "";
   if (sub == "create") return create(ctx);
+  if (sub == "list") return list(ctx);
   if (sub == "show") return show(ctx);
   if (sub == "set") return set(ctx);
-  if (sub == "disable") return disable(ctx);
-  throw UsageError("org: expected create, show, set or disable");
+  if (sub == "disable") return set_disabled(ctx, true);
+  if (sub == "enable") return set_disabled(ctx, false);
+  if (sub == "delete") return remove(ctx);
+  throw UsageError("org: expected create, list, show, set, disable, enable or delete");
 }
 
 }  // namespace shortcred::tokens::ctl

@@ -1,4 +1,4 @@
-// shortcredctl token mint | list | revoke | revoke-user
+// shortcredctl token mint | list | show | revoke | revoke-user
 #include <ostream>
 
 #include "ctl_internal.hpp"
@@ -50,7 +50,7 @@ int mint(Context& ctx) {
   StoreConfig cfg;
   cfg.prefix = ctx.prefix;
   Issued t;
-  if (Status s = issue(ctx.redis(), cfg, req, kCtlAudit, openssl_random(), t); !s.ok()) {
+  if (Status s = issue(ctx.redis(), cfg, req, ctx.audit(), openssl_random(), t); !s.ok()) {
     return ctx.fail(s);
   }
   if (ctx.json) {
@@ -99,6 +99,33 @@ int list(Context& ctx) {
   return kExitOk;
 }
 
+// One credential, never its secret or the secret's hash.
+int show(Context& ctx) {
+  ctx.args.allow_only({});
+  ctx.args.expect_positionals(2, "token show ORG TOKEN_ID");
+  const std::string& org = ctx.args.positional[2];
+  const std::string& id = ctx.args.positional[3];
+  require_org_id(org);
+  require_token_id(id);
+  TokenInfo t{id, {}};
+  if (Status s = get_credential(ctx.redis(), ctx.prefix, org, id, t.record); !s.ok()) {
+    return ctx.fail(s);
+  }
+  if (ctx.json) {
+    ctx.print_json(token_info_json(t));
+    return kExitOk;
+  }
+  const CredentialRecord& r = t.record;
+  *ctx.out << "token_id   " << id << "\nusername   " << r.user << "@" << org << "\nissued_at  "
+           << format_rfc3339(r.issued_at_ms / 1000) << "\nexpires_at "
+           << format_rfc3339(r.expires_at_ms / 1000) << "\nclient_id  "
+           << (r.client_id.empty() ? "(any)" : r.client_id) << "\napikey     "
+           << (r.apikey.empty() ? "(shortcredctl)" : r.apikey) << "\n";
+  if (r.scope.empty()) *ctx.out << "scope      (none: the templates alone)\n";
+  for (const auto& rule : r.scope) *ctx.out << "scope      " << rule << "\n";
+  return kExitOk;
+}
+
 int revoke(Context& ctx) {
   ctx.args.allow_only({});
   ctx.args.expect_positionals(2, "token revoke ORG TOKEN_ID");
@@ -106,7 +133,7 @@ int revoke(Context& ctx) {
   const std::string& id = ctx.args.positional[3];
   require_org_id(org);
   require_token_id(id);
-  if (Status s = revoke_token(ctx.redis(), ctx.prefix, org, id, kCtlAudit); !s.ok()) {
+  if (Status s = revoke_token(ctx.redis(), ctx.prefix, org, id, ctx.audit()); !s.ok()) {
     return ctx.fail(s);
   }
   if (ctx.json) {
@@ -128,7 +155,7 @@ int revoke_all(Context& ctx) {
   require_org_id(org);
   require_user_id("USER", user);
   std::int64_t n = 0;
-  if (Status s = revoke_user(ctx.redis(), ctx.prefix, org, user, kCtlAudit, n); !s.ok()) {
+  if (Status s = revoke_user(ctx.redis(), ctx.prefix, org, user, ctx.audit(), n); !s.ok()) {
     return ctx.fail(s);
   }
   if (ctx.json) {
@@ -148,9 +175,10 @@ int cmd_token(Context& ctx) {
   const std::string sub = p.size() > 1 ? p[1] : "";
   if (sub == "mint") return mint(ctx);
   if (sub == "list") return list(ctx);
+  if (sub == "show") return show(ctx);
   if (sub == "revoke") return revoke(ctx);
   if (sub == "revoke-user") return revoke_all(ctx);
-  throw UsageError("token: expected mint, list, revoke or revoke-user");
+  throw UsageError("token: expected mint, list, show, revoke or revoke-user");
 }
 
 }  // namespace shortcred::tokens::ctl

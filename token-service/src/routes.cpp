@@ -158,7 +158,7 @@ void send_issued(HttpService::Impl& svc, httplib::Response& res, const Issued& t
 }
 
 AuditInfo audit_for(const ApiKeyInfo& key, const httplib::Request& req) {
-  return AuditInfo{key.key_id, req.remote_addr};
+  return AuditInfo{key.key_id, req.remote_addr, {}};
 }
 
 void create(HttpService::Impl& svc, redis::Connection& conn, const ApiKeyInfo& key,

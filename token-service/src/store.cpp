@@ -12,9 +12,6 @@ namespace shortcred::tokens {
 namespace {
 
 constexpr std::string_view kAuditMaxLen = "100000";
-// The service's own --max-ttl limit. An org's max_ttl is capped to it, so
-// now + ttl * 1000 cannot overflow whatever the org hash says.
-constexpr std::int64_t kTtlCeiling = 365LL * 86400;
 
 Status unavailable(redis::Connection& c) {
   return Status::make(Code::unavailable, "Redis is unavailable (" + c.error() + ")");
@@ -115,10 +112,20 @@ Status transaction(redis::Connection& c, const std::vector<std::vector<std::stri
 std::vector<std::string> audit_command(const std::string& prefix, const std::string& org,
                                        const std::string& event, const std::string& user,
                                        const std::string& token, const AuditInfo& who,
-                                       const std::string& ttl) {
-  return {"XADD", audit_key(prefix, org), "MAXLEN", "~", std::string(kAuditMaxLen), "*",
-          "event", event, "user", user, "token", token, "apikey", who.apikey,
-          "ttl", ttl, "remote", who.remote};
+                                       const std::string& ttl, const Fields& extra) {
+  std::vector<std::string> cmd{"XADD", audit_key(prefix, org), "MAXLEN", "~",
+                               std::string(kAuditMaxLen), "*", "event", event, "user", user,
+                               "token", token, "apikey", who.apikey, "ttl", ttl,
+                               "remote", who.remote};
+  if (!who.actor.empty()) {
+    cmd.push_back("actor");
+    cmd.push_back(who.actor);
+  }
+  for (const auto& [k, v] : extra) {
+    cmd.push_back(k);
+    cmd.push_back(v);
+  }
+  return cmd;
 }
 
 Status read_org(redis::Connection& c, const std::string& prefix, const std::string& org,
@@ -398,6 +405,26 @@ Status revoke_token(redis::Connection& c, const std::string& prefix, const std::
   return Status::success();
 }
 
+Status for_each_credential(redis::Connection& c, const std::string& prefix, const std::string& org,
+                           const std::function<Status(const std::string&)>& visit) {
+  const std::string head = cred_key(prefix, org, "");
+  const std::string match = glob_escape(head) + "*";
+  std::string cursor = "0";
+  do {
+    redis::Reply r = c.command({"SCAN", cursor, "MATCH", match, "COUNT", "1000"});
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) return reply_status(c, r);
+    cursor = redis::to_string(r->element[0]);
+    std::vector<std::string> ids;
+    for (std::size_t i = 0; i < r->element[1]->elements; ++i) {
+      ids.push_back(redis::to_string(r->element[1]->element[i]).substr(head.size()));
+    }
+    for (const auto& id : ids) {
+      if (Status s = visit(id); !s.ok()) return s;
+    }
+  } while (cursor != "0");
+  return Status::success();
+}
+
 Status revoke_user(redis::Connection& c, const std::string& prefix, const std::string& org,
                    const std::string& user, const AuditInfo& who, std::int64_t& revoked) {
   const std::string ukey = user_index_key(prefix, org, user);
@@ -410,22 +437,35 @@ Status revoke_user(redis::Connection& c, const std::string& prefix, const std::s
   // credential issued meanwhile keeps its entry (and is revoked by a later
   // round or stays findable).
   for (;;) {
-    redis::Reply ids = c.command({"ZRANGE", ukey, "0", batch_end});
-    if (!ids || ids->type != REDIS_REPLY_ARRAY) return reply_status(c, ids);
-    const bool last = ids->elements < kRevokeBatch;
+    redis::Reply ids = c.command({"ZRANGE", ukey, "0", batch_end, "WITHSCORES"});
+    if (!ids || ids->type != REDIS_REPLY_ARRAY || ids->elements % 2 != 0) {
+      return reply_status(c, ids);
+    }
+    const std::size_t n = ids->elements / 2;
+    const bool last = n < kRevokeBatch;
+    const std::int64_t now = now_ms();
     std::vector<std::vector<std::string>> cmds;
-    if (ids->elements > 0) {
+    // The audit names what was revoked: the entries that had not expired
+    // (an expired member is only a stale index entry). Nothing revoked, no
+    // entry.
+    std::string live;
+    if (n > 0) {
       std::vector<std::string> unlink{"UNLINK"}, zrem{"ZREM", ukey};
-      for (std::size_t i = 0; i < ids->elements; ++i) {
-        const std::string id = redis::to_string(ids->element[i]);
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::string id = redis::to_string(ids->element[2 * i]);
+        std::uint64_t expires = 0;
+        if (parse_u64(redis::to_string(ids->element[2 * i + 1]), expires) &&
+            expires > static_cast<std::uint64_t>(now)) {
+          live += (live.empty() ? "" : " ") + id;
+        }
         unlink.push_back(cred_key(prefix, org, id));
         zrem.push_back(id);
       }
       cmds.push_back(std::move(unlink));
       cmds.push_back(std::move(zrem));
     }
+    if (!live.empty()) cmds.push_back(audit_command(prefix, org, "revoke_user", user, live, who));
     if (last) {
-      cmds.push_back(audit_command(prefix, org, "revoke_user", user, "", who));
       // Published even when nothing was indexed: a credential deleted by
       // hand may still have a live session on some broker.
       cmds.push_back({"PUBLISH", revoked_channel(prefix),
@@ -433,7 +473,7 @@ Status revoke_user(redis::Connection& c, const std::string& prefix, const std::s
     }
     redis::Reply exec;
     if (Status s = transaction(c, cmds, exec); !s.ok()) return s;
-    if (ids->elements > 0) revoked += exec->element[0]->integer;
+    if (n > 0) revoked += exec->element[0]->integer;
     if (last) return Status::success();
   }
 }

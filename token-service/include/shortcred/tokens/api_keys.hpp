@@ -24,12 +24,18 @@ struct ApiKeyInfo {
 // Creates a key for an existing org (Code::not_found otherwise). `api_key`
 // is the full `sk_…` text, to be shown once.
 Status create_api_key(redis::Connection& c, const std::string& prefix, const std::string& org,
-                      const std::string& name, const RandomSource& rnd, ApiKeyInfo& info,
-                      std::string& api_key);
+                      const std::string& name, const RandomSource& rnd, const AuditInfo& who,
+                      ApiKeyInfo& info, std::string& api_key);
 Status list_api_keys(redis::Connection& c, const std::string& prefix, const std::string& org,
                      std::vector<ApiKeyInfo>& out);
 Status revoke_api_key(redis::Connection& c, const std::string& prefix, const std::string& key_id,
                       const AuditInfo& who);
+// revoke_api_key, then every live credential of the key's org that this key
+// issued (its `apikey` field), each revoked and audited like `token revoke`.
+// `org` is the key's org; `revoked` counts the credentials.
+Status revoke_api_key_and_credentials(redis::Connection& c, const std::string& prefix,
+                                      const std::string& key_id, const AuditInfo& who,
+                                      std::string& org, std::int64_t& revoked);
 
 // unavailable: the connection failed; busy: Redis answered "cannot serve
 // now" (LOADING, BUSY, OOM…, see transient_error); backend_error: any other

@@ -30,6 +30,10 @@
 
 namespace shortcred::tokens {
 
+// The cap of every TTL and of an org's max_ttl: 365 days (the service's
+// own --max-ttl limit), so now + ttl * 1000 cannot overflow.
+inline constexpr std::int64_t kTtlCeiling = 365LL * 86400;
+
 struct StoreConfig {
   std::string prefix{kDefaultKeyPrefix};
   std::int64_t default_ttl = 3600;  // used when neither request nor org sets one
@@ -45,6 +49,7 @@ struct StoreConfig {
 struct AuditInfo {
   std::string apikey;  // key id, empty for shortcredctl
   std::string remote;  // peer address, or "shortcredctl"
+  std::string actor;   // the operator (shortcredctl --actor, $SUDO_USER, $USER); empty for HTTP
 };
 
 struct IssueRequest {
@@ -103,10 +108,18 @@ Status get_credential(redis::Connection& c, const std::string& prefix, const std
 Status revoke_token(redis::Connection& c, const std::string& prefix, const std::string& org,
                     const std::string& token_id, const AuditInfo& who);
 
+// Every cred key of the org, by SCAN (no org-wide index): `visit(token id)`
+// for each; a visitor that fails stops the walk with its Status. Costs time
+// proportional to all keys of the database: for admin commands only.
+Status for_each_credential(redis::Connection& c, const std::string& prefix, const std::string& org,
+                           const std::function<Status(const std::string&)>& visit);
+
 // Deletes every credential in the user's index, kRevokeBatch per round trip
-// (ZRANGE, then MULTI: UNLINK the creds, ZREM them from the index); the last
-// round also writes the audit entry and publishes `user <org> <user>`.
-// `revoked` counts the credentials that still existed.
+// (ZRANGE, then MULTI: UNLINK the creds, ZREM them from the index, and an
+// audit entry `revoke_user` whose `token` lists the batch's unexpired token
+// ids, space-separated; a batch without one writes none); the last round
+// publishes `user <org> <user>`. `revoked` counts the credentials that still
+// existed.
 inline constexpr std::size_t kRevokeBatch = 500;
 Status revoke_user(redis::Connection& c, const std::string& prefix, const std::string& org,
                    const std::string& user, const AuditInfo& who, std::int64_t& revoked);
@@ -141,11 +154,13 @@ struct ListPage {
 Status list_tokens(redis::Connection& c, const std::string& prefix, const std::string& org,
                    const ListRequest& req, ListPage& out);
 
-// Audit entry XADD argv (MAXLEN ~ 100000), for callers composing transactions.
+// Audit entry XADD argv (MAXLEN ~ 100000), for callers composing
+// transactions: event, user, token, apikey, ttl, remote, then `actor` when
+// there is one, then `extra` (e.g. `changes` of org_set).
 std::vector<std::string> audit_command(const std::string& prefix, const std::string& org,
                                        const std::string& event, const std::string& user,
                                        const std::string& token, const AuditInfo& who,
-                                       const std::string& ttl = {});
+                                       const std::string& ttl = {}, const Fields& extra = {});
 
 // Runs `cmds` inside MULTI/EXEC in one round trip. On success `exec` is the
 // EXEC array (one reply per command).
