@@ -50,6 +50,7 @@
 
 #include "shortcred/schema.hpp"
 #include "shortcred/secrets.hpp"
+#include "support/credentials.hpp"
 #include "support/mosquitto_server.hpp"
 #include "support/ports.hpp"
 #include "support/process.hpp"
@@ -72,9 +73,7 @@ struct Args {
   std::string plugin;
 };
 
-struct Account {
-  std::string username, password;
-};
+using support::Account;
 
 struct Broker {
   std::string name;
@@ -86,12 +85,6 @@ struct Broker {
 
 const std::string kTopicBase = "org_bench/shared/bench/";
 const std::string kOrg = "org_bench";
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Starts `b` with its extra_conf; `prefix` goes before the mosquitto command
 // (taskset, valgrind), which then execs it, so b.proc.pid() is the broker's.
@@ -112,28 +105,7 @@ void start(Broker& b, support::TempDir& dir, const std::vector<std::string>& pre
 }
 
 std::vector<Account> mint(shortcred::redis::Connection& c, int n, const std::string& user_prefix) {
-  std::vector<Account> out;
-  const auto rnd = shortcred::openssl_random();
-  c.command({"HSET", shortcred::org_key("shortcred:", kOrg), "name", kOrg});
-  for (int i = 0; i < n; ++i) {
-    const auto m = shortcred::mint_password(rnd);
-    shortcred::CredentialRecord r;
-    r.user = user_prefix + std::to_string(i);
-    r.secret_sha256 = m.sha256_hex;
-    r.issued_at_ms = now_ms();
-    r.expires_at_ms = r.issued_at_ms + 3'600'000;
-    std::vector<std::string> argv{"HSET", shortcred::cred_key("shortcred:", kOrg, m.id)};
-    for (auto& [k, v] : shortcred::to_fields(r)) {
-      argv.push_back(k);
-      argv.push_back(v);
-    }
-    c.append(argv);
-    out.push_back({r.user + "@" + kOrg, m.full});
-    if (i % 500 == 499 || i == n - 1) {
-      for (int j = i - (i % 500); j <= i; ++j) c.read_reply();
-    }
-  }
-  return out;
+  return support::write_credentials(c, kOrg, n, user_prefix);
 }
 
 mosquitto* client(const Account* a, const std::string& id) {

@@ -57,6 +57,7 @@
 
 #include "shortcred/schema.hpp"
 #include "shortcred/secrets.hpp"
+#include "support/credentials.hpp"
 #include "support/mosquitto_server.hpp"
 #include "support/ports.hpp"
 #include "support/process.hpp"
@@ -82,18 +83,10 @@ struct Args {
   int redis_timeout_ms = 0;  // 0: the plugin's default (50 ms)
 };
 
-struct Account {
-  std::string username, password;
-};
+using support::Account;
 
 const std::string kOrg = "org_bench";
 const std::string kTopic = "org_bench/shared/ping";
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::int64_t mono_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
@@ -107,30 +100,8 @@ double cpu_seconds(pid_t pid) {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-// n fresh credentials of org_bench (users <user_prefix>0…), pipelined HSETs.
 std::vector<Account> mint(shortcred::redis::Connection& c, int n, const std::string& user_prefix) {
-  std::vector<Account> out;
-  out.reserve(static_cast<std::size_t>(n));
-  const auto rnd = shortcred::openssl_random();
-  for (int i = 0; i < n; ++i) {
-    const auto m = shortcred::mint_password(rnd);
-    shortcred::CredentialRecord r;
-    r.user = user_prefix + std::to_string(i);
-    r.secret_sha256 = m.sha256_hex;
-    r.issued_at_ms = wall_ms();
-    r.expires_at_ms = r.issued_at_ms + 3'600'000;
-    std::vector<std::string> argv{"HSET", shortcred::cred_key("shortcred:", kOrg, m.id)};
-    for (auto& [k, v] : shortcred::to_fields(r)) {
-      argv.push_back(k);
-      argv.push_back(v);
-    }
-    c.append(argv);
-    out.push_back({r.user + "@" + kOrg, m.full});
-    if (i % 500 == 499 || i == n - 1) {
-      for (int j = i - (i % 500); j <= i; ++j) c.read_reply();
-    }
-  }
-  return out;
+  return support::write_credentials(c, kOrg, n, user_prefix);
 }
 
 // ---------------------------------------------------------------------------
