@@ -289,4 +289,13 @@ bool parse_u64(std::string_view s, std::uint64_t& out) noexcept {
   return true;
 }
 
+std::string glob_escape(std::string_view s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '*' || ch == '?' || ch == '[' || ch == ']' || ch == '\\') out.push_back('\\');
+    out.push_back(ch);
+  }
+  return out;
+}
+
 }  // namespace shortcred

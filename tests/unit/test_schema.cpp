@@ -330,3 +330,8 @@ TEST_CASE("a present but empty scope field makes the credential unusable", "[sch
   ok.emplace_back("scope", "read a/#\nwrite b");
   REQUIRE(credential_from_fields(ok).has_value());
 }
+
+TEST_CASE("glob_escape escapes what SCAN MATCH treats specially", "[schema]") {
+  CHECK(shortcred::glob_escape("shortcred:") == "shortcred:");
+  CHECK(shortcred::glob_escape("a*b?c[d]e\\f") == "a\\*b\\?c\\[d\\]e\\\\f");
+}

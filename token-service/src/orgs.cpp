@@ -16,16 +16,6 @@ Status require_org(redis::Connection& c, const std::string& prefix, const std::s
   return Status::success();
 }
 
-// SCAN MATCH treats * ? [ ] \ specially; the prefix is configurable.
-std::string glob_escape(std::string_view s) {
-  std::string out;
-  for (char ch : s) {
-    if (ch == '*' || ch == '?' || ch == '[' || ch == ']' || ch == '\\') out.push_back('\\');
-    out.push_back(ch);
-  }
-  return out;
-}
-
 // "pub_rate 100 → 500, max_ttl (unset) → 7200": `before[i]` is the old value of fields[i].
 std::string describe_changes(const Fields& fields, const std::vector<std::string>& before) {
   std::string out;

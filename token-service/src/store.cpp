@@ -17,16 +17,6 @@ Status unavailable(redis::Connection& c) {
   return Status::make(Code::unavailable, "Redis is unavailable (" + c.error() + ")");
 }
 
-// SCAN MATCH treats * ? [ ] \ specially; the prefix is configurable, so escape.
-std::string glob_escape(std::string_view s) {
-  std::string out;
-  for (char ch : s) {
-    if (ch == '*' || ch == '?' || ch == '[' || ch == ']' || ch == '\\') out.push_back('\\');
-    out.push_back(ch);
-  }
-  return out;
-}
-
 Status fetch_credentials(redis::Connection& c, const std::string& prefix, const std::string& org,
                          const std::vector<std::string>& ids, std::vector<TokenInfo>& out) {
   for (const auto& id : ids) {

@@ -21,6 +21,9 @@ inline constexpr std::string_view kRevokedChannelSuffix = "revoked";
 std::string cred_key(std::string_view prefix, std::string_view org, std::string_view token_id);
 std::string user_index_key(std::string_view prefix, std::string_view org, std::string_view user);
 std::string org_key(std::string_view prefix, std::string_view org);
+// `s` with the characters SCAN MATCH treats specially (* ? [ ] \) escaped,
+// for a pattern built from a configurable prefix or an id.
+std::string glob_escape(std::string_view s);
 std::string org_apikeys_key(std::string_view prefix, std::string_view org);
 std::string apikey_key(std::string_view prefix, std::string_view key_id);
 std::string audit_key(std::string_view prefix, std::string_view org);
