@@ -21,6 +21,9 @@ struct Flag {
 // One table for parsing, environment names and --help.
 const std::vector<Flag> kFlags{
     {"listen", "SHORTCRED_LISTEN", "HOST:PORT", "address to listen on (default 127.0.0.1:8080)"},
+    {"metrics-listen", "SHORTCRED_METRICS_LISTEN", "HOST:PORT",
+     "serve GET /metrics on this address instead of on --listen\n"
+     "                          (plain HTTP; /metrics on --listen is then 404)"},
     {"redis", "SHORTCRED_REDIS_URL", "URL",
      "redis://[user:pass@]host[:port][/db] or unix:///path[?db=N]\n"
      "                          (default redis://127.0.0.1:6379/0)"},
@@ -70,19 +73,32 @@ std::string bad(const std::string& flag, const std::string& value, const std::st
 
 bool readable(const std::string& path) { return std::ifstream(path).good(); }
 
+// `HOST:PORT`, `[v6]:PORT`; false if malformed.
+bool parse_host_port(const std::string& v, std::string& host, int& port) {
+  std::int64_t n = 0;
+  const auto colon = v.rfind(':');
+  if (colon == std::string::npos || colon == 0 || !parse_int(v.substr(colon + 1), 0, 65535, n)) {
+    return false;
+  }
+  host = v.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  port = static_cast<int>(n);
+  return true;
+}
+
 // Applies one option; returns an error message or "".
 std::string apply(ServiceConfig& c, const std::string& name, const std::string& v) {
   std::int64_t n = 0;
   if (name == "listen") {
-    const auto colon = v.rfind(':');
-    if (colon == std::string::npos || colon == 0 || !parse_int(v.substr(colon + 1), 0, 65535, n)) {
+    if (!parse_host_port(v, c.listen_host, c.listen_port)) {
       return bad(name, v, "HOST:PORT with a port in 0-65535");
     }
-    c.listen_host = v.substr(0, colon);
-    if (c.listen_host.size() > 2 && c.listen_host.front() == '[') {
-      c.listen_host = c.listen_host.substr(1, c.listen_host.size() - 2);
+  } else if (name == "metrics-listen") {
+    if (v.empty()) {  // SHORTCRED_METRICS_LISTEN= : off, as when unset
+      c.metrics_port = -1;
+    } else if (!parse_host_port(v, c.metrics_host, c.metrics_port)) {
+      return bad(name, v, "HOST:PORT with a port in 0-65535 (empty: off)");
     }
-    c.listen_port = static_cast<int>(n);
   } else if (name == "redis") {
     if (parse_redis_url(v, c.redis) != Errc::ok) {
       return "--redis: expected redis://[user:pass@]host[:port][/db] or unix:///path";
@@ -223,6 +239,13 @@ ConfigOutcome parse_config(const std::vector<std::string>& args, const EnvLookup
   }
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     message = "--tls-cert and --tls-key must be given together";
+    return ConfigOutcome::error;
+  }
+  if (c.separate_metrics() && c.metrics_port != 0 && c.metrics_port == c.listen_port &&
+      c.metrics_host == c.listen_host) {
+    message =
+        "--metrics-listen must differ from --listen (leave it unset to serve /metrics on "
+        "the API port)";
     return ConfigOutcome::error;
   }
   if (c.default_ttl > c.max_ttl) {

@@ -174,8 +174,11 @@ class WatchedTaskQueue : public httplib::TaskQueue {
 };
 
 // httplib reports only that binding failed; errno still holds why.
-std::string bind_error(const ServiceConfig& cfg, int error) {
-  std::string e = "--listen " + cfg.listen_host + ":" + std::to_string(cfg.listen_port) + ": ";
+std::string bind_error(const char* flag, const std::string& host, int port, int error) {
+  std::string e = std::string(flag) + " " + host + ":" + std::to_string(port) + ": ";
+  if (error == EADDRINUSE && std::string_view(flag) == "--metrics-listen") {
+    return e + "address already in use; pick another port";
+  }
   if (error == EADDRINUSE) {
     return e + "address already in use (another shortcred-tokend?). Stop it, pick another " +
            "port, or start every process sharing the port with --reuse-port";
@@ -299,7 +302,7 @@ void log_request(HttpService::Impl& s, const httplib::Request& req, const httpli
     ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - *c.start)
              .count();
   }
-  s.metrics.observe_request(c.route, res.status, ms < 0 ? 0 : ms / 1000);
+  s.metrics.observe_request(req.method, c.route, res.status, ms < 0 ? 0 : ms / 1000);
   write_access(AccessRecord{req.method, c.route, res.status, ms, c.org, c.key_id, c.token_id,
                             req.remote_addr},
                s.cfg.log_json);
@@ -387,9 +390,47 @@ int bind_listener(httplib::Server& svr, const ServiceConfig& cfg) {
   return port;
 }
 
+// --metrics-listen: a plain HTTP server answering GET /metrics and nothing
+// else (404 in the API's JSON shape), on two threads of its own so a scrape
+// never waits for an API worker. Scrapes here are neither logged nor counted
+// in shortcred_http_requests_total (a scraper every 15 s would fill the log).
+// No SO_REUSEPORT: a second process must not take half the scrapes.
+bool bind_metrics(HttpService::Impl& s, std::string& err) {
+  auto m = std::make_unique<httplib::Server>();
+  m->new_task_queue = [] { return new httplib::ThreadPool(2); };
+  m->set_read_timeout(5, 0);
+  m->set_write_timeout(5, 0);
+  m->set_keep_alive_timeout(5);
+  m->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  m->Get("/metrics", [&s](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_text(s), "text/plain; version=0.0.4");
+  });
+  m->set_error_handler(httplib::Server::HandlerWithResponse(answer_httplib_error));
+  m->set_exception_handler(answer_exception);
+  errno = 0;
+  const ServiceConfig& c = s.cfg;
+  const int port = c.metrics_port == 0
+                       ? m->bind_to_any_port(c.metrics_host)
+                       : (m->bind_to_port(c.metrics_host, c.metrics_port) ? c.metrics_port : -1);
+  if (port < 0) {
+    err = bind_error("--metrics-listen", c.metrics_host, c.metrics_port, errno);
+    return false;
+  }
+  s.metrics_port = port;
+  s.metrics_server = std::move(m);
+  return true;
+}
+
 }  // namespace
 
 RequestContext& current_request() { return t_request; }
+
+std::string metrics_text(const HttpService::Impl& svc) {
+  return svc.metrics.render(svc.pool.up());
+}
 
 HttpService::Impl::Impl(ServiceConfig c)
     : cfg(std::move(c)),
@@ -408,6 +449,10 @@ HttpService::~HttpService() = default;
 
 int HttpService::port() const { return impl_->port; }
 
+int HttpService::metrics_port() const {
+  return impl_->metrics_port;
+}
+
 bool HttpService::bind(std::string& err) {
   Impl& s = *impl_;
   std::unique_ptr<httplib::Server> server = make_server(s.cfg, err);
@@ -417,10 +462,11 @@ bool HttpService::bind(std::string& err) {
   set_handlers(*s.server, s);
   const int port = bind_listener(*s.server, s.cfg);
   if (port < 0) {
-    err = bind_error(s.cfg, errno);
+    err = bind_error("--listen", s.cfg.listen_host, s.cfg.listen_port, errno);
     return false;
   }
   s.port = port;
+  if (s.cfg.separate_metrics() && !bind_metrics(s, err)) return false;
   s.watchdog = std::make_unique<ConnectionWatchdog>(
       ConnectionLimits{std::chrono::seconds(s.cfg.read_timeout_s), s.cfg.threads,
                        s.cfg.max_conns_per_ip},
@@ -428,11 +474,21 @@ bool HttpService::bind(std::string& err) {
   return true;
 }
 
-void HttpService::run() { impl_->server->listen_after_bind(); }
+void HttpService::run() {
+  Impl& s = *impl_;
+  if (s.metrics_server)
+    s.metrics_thread = std::thread([&s] { s.metrics_server->listen_after_bind(); });
+  s.server->listen_after_bind();
+  if (s.metrics_server) {
+    s.metrics_server->stop();  // also when listening on the API port failed
+    s.metrics_thread.join();
+  }
+}
 
 void HttpService::stop() {
   if (!impl_->server) return;
   impl_->server->stop();
+  if (impl_->metrics_server) impl_->metrics_server->stop();
   // httplib notices the stop only between requests, after a keep-alive
   // connection's idle wait (up to --idle-timeout): end idle ones now.
   if (impl_->watchdog) impl_->watchdog->close_idle();

@@ -2,11 +2,28 @@
 
 #include <cstdio>
 
-namespace shortcred::tokens {
+#ifndef SHORTCRED_VERSION
+#error "SHORTCRED_VERSION (the CMake project version) must be defined"
+#endif
 
-void Metrics::observe_request(std::string_view route, int status, double seconds) {
+namespace shortcred::tokens {
+namespace {
+
+// The methods httplib parses; anything else never reaches a handler.
+std::string_view method_label(std::string_view m) {
+  for (std::string_view known :
+       {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE", "PRI"}) {
+    if (m == known) return known;
+  }
+  return "other";
+}
+
+}  // namespace
+
+void Metrics::observe_request(std::string_view method, std::string_view route, int status,
+                              double seconds) {
   std::lock_guard lock(mu_);
-  ++requests_[{std::string(route), status}];
+  ++requests_[{std::string(method_label(method)), std::string(route), status}];
   Histogram& h = latency_[std::string(route)];
   for (std::size_t i = 0; i < kBuckets.size(); ++i) {
     if (seconds <= kBuckets[i]) ++h.counts[i];
@@ -15,7 +32,7 @@ void Metrics::observe_request(std::string_view route, int status, double seconds
   h.sum += seconds;
 }
 
-std::string Metrics::render() const {
+std::string Metrics::render(bool redis_up) const {
   std::string o;
   char num[64];
   const auto counter = [&](const char* name, const char* help, std::int64_t v) {
@@ -24,18 +41,34 @@ std::string Metrics::render() const {
   };
   counter("shortcred_tokens_issued_total", "Credentials issued (including refreshes).",
           issued_.load());
-  counter("shortcred_tokens_revoked_total", "Credentials revoked.", revoked_.load());
+  // This process's revocations only: another tokend or shortcredctl
+  // revoking counts in its own process, and nothing counts expiry.
+  counter("shortcred_tokens_revoked_total", "Credentials revoked by this process.",
+          revoked_.load());
   counter("shortcred_redis_errors_total", "Failed Redis connects and commands.",
           redis_errors_.load());
   counter("shortcred_issue_rate_limited_total", "Issue requests refused with 429.",
           rate_limited_.load());
+  counter("shortcred_apikey_last_used_writes_total",
+          "API key last_used_at fields written (at most one per key per minute).",
+          last_used_writes_.load());
+  o += "# HELP shortcred_build_info The running build.\n# TYPE shortcred_build_info gauge\n"
+       "shortcred_build_info{version=\"" SHORTCRED_VERSION "\"} 1\n";
+  // The breaker's view: 0 while it is open (a connect or command failed and
+  // the prober has not yet had an answer), never a Redis call per scrape.
+  o += std::string(
+           "# HELP shortcred_redis_up Whether Redis answers, as the connection pool "
+           "last saw it.\n# TYPE shortcred_redis_up gauge\nshortcred_redis_up ") +
+       (redis_up ? "1" : "0") + "\n";
+  o += process_metrics_text();
 
   std::lock_guard lock(mu_);
-  o += "# HELP shortcred_http_requests_total HTTP requests by route and status.\n"
+  o += "# HELP shortcred_http_requests_total HTTP requests by method, route and status.\n"
        "# TYPE shortcred_http_requests_total counter\n";
   for (const auto& [k, v] : requests_) {
-    o += "shortcred_http_requests_total{route=\"" + k.first + "\",status=\"" +
-         std::to_string(k.second) + "\"} " + std::to_string(v) + "\n";
+    const auto& [method, route, status] = k;
+    o += "shortcred_http_requests_total{method=\"" + method + "\",route=\"" + route +
+         "\",status=\"" + std::to_string(status) + "\"} " + std::to_string(v) + "\n";
   }
   o += "# HELP shortcred_http_request_duration_seconds Request latency by route.\n"
        "# TYPE shortcred_http_request_duration_seconds histogram\n";

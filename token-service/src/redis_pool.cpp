@@ -12,6 +12,9 @@ namespace {
 // of a second; doubling to the cap spares a long-dead Redis a connect storm.
 constexpr auto kFirstBackoff = std::chrono::milliseconds(100);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(2000);
+// A closed breaker is checked when nothing has reached Redis for this long:
+// one PING per idle period, so the cost is nil for a busy service.
+constexpr auto kIdleCheck = std::chrono::seconds(5);
 
 // hiredis 0.14 has no REDIS_ERR_TIMEOUT: a command that ran into the socket
 // timeout fails as an I/O error carrying the text of EAGAIN.
@@ -79,8 +82,15 @@ std::optional<RedisPool::Lease> RedisPool::acquire_fresh(std::string& err) {
   return acquire(err);
 }
 
+bool RedisPool::up() const {
+  std::lock_guard lock(mu_);
+  return answered_ && !open_;
+}
+
 void RedisPool::release(redis::Connection c) {
   std::lock_guard lock(mu_);
+  last_ok_ = std::chrono::steady_clock::now();
+  answered_ = true;
   // While the breaker is open the prober decides when Redis is back; a
   // connection returned meanwhile is not trusted.
   if (!open_) idle_.push_back(std::move(c));
@@ -106,24 +116,36 @@ void RedisPool::trip() {
   wake_.notify_all();
 }
 
-// Runs for the pool's lifetime; sleeps until the breaker opens.
+// Runs for the pool's lifetime. Open breaker: PING on the backoff schedule
+// until Redis answers. Closed: PING once nothing has reached Redis for
+// kIdleCheck; a failure opens the breaker.
 void RedisPool::probe_loop() {
   std::unique_lock lock(mu_);
-  for (;;) {
-    wake_.wait(lock, [this] { return stopping_ || open_; });
-    if (stopping_) return;
-    if (wake_.wait_until(lock, next_probe_, [this] { return stopping_; })) return;
+  while (!stopping_) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto due = open_ ? next_probe_ : last_ok_ + kIdleCheck;
+    if (now < due) {
+      wake_.wait_until(lock, due);  // or trip(), or stop: look again
+      continue;
+    }
+    const bool was_open = open_;
     lock.unlock();
     std::string err;
     redis::Connection c = redis::Connection::open(ep_, timeout_, err);
     const bool up = c.ok() && redis::to_string(c.command({"PING"}).get()) == "PONG";
     lock.lock();
-    if (up) {
+    if (!up) {
+      if (!open_) {
+        trip();
+      } else {
+        backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+        next_probe_ = std::chrono::steady_clock::now() + backoff_;
+      }
+    } else if (was_open || !open_) {  // not if a request tripped it meanwhile
       open_ = false;
-      idle_.push_back(std::move(c));
-    } else {
-      backoff_ = std::min(backoff_ * 2, kMaxBackoff);
-      next_probe_ = std::chrono::steady_clock::now() + backoff_;
+      answered_ = true;
+      last_ok_ = std::chrono::steady_clock::now();
+      if (idle_.empty()) idle_.push_back(std::move(c));
     }
   }
 }

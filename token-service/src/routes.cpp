@@ -347,8 +347,11 @@ void handle_route(HttpService::Impl& svc, const RouteMatch& route, const httplib
     case RouteId::readyz:
       return readyz(svc, res);
     case RouteId::metrics:
+      // With --metrics-listen the metrics live there only: a scraper that
+      // still asks the API port is told so by a plain 404.
+      if (svc.cfg.separate_metrics()) return send_error(res, 404, "not_found", "no such route");
       res.status = 200;
-      return res.set_content(svc.metrics.render(), "text/plain; version=0.0.4");
+      return res.set_content(metrics_text(svc), "text/plain; version=0.0.4");
     case RouteId::none:
       return send_error(res, 404, "not_found", "no such route");
     default:

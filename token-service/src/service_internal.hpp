@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 
 #include "connection_watchdog.hpp"
@@ -66,7 +67,14 @@ struct HttpService::Impl {
   std::unique_ptr<ConnectionWatchdog> watchdog;  // created once the port is bound
   std::unique_ptr<httplib::Server> server;
   int port = 0;
+  // --metrics-listen: GET /metrics only, plain HTTP, two threads of its own.
+  std::unique_ptr<httplib::Server> metrics_server;
+  int metrics_port = -1;
+  std::thread metrics_thread;
 };
+
+// The Prometheus exposition of `svc` (counters, Redis, process).
+std::string metrics_text(const HttpService::Impl& svc);
 
 // Sends {"error":{"code","message"}} with `status`.
 void send_error(httplib::Response& res, int status, std::string_view code,

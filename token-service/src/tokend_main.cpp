@@ -18,12 +18,15 @@ namespace {
 
 using namespace shortcred::tokens;
 
-std::string listening_message(const ServiceConfig& cfg, int port) {
-  return "listening on " + cfg.listen_host + ":" + std::to_string(port) +
+std::string listening_message(const ServiceConfig& cfg, const HttpService& service) {
+  const std::string metrics = cfg.separate_metrics() ? ", metrics on " + cfg.metrics_host + ":" +
+                                                           std::to_string(service.metrics_port())
+                                                     : "";
+  return "listening on " + cfg.listen_host + ":" + std::to_string(service.port()) +
          (cfg.tls_cert.empty() ? " (http)" : " (https)") + ", redis " + cfg.redis.redacted() +
          ", " + std::to_string(cfg.threads) + " threads, at most " +
          std::to_string(cfg.max_conns_per_ip) + " connections per client address" +
-         (cfg.reuse_port ? ", port shared (--reuse-port)" : "");
+         (cfg.reuse_port ? ", port shared (--reuse-port)" : "") + metrics;
 }
 
 // Waits for SIGTERM/SIGINT (returns) while logging each SIGHUP.
@@ -70,7 +73,7 @@ int main(int argc, char** argv) {
     log_event("bind_error", msg);
     return 2;
   }
-  log_event("listening", listening_message(cfg, service.port()));
+  log_event("listening", listening_message(cfg, service));
   std::thread signals([&] {
     wait_for_stop(set);
     service.stop();

@@ -257,9 +257,11 @@ TEST_CASE("healthz and readyz and metrics answer without an API key", "[tokend]"
       2s, 10ms));
   REQUIRE(m.status == 200);
   CHECK(m.body.find("shortcred_tokens_issued_total 1") != std::string::npos);
-  CHECK(m.body.find(R"(shortcred_http_requests_total{route="/v2/tokens",status="201"} 1)") !=
+  CHECK(m.body.find(
+            R"(shortcred_http_requests_total{method="POST",route="/v2/tokens",status="201"} 1)") !=
         std::string::npos);
-  CHECK(m.body.find(R"(shortcred_http_requests_total{route="/v2/tokens",status="400"} 1)") !=
+  CHECK(m.body.find(
+            R"(shortcred_http_requests_total{method="POST",route="/v2/tokens",status="400"} 1)") !=
         std::string::npos);
   CHECK(m.body.find("shortcred_http_request_duration_seconds_bucket{route=\"/v2/tokens\"") !=
         std::string::npos);

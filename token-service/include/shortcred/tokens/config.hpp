@@ -34,6 +34,11 @@ struct ServiceConfig {
   int idle_timeout_s = 5;      // keep-alive connections idle longer are closed
   bool reuse_port = false;     // SO_REUSEPORT: share the port on purpose
   int max_conns_per_ip = 32;   // connections one client address may hold (queued or served)
+  // --metrics-listen: /metrics on its own listener (plain HTTP) instead of
+  // on the API port; port -1 = off.
+  std::string metrics_host;
+  int metrics_port = -1;
+  bool separate_metrics() const { return metrics_port >= 0; }
 };
 
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;

@@ -15,9 +15,12 @@ class HttpService {
   HttpService(const HttpService&) = delete;
   HttpService& operator=(const HttpService&) = delete;
 
-  // Binds the listening socket (and loads TLS files). False + `err` on failure.
+  // Binds the listening socket (and loads TLS files), and the --metrics-listen
+  // one if asked. False + `err` on failure.
   bool bind(std::string& err);
   int port() const;
+  // The --metrics-listen port once bound (the kernel's choice for 0), else -1.
+  int metrics_port() const;
   // Serves until stop(); in-flight requests finish before it returns.
   void run();
   // Thread-safe; returns at once.

@@ -1,6 +1,8 @@
 // Prometheus counters of the service (GET /metrics, text format 0.0.4):
-// requests by route and status, a latency histogram by route, credentials
-// issued and revoked, Redis errors. All counters are declared here, in one list.
+// requests by method, route and status, a latency histogram by route,
+// credentials issued and revoked by this process, Redis errors, API key
+// last_used_at writes; the build, Redis's state as the pool sees it, and the
+// process (from /proc). All counters are declared here, in one list.
 #pragma once
 
 #include <array>
@@ -10,7 +12,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <utility>
+#include <tuple>
 
 namespace shortcred::tokens {
 
@@ -19,13 +21,17 @@ class Metrics {
   static constexpr std::array<double, 12> kBuckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                    0.05,   0.1,   0.25,   0.5,   1,    2.5};
 
-  void observe_request(std::string_view route, int status, double seconds);
+  // `method` is kept as it is when it is one httplib serves (GET, POST…),
+  // else counted as "other": a client cannot mint label values.
+  void observe_request(std::string_view method, std::string_view route, int status, double seconds);
   void add_issued(std::int64_t n = 1) { issued_ += n; }
   void add_revoked(std::int64_t n = 1) { revoked_ += n; }
   void add_redis_error() { redis_errors_ += 1; }
   void add_rate_limited() { rate_limited_ += 1; }
+  void add_last_used_write() { last_used_writes_ += 1; }
 
-  std::string render() const;
+  // The whole exposition; `redis_up` is the pool's view (RedisPool::up()).
+  std::string render(bool redis_up) const;
 
  private:
   struct Histogram {
@@ -34,9 +40,16 @@ class Metrics {
     double sum = 0;
   };
   mutable std::mutex mu_;
-  std::map<std::pair<std::string, int>, std::uint64_t> requests_;
+  std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;
   std::map<std::string, Histogram> latency_;
-  std::atomic<std::int64_t> issued_{0}, revoked_{0}, redis_errors_{0}, rate_limited_{0};
+  std::atomic<std::int64_t> issued_{0}, revoked_{0}, redis_errors_{0}, rate_limited_{0},
+      last_used_writes_{0};
 };
+
+// process_open_fds, process_max_fds, process_resident_memory_bytes,
+// process_cpu_seconds_total, process_start_time_seconds of this process, read
+// from /proc (the names of the Prometheus client libraries). A value /proc
+// does not give is left out.
+std::string process_metrics_text();
 
 }  // namespace shortcred::tokens

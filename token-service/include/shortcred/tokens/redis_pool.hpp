@@ -12,6 +12,12 @@
 // says that Redis restarted since it was last used, so it drops the idle
 // connections without opening the breaker and the caller may retry on a
 // fresh one.
+//
+// The prober also checks a closed breaker when no Redis exchange has
+// succeeded for 5 s (at startup: at once), with one PING on a new
+// connection, so up() — the metrics' shortcred_redis_up — is true to within
+// seconds on an idle service too, and a Redis that died while nobody asked
+// opens the breaker before a request pays the timeout.
 #pragma once
 
 #include <chrono>
@@ -62,6 +68,9 @@ class RedisPool {
   // A newly opened connection; the idle ones are dropped, being probably as
   // stale as the one that just failed (Redis restarted).
   std::optional<Lease> acquire_fresh(std::string& err);
+  // Redis answered the last exchange (a request's or the prober's) and the
+  // breaker is closed. Never asks Redis.
+  bool up() const;
 
  private:
   void release(redis::Connection c);
@@ -72,13 +81,15 @@ class RedisPool {
   RedisEndpoint ep_;
   std::chrono::milliseconds timeout_;
   std::function<void()> on_error_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable wake_;  // the prober: the breaker opened, or stop
   std::vector<redis::Connection> idle_;
   bool open_ = false;
   bool stopping_ = false;
   std::chrono::milliseconds backoff_{};
   std::chrono::steady_clock::time_point next_probe_{};
+  std::chrono::steady_clock::time_point last_ok_{};  // a connection came back fine
+  bool answered_ = false;                            // Redis has answered once
   std::thread prober_;  // last: started once everything above exists
 };
 
