@@ -65,8 +65,9 @@ void complete(Plugin& p, Claim& c, const LookupResult& r) {
   }
   p.connect_seen = nullptr;
   p.compat.complete_basic_auth(c.client_id.c_str(), MOSQ_ERR_SUCCESS);
-  if (p.connect_seen == c.client) p.offline.forget_id(c.client_id);  // resumed or replaced
-  if (p.connect_seen != c.client) {
+  if (p.connect_seen == c.client) {
+    p.offline.forget_id(c.client_id);  // this connection resumed or replaced it
+  } else {
     // Not waiting any more (gone while we looked it up), or its connect
     // failed inside the broker: the session would never see a DISCONNECT.
     p.sessions.erase(c.client);
