@@ -14,7 +14,7 @@ Status create_api_key(redis::Connection& c, const std::string& prefix, const std
   if (!exists || exists->type != REDIS_REPLY_INTEGER) return reply_status(c, exists);
   if (exists->integer == 0) return Status::make(Code::not_found, "no organisation " + org);
   Minted m = mint_api_key(rnd);
-  info = ApiKeyInfo{m.id, org, name, format_rfc3339(now_ms() / 1000)};
+  info = ApiKeyInfo{m.id, org, name, format_rfc3339(now_ms() / 1000), {}};
   const std::vector<std::vector<std::string>> cmds{
       {"HSET", apikey_key(prefix, m.id), "org", org, "name", name, "secret_sha256",
        m.sha256_hex, "created_at", info.created_at},
@@ -37,10 +37,11 @@ Status list_api_keys(redis::Connection& c, const std::string& prefix, const std:
     redis::Reply h = c.command({"HGETALL", apikey_key(prefix, id)});
     if (!h || h->type != REDIS_REPLY_ARRAY) return reply_status(c, h);
     if (h->elements == 0) continue;  // deleted by hand; the set entry is stale
-    ApiKeyInfo k{id, org, {}, {}};
+    ApiKeyInfo k{id, org, {}, {}, {}};
     for (const auto& [f, v] : redis::to_pairs(h.get())) {
       if (f == "name") k.name = v;
       if (f == "created_at") k.created_at = v;
+      if (f == "last_used_at") k.last_used_at = v;
     }
     out.push_back(std::move(k));
   }
@@ -104,15 +105,44 @@ AuthResult authenticate(redis::Connection& c, const std::string& prefix, std::st
     return transient_error(h.get()) ? AuthResult::busy : AuthResult::backend_error;
   }
   if (h->elements == 0) return AuthResult::unknown;
-  std::string org, sha, name;
+  std::string org, sha, name, last_used;
   for (const auto& [f, v] : redis::to_pairs(h.get())) {
     if (f == "org") org = v;
     if (f == "secret_sha256") sha = v;
     if (f == "name") name = v;
+    if (f == "last_used_at") last_used = v;
   }
   if (org.empty() || !verify_secret(parts.secret, sha)) return AuthResult::unknown;
-  out = ApiKeyInfo{std::string(parts.id), std::move(org), std::move(name), {}};
+  out =
+      ApiKeyInfo{std::string(parts.id), std::move(org), std::move(name), {}, std::move(last_used)};
   return AuthResult::ok;
+}
+
+bool last_used_due(const std::string& last_used_at, std::int64_t now_s) {
+  std::int64_t t = 0;
+  if (last_used_at.empty() || parse_rfc3339(last_used_at, t) != Errc::ok) return true;
+  return now_s - t >= kLastUsedResolutionS;
+}
+
+// KEYS[1] the key hash; ARGV[1] the value the caller saw ("" for none),
+// ARGV[2] now. A compare-and-set: equality only, so no clock or collation
+// question arises in Redis. A key without `org` is gone (revoked): HSET would
+// recreate it as a hash holding only last_used_at. Returns 1 when it wrote.
+constexpr const char* kTouchScript =
+    "if redis.call('HEXISTS', KEYS[1], 'org') == 0 then return 0 end\n"
+    "local last = redis.call('HGET', KEYS[1], 'last_used_at')\n"
+    "if (last or '') ~= ARGV[1] then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'last_used_at', ARGV[2])\n"
+    "return 1\n";
+
+Status touch_api_key(redis::Connection& c, const std::string& prefix, const std::string& key_id,
+                     const std::string& seen, std::int64_t now_s, bool& written) {
+  written = false;
+  redis::Reply r = c.command(
+      {"EVAL", kTouchScript, "1", apikey_key(prefix, key_id), seen, format_rfc3339(now_s)});
+  if (!r || r->type != REDIS_REPLY_INTEGER) return reply_status(c, r);
+  written = r->integer == 1;
+  return Status::success();
 }
 
 }  // namespace shortcred::tokens

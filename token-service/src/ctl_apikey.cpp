@@ -1,4 +1,5 @@
 // shortcredctl apikey create | list | revoke
+#include <algorithm>
 #include <ostream>
 
 #include "ctl_internal.hpp"
@@ -15,6 +16,7 @@ Json::Value key_json(const ApiKeyInfo& k) {
   v["org"] = k.org;
   v["name"] = k.name;
   v["created_at"] = k.created_at;
+  if (!k.last_used_at.empty()) v["last_used_at"] = k.last_used_at;  // absent: never used
   return v;
 }
 
@@ -53,8 +55,11 @@ int list(Context& ctx) {
     for (const auto& k : keys) v["keys"].append(key_json(k));
     ctx.print_json(v);
   } else {
+    // last_used_at: the service's last request with the key, to the minute.
     for (const auto& k : keys) {
-      *ctx.out << k.key_id << "  " << k.created_at << "  " << k.name << "\n";
+      std::string used = k.last_used_at.empty() ? "never" : k.last_used_at;
+      used.resize(std::max<std::size_t>(used.size(), 20), ' ');  // RFC 3339's width
+      *ctx.out << k.key_id << "  " << k.created_at << "  " << used << "  " << k.name << "\n";
     }
     if (keys.empty()) *ctx.out << "(no API keys)\n";
   }

@@ -292,8 +292,10 @@ void answer_exception(const httplib::Request&, httplib::Response& res, std::exce
   send_error(res, 500, "internal_error", "internal error");
 }
 
-// Runs once the response is written: the access log line and the request
-// metrics, then this thread's request context is cleared for the next one.
+// Runs once the response is written: the API key's last_used_at (if due),
+// the access log line and the request metrics, then this thread's request
+// context is cleared for the next one. The latency logged is the answer's,
+// measured before the last_used_at write.
 void log_request(HttpService::Impl& s, const httplib::Request& req, const httplib::Response& res) {
   ConnectionWatchdog::response_written();
   RequestContext& c = t_request;
@@ -302,6 +304,8 @@ void log_request(HttpService::Impl& s, const httplib::Request& req, const httpli
     ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - *c.start)
              .count();
   }
+  // Before the request is counted, so that a counted request's write is done.
+  touch_last_used(s);
   s.metrics.observe_request(req.method, c.route, res.status, ms < 0 ? 0 : ms / 1000);
   write_access(AccessRecord{req.method, c.route, res.status, ms, c.org, c.key_id, c.token_id,
                             req.remote_addr},

@@ -120,6 +120,11 @@ bool authenticate_request(HttpService::Impl& svc, std::optional<RedisPool::Lease
     case AuthResult::ok:
       current_request().org = key.org;
       current_request().key_id = key.key_id;
+      // Decided here from what the lookup read (no extra round trip), written
+      // after the response (touch_last_used), so no request waits for it.
+      if (last_used_due(key.last_used_at, now_ms() / 1000) && svc.last_used.try_claim(key.key_id)) {
+        current_request().touch_seen = key.last_used_at;
+      }
       return true;
     case AuthResult::malformed:  // bearer_key let it through: cannot happen
       send_error(res, 401, "invalid_api_key", "the API key is malformed");
@@ -294,6 +299,36 @@ long IssueLimiter::try_issue(const std::string& key_id) {
   }
   if (it->second.try_take(now)) return 0;
   return std::max(1L, static_cast<long>(std::ceil(it->second.seconds_until(now))));
+}
+
+bool LastUsedGate::try_claim(const std::string& key_id) {
+  const auto now = std::chrono::steady_clock::now();
+  const auto window = std::chrono::seconds(kLastUsedResolutionS);
+  std::lock_guard lock(mu_);
+  if (claimed_.size() >= 10000) {  // many keys: forget the expired claims
+    std::erase_if(claimed_, [&](const auto& kv) { return now - kv.second >= window; });
+  }
+  auto [it, fresh] = claimed_.try_emplace(key_id, now);
+  if (fresh) return true;
+  if (now - it->second < window) return false;
+  it->second = now;
+  return true;
+}
+
+void touch_last_used(HttpService::Impl& svc) {
+  RequestContext& c = current_request();
+  if (!c.touch_seen || c.key_id.empty()) return;
+  std::string err;
+  auto lease = svc.pool.acquire(err);
+  if (!lease) return;  // Redis unavailable (counted by the pool): next minute
+  bool written = false;
+  const Status s = touch_api_key(lease->conn(), svc.store.prefix, c.key_id, *c.touch_seen,
+                                 now_ms() / 1000, written);
+  if (written) svc.metrics.add_last_used_write();
+  if (s.code == Code::busy || s.code == Code::internal) {
+    svc.metrics.add_redis_error();
+    log_store_error("last_used_at of API key " + c.key_id + ": " + s.message);
+  }
 }
 
 RouteMatch match_route(const std::string& method, const std::string& path) {

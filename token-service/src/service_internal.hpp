@@ -40,6 +40,9 @@ struct RequestContext {
   std::optional<std::chrono::steady_clock::time_point> start;
   const char* route = "unmatched";
   std::string org, key_id, token_id;
+  // Set when this request's API key is due a last_used_at write, done once
+  // the response is written (touch_last_used): the stored value seen.
+  std::optional<std::string> touch_seen;
 };
 RequestContext& current_request();
 
@@ -56,6 +59,18 @@ class IssueLimiter {
   std::unordered_map<std::string, TokenBucket> buckets_;
 };
 
+// In-process side of "last_used_at at most once per key per minute": lets
+// one request per key and minute try the write, so a burst of requests that
+// all read a stale value does not send a burst of EVALs.
+class LastUsedGate {
+ public:
+  bool try_claim(const std::string& key_id);
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> claimed_;
+};
+
 struct HttpService::Impl {
   explicit Impl(ServiceConfig c);
 
@@ -64,6 +79,7 @@ struct HttpService::Impl {
   Metrics metrics;
   RedisPool pool;
   IssueLimiter limiter;
+  LastUsedGate last_used;
   std::unique_ptr<ConnectionWatchdog> watchdog;  // created once the port is bound
   std::unique_ptr<httplib::Server> server;
   int port = 0;
@@ -79,6 +95,11 @@ std::string metrics_text(const HttpService::Impl& svc);
 // Sends {"error":{"code","message"}} with `status`.
 void send_error(httplib::Response& res, int status, std::string_view code,
                 std::string_view message);
+
+// After the response: writes the request's API key's last_used_at if
+// current_request() says it is due. Errors are counted and logged, never
+// retried before the next minute.
+void touch_last_used(HttpService::Impl& svc);
 
 // The API: dispatches a matched route (method already checked).
 void handle_route(HttpService::Impl& svc, const RouteMatch& route, const httplib::Request& req,

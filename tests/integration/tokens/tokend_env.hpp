@@ -48,7 +48,8 @@ class TokendEnv {
                              std::vector<std::string> headers = {});
   support::HttpResponse issue(const std::string& body);
 
-  // Every key with its type and content, to prove a request changed nothing.
+  // Every key with its type and content, to prove a request changed nothing
+  // (an API key's last_used_at aside).
   std::map<std::string, std::string> snapshot();
   std::vector<std::pair<std::string, std::string>> hgetall(const std::string& key);
   long long pttl(const std::string& key);

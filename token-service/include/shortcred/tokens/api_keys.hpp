@@ -1,6 +1,6 @@
 // Organisation API keys (`sk_<key id>_<secret>`): creation, listing,
-// revocation, and the per-request check of the service. No cache: a revoked
-// key is refused on the very next request.
+// revocation, the per-request check of the service, and its `last_used_at`
+// field. No cache: a revoked key is refused on the very next request.
 #pragma once
 
 #include <string>
@@ -19,6 +19,9 @@ struct ApiKeyInfo {
   std::string org;
   std::string name;
   std::string created_at;  // RFC 3339
+  // RFC 3339, the service's last authenticated request with this key, to
+  // within a minute (touch_api_key); empty: never used since it was created.
+  std::string last_used_at;
 };
 
 // Creates a key for an existing org (Code::not_found otherwise). `api_key`
@@ -43,8 +46,20 @@ Status revoke_api_key_and_credentials(redis::Connection& c, const std::string& p
 // means "unknown key".
 enum class AuthResult { ok, malformed, unknown, unavailable, busy, backend_error };
 // Parses `sk_…` (garbage never reaches Redis), HGETALL the key hash, compares
-// the secret's SHA-256 in constant time.
+// the secret's SHA-256 in constant time. `out.last_used_at` is the stored one.
 AuthResult authenticate(redis::Connection& c, const std::string& prefix, std::string_view api_key,
                         ApiKeyInfo& out);
+
+// last_used_at is written at most once per key per minute: due when the
+// stored value (`last_used_at`, RFC 3339 or empty) is 60 s or more before
+// `now_s`, or is missing or unreadable.
+inline constexpr std::int64_t kLastUsedResolutionS = 60;
+bool last_used_due(const std::string& last_used_at, std::int64_t now_s);
+// Sets last_used_at to `now_s` if it still holds `seen` (what authenticate
+// read, empty if none; another process may have written since) and the key
+// still exists (a key revoked since it was checked is not recreated): one
+// EVAL, atomic. `written` says whether it wrote.
+Status touch_api_key(redis::Connection& c, const std::string& prefix, const std::string& key_id,
+                     const std::string& seen, std::int64_t now_s, bool& written);
 
 }  // namespace shortcred::tokens
