@@ -167,7 +167,9 @@ std::string help_text() {
       "Every option also reads the environment variable shown; the flag wins.\n\n";
   for (const auto& f : kFlags) {
     std::string left = std::string("  --") + f.name + (f.boolean ? "" : " ") + f.arg;
-    if (left.size() < 26) left.resize(26, ' ');
+    // A long flag takes a line of its own, the help below it.
+    left = left.size() < 26 ? left + std::string(26 - left.size(), ' ')
+                            : left + "\n" + std::string(26, ' ');
     h += left + f.help + "\n" + std::string(26, ' ') + "[env " + f.env + "]\n";
   }
   h += "  --help                  this text\n";

@@ -275,3 +275,14 @@ TEST_CASE("a bad or busy --metrics-listen stops startup with exit 2", "[tokend][
                  ": address already in use") != std::string::npos);
   CHECK(log.find("listening on") == std::string::npos);
 }
+
+TEST_CASE("tokend help lists the metrics listener flag and its environment variable",
+          "[tokend][metrics]") {
+  const auto help = support::run({SHORTCRED_TOKEND_PATH, "--help"});
+  CHECK(help.exit_code == 0);
+  // A flag too long for the column gets a line of its own.
+  CHECK(
+      help.out.find("  --metrics-listen HOST:PORT\n                          serve GET /metrics") !=
+      std::string::npos);
+  CHECK(help.out.find("[env SHORTCRED_METRICS_LISTEN]") != std::string::npos);
+}
