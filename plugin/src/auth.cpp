@@ -237,6 +237,20 @@ int recheck_on_reload(Plugin& p, const mosquitto_evt_basic_auth& ev) {
   return authenticate(p, ev.username, ev.password, c);
 }
 
+// A credential's client-id binding names the client's own id: with
+// client_id_prefix that is the part after the expanded prefix (the API
+// refuses '/' in a binding, so `org/user/app-1` is bound as `app-1`), which
+// with prefix mode assign is exactly the id the client sent. Without a
+// prefix the binding is the whole id.
+bool binding_matches(const Plugin& p, const Claim& c, std::string_view binding) {
+  if (c.client_id == binding) return true;
+  if (p.opts.client_id_prefix.empty()) return false;
+  const std::string prefix = expand_prefix(p.opts.client_id_prefix, c.org, c.user);
+  return c.client_id.size() == prefix.size() + binding.size() &&
+         std::string_view(c.client_id).starts_with(prefix) &&
+         std::string_view(c.client_id).substr(prefix.size()) == binding;
+}
+
 // The credential and org records, checked in order; on success `rec`,
 // `org` and `scope_rules` hold what the session needs.
 int judge_records(Plugin& p, Claim& c, const Fields& cred_fields, const Fields& org_fields,
@@ -267,7 +281,7 @@ int judge_records(Plugin& p, Claim& c, const Fields& cred_fields, const Fields& 
   if (org_fields.empty()) return why(p.counters.auth_failed_org_missing, "organisation does not exist");
   org = org_from_fields(org_fields);
   if (org.disabled) return why(p.counters.auth_failed_org_disabled, "organisation is disabled");
-  if (!rec.client_id.empty() && rec.client_id != c.client_id) {
+  if (!rec.client_id.empty() && !binding_matches(p, c, rec.client_id)) {
     return why(p.counters.auth_failed_client_id, "client id differs from the credential's binding");
   }
   if (!rec.scope.empty()) {

@@ -282,3 +282,25 @@ TEST_CASE("a wrong-typed cred or org key refuses that credential only, not every
   CHECK(e.mosq->log().find("the credential key is not a hash") != std::string::npos);
   CHECK(e.mosq->log().find("the org key is not a hash") != std::string::npos);
 }
+
+// Issue 12: a client-id binding under client_id_prefix names the part after
+// the expanded prefix (the API refuses '/' in a binding), so the recommended
+// `%o/%u/` and a binding work together. All four combinations.
+TEST_CASE("client-id bindings with and without client_id_prefix", "[auth]") {
+  for (const bool prefixed : {false, true}) {
+    INFO((prefixed ? "client_id_prefix %o/%u/" : "no client_id_prefix"));
+    BrokerEnv e(prefixed ? "plugin_opt_client_id_prefix %o/%u/\n" : "");
+    const std::string pfx = prefixed ? "org_bind/bea/" : "";
+    const Cred free = e.mint("org_bind", "bea");
+    const Cred bound = e.mint("org_bind", "bea", with_binding("app-1"));
+    auto connack = [&](const MqttClient::Options& o) { return MqttClient(o).connect(e.port()); };
+    CHECK(connack(e.client(free, pfx + "anything")) == 0);
+    CHECK(connack(e.client(bound, pfx + "app-1")) == 0);
+    CHECK(connack(e.client(bound, pfx + "app-2")) == kV5NotAuthorized);
+    if (prefixed) {
+      CHECK(connack(e.client(free, "anything")) == kV5NotAuthorized);       // no prefix
+      CHECK(connack(e.client(bound, "app-1")) == kV5NotAuthorized);         // no prefix
+      CHECK(connack(e.client(bound, "org_bind/bob/app-1")) == kV5NotAuthorized);  // not hers
+    }
+  }
+}

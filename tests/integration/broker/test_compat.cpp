@@ -106,6 +106,9 @@ TEST_CASE("client_id_prefix_mode assign puts the prefix in front of the id on 2.
   auto a2 = e.connect(alice, "org_pfx/alice/app-2");
   REQUIRE(a2->connected());
   CHECK(e.mosq->log().find("'org_pfx/alice/org_pfx/alice/app-2'") == std::string::npos);
+  // A binding names the client's own id: assigned `org_pfx/alice/app-9`, bound `app-9`.
+  auto bound = e.connect(e.mint("org_pfx", "alice", with_binding("app-9")), "app-9");
+  CHECK(bound->connected());
   // Bob naming Alice's full id gets his own prefix in front: no takeover.
   auto b = e.connect(bob, "org_pfx/alice/app-1");
   REQUIRE(b->connected());
