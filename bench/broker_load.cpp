@@ -48,6 +48,7 @@
 #include <thread>
 #include <vector>
 
+#include "quantiles.hpp"
 #include "shortcred/schema.hpp"
 #include "shortcred/secrets.hpp"
 #include "support/credentials.hpp"
@@ -256,21 +257,6 @@ double callgrind_run(const Broker& model, support::TempDir& dir, const Args& arg
   const int status = b.proc.stop(120'000);
   if (!WIFEXITED(status)) std::cerr << b.name << ": broker did not exit cleanly under valgrind\n";
   return callgrind_total(out);
-}
-
-struct Stats {
-  double median = 0, q1 = 0, q3 = 0;
-};
-
-Stats stats(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  auto q = [&](double p) {  // linear interpolation between closest ranks
-    const double pos = p * static_cast<double>(v.size() - 1);
-    const auto lo = static_cast<std::size_t>(pos);
-    const std::size_t hi = std::min(lo + 1, v.size() - 1);
-    return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
-  };
-  return {q(0.5), q(0.25), q(0.75)};
 }
 
 // Sequential CONNECT → CONNACK → DISCONNECT on K threads; connects per second.

@@ -55,6 +55,7 @@
 #include <thread>
 #include <vector>
 
+#include "quantiles.hpp"
 #include "shortcred/schema.hpp"
 #include "shortcred/secrets.hpp"
 #include "support/credentials.hpp"
@@ -575,22 +576,6 @@ RunResult run_once(const Args& args, const Mode& mode, support::TempDir& dir, sh
   out.storm_loss = want_storm > 0 ? 1 - static_cast<double>(out.storm.n) / want_storm : 0;
   out.baseline_loss = want_base > 0 ? 1 - static_cast<double>(out.baseline.n) / want_base : 0;
   return out;
-}
-
-struct Stats {
-  double median = 0, q1 = 0, q3 = 0;
-};
-
-Stats stats(std::vector<double> v) {
-  if (v.empty()) return {};
-  std::sort(v.begin(), v.end());
-  auto q = [&](double p) {  // linear interpolation between closest ranks
-    const double pos = p * static_cast<double>(v.size() - 1);
-    const auto lo = static_cast<std::size_t>(pos);
-    const std::size_t hi = std::min(lo + 1, v.size() - 1);
-    return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
-  };
-  return {q(0.5), q(0.25), q(0.75)};
 }
 
 std::string fmt(const Stats& s, const char* f) {

@@ -220,23 +220,35 @@ bool parse_rule(std::string_view text, Rule& out, RuleError& err) {
   return true;
 }
 
+namespace {
+
+// Calls f(1-based line number, trimmed line) for each line of a rule file
+// that is neither blank nor a `#` comment.
+template <class F>
+void for_each_rule_line(std::string_view content, F&& f) {
+  const std::vector<std::string_view> lines = split_lines(content);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string_view line = trim(lines[i]);
+    if (!line.empty() && line.front() != '#') f(i + 1, line);
+  }
+}
+
+}  // namespace
+
 bool parse_rule_file(std::string_view content, std::vector<Rule>& out,
                      std::vector<RuleError>& errors) {
   std::vector<Rule> rules;
   const std::size_t errors_before = errors.size();
-  const std::vector<std::string_view> lines = split_lines(content);
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    const std::string_view line = trim(lines[i]);
-    if (line.empty() || line.front() == '#') continue;
+  for_each_rule_line(content, [&](std::size_t line_no, std::string_view line) {
     Rule rule;
     RuleError err;
     if (parse_rule(line, rule, err)) {
       rules.push_back(std::move(rule));
     } else {
-      err.line = i + 1;
+      err.line = line_no;
       errors.push_back(std::move(err));
     }
-  }
+  });
   // All or nothing: a reload must never leave half a policy behind.
   if (errors.size() != errors_before) return false;
   out = std::move(rules);
@@ -255,17 +267,14 @@ std::string unanchored_warning(const Rule& rule) {
 
 std::vector<RuleError> rule_file_warnings(std::string_view content) {
   std::vector<RuleError> warnings;
-  const std::vector<std::string_view> lines = split_lines(content);
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    const std::string_view line = trim(lines[i]);
-    if (line.empty() || line.front() == '#') continue;
+  for_each_rule_line(content, [&](std::size_t line_no, std::string_view line) {
     Rule rule;
     RuleError err;
-    if (!parse_rule(line, rule, err)) continue;  // an error, reported by parse_rule_file
+    if (!parse_rule(line, rule, err)) return;  // an error, reported by parse_rule_file
     if (std::string w = unanchored_warning(rule); !w.empty()) {
-      warnings.push_back({i + 1, std::move(w)});
+      warnings.push_back({line_no, std::move(w)});
     }
-  }
+  });
   return warnings;
 }
 

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "broker_env.hpp"
+#include "support/text.hpp"
 
 using namespace broker_test;
 using support::MqttClient;
@@ -39,15 +40,7 @@ TEST_CASE("a burst over pub_burst is cut to the bucket and other orgs are unaffe
   CHECK(e.mosq->log().find("org orgR is over its publish rate") != std::string::npos);
 }
 
-namespace {
-
-std::size_t count_of(const std::string& text, const std::string& needle) {
-  std::size_t n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
-}  // namespace
+using support::count_of;
 
 TEST_CASE("the rate-limit log line is written at most once per org per 10 s", "[rate]") {
   BrokerEnv e;

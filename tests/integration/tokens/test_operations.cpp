@@ -12,6 +12,7 @@
 
 #include "support/ports.hpp"
 #include "support/wait.hpp"
+#include "support/text.hpp"
 #include "tokend_env.hpp"
 
 using namespace tokens_test;
@@ -34,12 +35,6 @@ int exit_code_within(support::Process& p, std::chrono::milliseconds timeout) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-std::size_t count(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 }  // namespace
 
 TEST_CASE("SIGHUP is logged and the service keeps serving", "[tokend][signals]") {
@@ -48,7 +43,7 @@ TEST_CASE("SIGHUP is logged and the service keeps serving", "[tokend][signals]")
   env.proc.signal(SIGHUP);
   REQUIRE(support::wait_until([&] { return env.log().find("SIGHUP") != std::string::npos; }, 2s));
   env.proc.signal(SIGHUP);
-  REQUIRE(support::wait_until([&] { return count(env.log(), "SIGHUP") == 2; }, 2s));
+  REQUIRE(support::wait_until([&] { return support::count_of(env.log(), "SIGHUP") == 2; }, 2s));
   CHECK(env.proc.running());
   CHECK(anon.request("GET", "/healthz").status == 200);
   CHECK(env.issue(R"({"user_id":"hup"})").status == 201);
