@@ -22,6 +22,14 @@ std::string bad(std::string_view name, std::string_view value, std::string_view 
          std::string(expected);
 }
 
+// What is wrong with a redis_url, naming the part but never the password.
+std::string redis_url_error(const std::string& value) {
+  RedisEndpoint ignored;
+  std::string why;
+  parse_redis_url(value, ignored, why);
+  return why;
+}
+
 // Only %o and %u make sense in a client id prefix (%c would be circular).
 bool valid_prefix_template(std::string_view p) {
   for (std::size_t i = 0; i < p.size(); ++i) {
@@ -57,7 +65,8 @@ constexpr std::string_view kLimitText = "a non-negative integer (0 = no limit)";
 
 const OptionSpec kOptions[] = {
     {.name = "redis_url",
-     .expected = "redis://[user:pass@]host[:port][/db] or unix:///path[?db=N]",
+     .expected = "redis://, rediss://, redis-sentinel://, rediss-sentinel://, redis-cluster://, "
+                 "rediss-cluster:// or unix:// (see the README)",
      .parse = [](const std::string& v, Options& o) {
        if (parse_redis_url(v, o.redis) != Errc::ok) return false;
        o.redis_url = v;
@@ -146,9 +155,8 @@ bool parse_options(const std::vector<RawOption>& raw, Options& out, std::string&
     }
     if (!spec->apply(value, o)) {
       // redis_url may hold a password: its value is never echoed.
-      error = name == "redis_url"
-                  ? "plugin_opt_redis_url is invalid: expected " + std::string(spec->expected)
-                  : bad(name, value, spec->expected);
+      error = name == "redis_url" ? "plugin_opt_redis_url is invalid: " + redis_url_error(value)
+                                  : bad(name, value, spec->expected);
       return false;
     }
   }

@@ -42,6 +42,12 @@ bool append_range(redisContext* ctx, const Range& argv) {
 
 Connection Connection::open(const RedisEndpoint& ep, std::chrono::milliseconds timeout,
                             std::string& err) {
+  // Interim, until redis/ carries TLS and Sentinel: refuse rather than talk
+  // plaintext to a server the URL says is TLS-only.
+  if (ep.kind != RedisEndpoint::Kind::single || ep.tls.enabled) {
+    err = "cannot connect to " + ep.redacted() + ": this build speaks only redis:// and unix://";
+    return {};
+  }
   const timeval tv = to_timeval(timeout);
   redisContext* raw = ep.unix_path.empty()
                           ? redisConnectWithTimeout(ep.host.c_str(), ep.port, tv)

@@ -58,13 +58,18 @@ void fuzz_time(std::string_view in) {
 void fuzz_redis_url(std::string_view in) {
   RedisEndpoint ep;
   if (parse_redis_url(in, ep) != Errc::ok) return;
-  if (ep.unix_path.empty()) {
+  if (ep.kind != RedisEndpoint::Kind::single) {
+    check(!ep.nodes.empty());
+    for (const auto& n : ep.nodes) check(!n.host.empty() && n.port >= 1 && n.port <= 65535);
+  } else if (ep.unix_path.empty()) {
     check(!ep.host.empty() && ep.port >= 1 && ep.port <= 65535);
   } else {
     check(ep.unix_path.front() == '/');
   }
   check(ep.db >= 0);
-  (void)ep.redacted();
+  // A redacted URL parses again: the same form, without the passwords.
+  RedisEndpoint again;
+  check(parse_redis_url(ep.redacted(), again) == Errc::ok && again.kind == ep.kind);
 }
 
 void fuzz_u64(std::string_view in) {

@@ -25,7 +25,8 @@ const std::vector<Flag> kFlags{
      "serve GET /metrics on this address instead of on --listen\n"
      "                          (plain HTTP; /metrics on --listen is then 404)"},
     {"redis", "SHORTCRED_REDIS_URL", "URL",
-     "redis://[user:pass@]host[:port][/db] or unix:///path[?db=N]\n"
+     "redis://, rediss://, redis-sentinel://, rediss-sentinel://,\n"
+     "                          redis-cluster://, rediss-cluster:// or unix:// (README)\n"
      "                          (default redis://127.0.0.1:6379/0)"},
     {"threads", "SHORTCRED_THREADS", "N",
      "worker threads, 1-1024 (default 64); each serves one keep-alive\n"
@@ -100,9 +101,8 @@ std::string apply(ServiceConfig& c, const std::string& name, const std::string& 
       return bad(name, v, "HOST:PORT with a port in 0-65535 (empty: off)");
     }
   } else if (name == "redis") {
-    if (parse_redis_url(v, c.redis) != Errc::ok) {
-      return "--redis: expected redis://[user:pass@]host[:port][/db] or unix:///path";
-    }
+    std::string why;
+    if (parse_redis_url(v, c.redis, why) != Errc::ok) return "--redis: " + why;
     c.redis_url = v;
   } else if (name == "threads") {
     if (!parse_int(v, 1, 1024, n)) return bad(name, v, "a whole number in 1-1024");

@@ -135,9 +135,8 @@ std::string org_option(const Args& a) {
 redis::Connection& Context::redis() {
   if (conn) return *conn;
   RedisEndpoint ep;
-  if (parse_redis_url(redis_url, ep) != Errc::ok) {
-    throw UsageError("--redis: not a redis:// or unix:// URL");
-  }
+  std::string why;
+  if (parse_redis_url(redis_url, ep, why) != Errc::ok) throw UsageError("--redis: " + why);
   std::string e;
   auto c = redis::Connection::open(ep, std::chrono::milliseconds(2000), e);
   if (!c.ok()) throw Failure(Status::make(Code::unavailable, e));

@@ -25,6 +25,8 @@ TEST_CASE("invalid configuration stops the broker at startup with a message", "[
       {"plugin_opt_revalidate_interval_s soon\n", "", "plugin_opt_revalidate_interval_s 'soon'"},
       {"plugin_opt_pub_rate -3\n", "", "plugin_opt_pub_rate '-3'"},
       {"plugin_opt_redis_url http://x\n", "", "plugin_opt_redis_url is invalid"},
+      {"plugin_opt_redis_url rediss://h?verfy=full\n", "",
+       "plugin_opt_redis_url is invalid: unknown query parameter 'verfy'"},
       {"plugin_opt_client_id_prefix %q\n", "", "plugin_opt_client_id_prefix '%q'"},
       {"plugin_opt_no_such_thing 1\n", "", "plugin_opt_no_such_thing is not an option"},
       {"plugin_opt_acl_file " + (d / "missing.acl").string() + "\n", "", "cannot be read"},

@@ -168,6 +168,9 @@ TEST_CASE("configuration errors stop startup and name the option", "[tokend]") {
   bad({"--tls-cert", "/nonexistent"}, "--tls-cert");
   bad({"--issue-rate", "-1"}, "--issue-rate");
   bad({"--redis", "http://x"}, "--redis");
+  bad({"--redis", "rediss://:hunter2@db.example.com?verify=none"},
+      "--redis: verify=none is refused: the host is not a loopback address");
+  bad({"--redis", "redis-sentinel://s1,s2"}, "--redis: a Sentinel URL needs ?master=NAME");
   bad({"--bogus", "1"}, "--bogus");
   bad({"--key-prefix", "a{b}:"}, "--key-prefix");
   bad({"--key-prefix", "x}"}, "--key-prefix");
