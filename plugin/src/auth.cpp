@@ -27,9 +27,9 @@ namespace shortcred::plugin {
 
 Claim::~Claim() { OPENSSL_cleanse(secret.data(), secret.size()); }
 
-int refuse(Plugin&, std::uint64_t& counter, const char* why, std::string_view token,
-           std::string_view client_id) {
-  ++counter;
+int refuse(Plugin& p, std::uint64_t& counter, const char* why, std::string_view org,
+           std::string_view token, std::string_view client_id) {
+  count_auth_failure(p, counter, org);
   SC_LOG(MOSQ_LOG_NOTICE, "shortcred: refused client '%s' (token %s): %s",
          loggable(client_id).c_str(), loggable(token).c_str(), why);
   return MOSQ_ERR_AUTH;
@@ -52,7 +52,8 @@ bool client_id_acceptable(std::string_view cid) {
 // revoked. Shared by the SIGHUP re-checks below.
 int recheck_from_memory(Plugin& p, Session& s, std::int64_t now) {
   if (s.doomed || now >= s.expires_at_ms) {
-    return refuse(p, p.counters.auth_failed_expired, "credential expired or revoked", s.token_id,
+    return refuse(p, p.counters.auth_failed_expired, "credential expired or revoked", s.org,
+                  s.token_id,
                   s.client_id);
   }
   if (s.templates_generation != p.templates_generation) compile_policy(p, s);
@@ -97,13 +98,14 @@ int parse_claim(Plugin& p, const char* username, std::string_view password, Clai
   Username un;
   if (username == nullptr || parse_username(username, un) != Errc::ok) {
     if (!c.claimed) return MOSQ_ERR_PLUGIN_DEFER;
-    return refuse(p, p.counters.auth_failed_malformed, "username is not <user>@<org>", "-",
+    return refuse(p, p.counters.auth_failed_malformed, "username is not <user>@<org>", "", "-",
                   c.client_id);
   }
   if (!password.starts_with(kTokenPrefix) && !c.claimed) return MOSQ_ERR_PLUGIN_DEFER;
   SecretParts parts;
   if (parse_password(password, parts) != Errc::ok) {
-    return refuse(p, p.counters.auth_failed_malformed, "malformed password", "-", c.client_id);
+    return refuse(p, p.counters.auth_failed_malformed, "malformed password", un.org, "-",
+                  c.client_id);
   }
   c.org = un.org;
   c.user = un.user;
@@ -119,7 +121,7 @@ int parse_claim(Plugin& p, const char* username, std::string_view password, Clai
 int require_ticks(Plugin& p, const Claim& c) {
   if (ticks_arrive(p)) return kProceed;
   return refuse(p, p.counters.auth_failed_internal,
-                "no tick event reaches the plugin, so expiry cannot be enforced", c.token_id,
+                "no tick event reaches the plugin, so expiry cannot be enforced", c.org, c.token_id,
                 c.client_id);
 }
 
@@ -155,7 +157,7 @@ int authenticate(Plugin& p, const char* username, std::string_view password, Cla
     // presenting the session's own credential again is looked up: it may
     // have been revoked a moment ago.)
     if (!verify_secret(c.secret, existing->secret_sha256)) {
-      return refuse(p, p.counters.auth_failed_bad_secret, "wrong secret", c.token_id, c.client_id);
+      return refuse(p, p.counters.auth_failed_bad_secret, "wrong secret", c.org, c.token_id, c.client_id);
     }
     return recheck_from_memory(p, *existing, wall_ms());
   }
@@ -163,13 +165,13 @@ int authenticate(Plugin& p, const char* username, std::string_view password, Cla
     // The username cannot change on a live connection; this guards the
     // session table, not the protocol.
     return refuse(p, p.counters.auth_failed_user_mismatch,
-                  "re-authentication names another user", c.token_id, c.client_id);
+                  "re-authentication names another user", c.org, c.token_id, c.client_id);
   }
   if (c.in_place && existing->doomed) {
     // A session being disconnected (revoked, expired, taken over) is not
     // revived.
     return refuse(p, p.counters.auth_failed_expired,
-                  "re-authentication of a session that is being disconnected", c.token_id,
+                  "re-authentication of a session that is being disconnected", c.org, c.token_id,
                   c.client_id);
   }
   if (const int rc = check_client_id(p, c); rc != kProceed) return rc;
@@ -177,7 +179,7 @@ int authenticate(Plugin& p, const char* username, std::string_view password, Cla
     if (const int rc = throttle(p, c); rc != kProceed) return rc;
   }
   if (!p.breaker.allow(wall_ms())) {
-    ++p.counters.auth_failed_redis;
+    count_auth_failure(p, p.counters.auth_failed_redis, c.org);
     return MOSQ_ERR_UNKNOWN;
   }
   if (can_delay(p, c)) return delay_lookup(p, std::move(c));
@@ -257,7 +259,7 @@ int judge_records(Plugin& p, Claim& c, const Fields& cred_fields, const Fields& 
                   std::int64_t now, CredentialRecord& rec, OrgRecord& org,
                   std::vector<Rule>& scope_rules) {
   const auto why = [&](std::uint64_t& counter, const char* text) {
-    return refuse(p, counter, text, c.token_id, c.client_id);
+    return refuse(p, counter, text, c.org, c.token_id, c.client_id);
   };
   if (cred_fields.empty()) {
     c.dead_token = true;
@@ -303,7 +305,7 @@ int check_owner(Plugin& p, const Claim& c, const std::optional<std::string>& own
   const auto o = parse_client_owner(*owner);
   if (o && o->org == c.org && o->user == c.user) return kProceed;
   return refuse(p, p.counters.auth_failed_client_id,
-                "client id belongs to another user's session (kept by the broker)", c.token_id,
+                "client id belongs to another user's session (kept by the broker)", c.org, c.token_id,
                 c.client_id);
 }
 
@@ -312,7 +314,7 @@ int lookup_outcome(Plugin& p, const Claim& c, const CredStore::Lookup& l) {
   if (l.status == CredStore::Status::wrong_type) {
     // Redis answered; the data is broken for this credential or org alone.
     p.breaker.success();
-    return refuse(p, p.counters.auth_failed_internal, l.error.c_str(), c.token_id, c.client_id);
+    return refuse(p, p.counters.auth_failed_internal, l.error.c_str(), c.org, c.token_id, c.client_id);
   }
   if (l.status != CredStore::Status::ok) {
     // The backoff runs from the failure, not from the start of this attempt:
@@ -323,7 +325,7 @@ int lookup_outcome(Plugin& p, const Claim& c, const CredStore::Lookup& l) {
       p.breaker.failure(wall_ms());
       ++p.counters.redis_errors;
     }
-    ++p.counters.auth_failed_redis;
+    count_auth_failure(p, p.counters.auth_failed_redis, c.org);
     if (!p.logged_redis_down) {
       SC_LOG(MOSQ_LOG_WARNING,
              "shortcred: Redis unavailable (%s); refusing new connections until it answers, "
@@ -351,7 +353,7 @@ int admit(Plugin& p, const Claim& c, const CredentialRecord& rec, const OrgRecor
   if (holder != nullptr && holder->client != c.client &&
       (holder->org != c.org || holder->user != c.user)) {
     return refuse(p, p.counters.auth_failed_client_id,
-                  "client id is in use by another user's session", c.token_id, c.client_id);
+                  "client id is in use by another user's session", c.org, c.token_id, c.client_id);
   }
   const bool replaces = holder != nullptr && holder->client != c.client;
   // A re-auth of this context with another credential replaces its session.
@@ -371,10 +373,11 @@ int admit(Plugin& p, const Claim& c, const CredentialRecord& rec, const OrgRecor
     return refuse(p, p.counters.auth_failed_connection_limit,
                   org_full ? "organisation connection limit reached"
                            : "user connection limit reached",
-                  c.token_id, c.client_id);
+                  c.org, c.token_id, c.client_id);
   }
   auto s = std::make_unique<Session>();
   s->client = c.client;
+  s->org_counts = &p.org_counts.slot(c.org);
   s->ext_auth = c.claimed;
   s->org = c.org;
   s->user = c.user;
@@ -422,21 +425,21 @@ int note_outcome(Plugin& p, const Claim& c, int rc) {
 int check_client_id(Plugin& p, Claim& c) {
   if (!client_id_acceptable(c.client_id)) {
     return refuse(p, p.counters.auth_failed_client_id, "client id empty or contains + or #",
-                  c.token_id, c.client_id);
+                  c.org, c.token_id, c.client_id);
   }
   if (!p.opts.client_id_prefix.empty()) {
     const std::string prefix = expand_prefix(p.opts.client_id_prefix, c.org, c.user);
     if (!c.client_id.starts_with(prefix)) {
       if (p.opts.client_id_prefix_mode != PrefixMode::assign || c.in_place) {
         return refuse(p, p.counters.auth_failed_client_id, "client id lacks the required prefix",
-                      c.token_id, c.client_id);
+                      c.org, c.token_id, c.client_id);
       }
       // 2.1 (checked at start-up): the broker takes the prefixed id for
       // this client before it checks for an existing session.
       const std::string assigned = prefix + c.client_id;
       if (p.compat.set_clientid(c.client, assigned.c_str()) != MOSQ_ERR_SUCCESS) {
         return refuse(p, p.counters.auth_failed_client_id,
-                      "the broker refused the prefixed client id", c.token_id, c.client_id);
+                      "the broker refused the prefixed client id", c.org, c.token_id, c.client_id);
       }
       c.client_id = assigned;
     }
@@ -446,7 +449,7 @@ int check_client_id(Plugin& p, Claim& c) {
   if (holder != nullptr && holder->client != c.client &&
       (holder->org != c.org || holder->user != c.user)) {
     return refuse(p, p.counters.auth_failed_client_id,
-                  "client id is in use by another user's session", c.token_id, c.client_id);
+                  "client id is in use by another user's session", c.org, c.token_id, c.client_id);
   }
   return kProceed;
 }
@@ -461,6 +464,8 @@ CredStore::Lookup lookup_of(const Plugin& p, const Claim& c) {
 
 int finish(Plugin& p, Claim& c, const CredStore::Lookup& l) {
   if (const int rc = lookup_outcome(p, c, l); rc != kProceed) return rc;
+  // Redis knows the org: from now on it has per-org metric counts.
+  if (!l.org_fields.empty()) p.org_counts.slot(c.org);
   const std::int64_t now = wall_ms();
   CredentialRecord rec;
   OrgRecord org;
@@ -474,7 +479,7 @@ int finish(Plugin& p, Claim& c, const CredStore::Lookup& l) {
     Session* s = p.sessions.find(c.client);
     if (s == nullptr) {
       return refuse(p, p.counters.auth_failed_expired, "session ended during re-authentication",
-                    c.token_id, c.client_id);
+                    c.org, c.token_id, c.client_id);
     }
     return swap_credential(p, *s, c, rec, std::move(scope_rules), org, now);
   }

@@ -17,8 +17,9 @@ namespace shortcred::plugin {
 // Returned by a step that found nothing to refuse: go on.
 inline constexpr int kProceed = 1;
 
-int refuse(Plugin& p, std::uint64_t& counter, const char* why, std::string_view token,
-           std::string_view client_id);
+// Counts (count_auth_failure) and logs a refused CONNECT; returns MOSQ_ERR_AUTH.
+int refuse(Plugin& p, std::uint64_t& counter, const char* why, std::string_view org,
+           std::string_view token, std::string_view client_id);
 int check_client_id(Plugin& p, Claim& c);
 // Maps the lookup's outcome to the answer: breaker bookkeeping, every check
 // of the credential and org records, then a new session (or, in place, the

@@ -88,6 +88,7 @@ void Background::push(BackgroundEvents&& e) {
   for (auto& l : e.logs) out_.logs.push_back(std::move(l));
   out_.redis_errors += e.redis_errors;
   out_.redis_up_again = out_.redis_up_again || e.redis_up_again;
+  if (e.redis_reachable) out_.redis_reachable = e.redis_reachable;  // the latest wins
   pending_.store(true, std::memory_order_release);
 }
 
@@ -112,6 +113,7 @@ bool Background::subscribe(redis::Connection& sub, const std::string& channel, R
     }
     BackgroundEvents e;
     e.redis_errors = 1;
+    e.redis_reachable = false;
     push(std::move(e));
     sub = {};
     rc.had_failure = true;
@@ -120,7 +122,10 @@ bool Background::subscribe(redis::Connection& sub, const std::string& channel, R
     return false;
   }
   rc.backoff = std::chrono::milliseconds(100);
-  log(0, "shortcred: subscribed to " + channel);
+  BackgroundEvents up;
+  up.logs.emplace_back(0, "shortcred: subscribed to " + channel);
+  up.redis_reachable = true;
+  push(std::move(up));
   if (rc.had_failure) {
     // Messages published while we were away are lost: revalidate every
     // live session at once instead of waiting for the next interval.
@@ -158,6 +163,7 @@ void Background::run() {
     if (failed) {
       e.logs.emplace_back(1, "shortcred: revocation subscriber lost Redis: " + sub.error());
       e.redis_errors += 1;
+      e.redis_reachable = false;
       sub = {};
       reconnect.had_failure = true;
       reconnect.next_connect = Clock::now();
@@ -195,12 +201,13 @@ void Background::write_owners(std::vector<OwnerWrite> writes) {
     ok = ok && c.append({"SET", w.key, w.value, "EX", std::to_string(w.ttl_s)});
   }
   for (std::size_t i = 0; ok && i < writes.size(); ++i) ok = !redis::is_error(c.read_reply());
+  e.redis_reachable = ok;
   if (!ok) {
     e.redis_errors += 1;
     e.logs.emplace_back(1, "shortcred: could not record client-id owners: " +
                                (err.empty() ? c.error() : err));
-    push(std::move(e));
   }
+  push(std::move(e));
 }
 
 void Background::revalidate(std::vector<TokenRef> tokens, std::vector<std::string> orgs) {
@@ -209,6 +216,7 @@ void Background::revalidate(std::vector<TokenRef> tokens, std::vector<std::strin
   BackgroundEvents e;
   auto fail = [&](const std::string& what) {
     e.redis_errors += 1;
+    e.redis_reachable = false;
     e.logs.emplace_back(1, "shortcred: revalidation skipped (live sessions keep their rights "
                            "until expiry): " + what);
     push(std::move(e));
@@ -241,6 +249,7 @@ void Background::revalidate(std::vector<TokenRef> tokens, std::vector<std::strin
       e.orgs.emplace_back(org, org_from_fields(redis::to_pairs(r.get())));
     }
   }
+  e.redis_reachable = true;
   push(std::move(e));
 }
 

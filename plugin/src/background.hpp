@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -40,11 +41,14 @@ struct BackgroundEvents {
   std::vector<std::pair<int, std::string>> logs;        // (0 info | 1 warning, text)
   std::uint64_t redis_errors = 0;
   bool redis_up_again = false;  // a connection succeeded after a failure
+  // The outcome of the thread's latest Redis exchange (subscribing, losing
+  // the subscription, a revalidation, owner writes), if there was one: the
+  // background half of the breaker state the plugin reports.
+  std::optional<bool> redis_reachable;
 
   bool empty() const {
     return revocations.empty() && missing.empty() && orgs.empty() && missing_orgs.empty() &&
-           logs.empty() &&
-           redis_errors == 0 && !redis_up_again;
+           logs.empty() && redis_errors == 0 && !redis_up_again && !redis_reachable;
   }
 };
 

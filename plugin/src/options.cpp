@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -38,6 +40,25 @@ bool valid_prefix_template(std::string_view p) {
     ++i;
   }
   return p.find_first_of(std::string_view("+#\0", 3)) == std::string_view::npos;
+}
+
+// `HOST:PORT` with HOST an IPv4 address or a bracketed IPv6 address and
+// PORT 1-65535. No names: resolving one at startup could pick an address
+// nobody meant to expose.
+bool parse_listen_address(std::string_view v, std::string& host, int& port) {
+  const auto colon = v.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  std::string_view h = v.substr(0, colon);
+  std::int64_t n = 0;
+  if (!parse_int(v.substr(colon + 1), 1, 65535, n)) return false;
+  const bool v6 = h.size() > 2 && h.front() == '[' && h.back() == ']';
+  if (v6) h = h.substr(1, h.size() - 2);
+  const std::string text(h);
+  unsigned char addr[16];
+  if (inet_pton(v6 ? AF_INET6 : AF_INET, text.c_str(), addr) != 1) return false;
+  host = text;
+  port = static_cast<int>(n);
+  return true;
 }
 
 // One option, as a table row: an integer in [lo, hi] stored in a field, or
@@ -126,6 +147,16 @@ const OptionSpec kOptions[] = {
      .expected = "an integer from 0 to 3600 (seconds an unknown or expired token id is refused "
                  "from memory; 0 = off)",
      .hi = 3600, .int_field = &Options::auth_fail_token_s},
+    {.name = "metrics_listen",
+     .expected = "HOST:PORT with HOST an IPv4 address or an IPv6 address in brackets and PORT "
+                 "1-65535, e.g. 127.0.0.1:9234 (omit the option to serve no metrics)",
+     .parse = [](const std::string& v, Options& o) {
+       return parse_listen_address(v, o.metrics_host, o.metrics_port);
+     }},
+    {.name = "metrics_top_orgs",
+     .expected = "an integer from 0 to 1000 (orgs with per-org metric series of their own; the "
+                 "rest are summed as org=\"other\")",
+     .hi = 1000, .int_field = &Options::metrics_top_orgs},
     {.name = "sys_interval", .expected = "an integer from 0 to 86400 (seconds; 0 = off)",
      .hi = 86400, .int_field = &Options::sys_interval_s},
 };

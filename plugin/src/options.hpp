@@ -34,6 +34,11 @@ struct Options {
   int auth_fail_per_address = 20;      // failed CONNECTs per minute per address before Redis; 0 = off
   int client_id_owner_ttl_s = 86400;   // a client id stays its user's this long after disconnect; 0 = off
   int auth_fail_token_s = 5;           // an unknown/expired token id is refused from memory; 0 = off
+  // Prometheus endpoint (metrics_server.hpp): metrics_listen HOST:PORT, off
+  // while metrics_port is 0. metrics_host is an IP address literal.
+  std::string metrics_host;
+  int metrics_port = 0;
+  int metrics_top_orgs = 20;           // orgs with series of their own; the rest are org="other"
 };
 
 // One `plugin_opt_<name> <value>` pair as Mosquitto hands it over.

@@ -108,7 +108,14 @@ void unregister(Plugin& p, std::size_t count) {
   }
 }
 
+// metrics_listen as the operator wrote it (IPv6 in brackets).
+std::string listen_text(const Options& o) {
+  const bool v6 = o.metrics_host.find(':') != std::string::npos;
+  return (v6 ? "[" + o.metrics_host + "]" : o.metrics_host) + ":" + std::to_string(o.metrics_port);
+}
+
 void stop_threads(Plugin& p) {
+  if (p.metrics != nullptr) p.metrics->stop();
   p.background->stop();
   if (p.lookups != nullptr) p.lookups->stop();
   p.wake.uninstall();
@@ -133,6 +140,17 @@ int init(mosquitto_plugin_id_t* pid, void** userdata, mosquitto_opt* options, in
            "(mosquitto_set_clientid); this broker is 2.0. Use refuse (the default).");
     return MOSQ_ERR_INVAL;
   }
+  if (p->opts.metrics_port != 0) {
+    // Bound before anything starts, so a port in use stops startup with
+    // nothing to unwind.
+    p->metrics = std::make_unique<MetricsServer>();
+    std::string why;
+    if (!p->metrics->listen(p->opts.metrics_host, p->opts.metrics_port, why)) {
+      SC_LOG(MOSQ_LOG_ERR, "shortcred: plugin_opt_metrics_listen %s: cannot listen: %s",
+             listen_text(p->opts).c_str(), why.c_str());
+      return MOSQ_ERR_INVAL;
+    }
+  }
   p->loaded_ns = mono_ns();
   p->defaults = {p->opts.pub_rate, p->opts.pub_burst, p->opts.max_connections};
   p->throttle = AuthThrottle(p->opts.auth_fail_per_address, p->opts.auth_fail_token_s);
@@ -152,6 +170,10 @@ int init(mosquitto_plugin_id_t* pid, void** userdata, mosquitto_opt* options, in
     p->lookups = std::make_unique<ConnectLookups>(p->opts.redis, timeout, p->opts.key_prefix,
                                                   &p->wake);
     p->lookups->start();
+  }
+  if (p->metrics != nullptr) {
+    publish_metrics(*p);  // scrapes before the first tick see zeros, not an empty page
+    p->metrics->start();
   }
 
   for (std::size_t i = 0; i < std::size(kCallbacks); ++i) {
@@ -174,6 +196,10 @@ int init(mosquitto_plugin_id_t* pid, void** userdata, mosquitto_opt* options, in
          p->opts.redis.redacted().c_str(), p->opts.key_prefix.c_str(), p->templates.size(),
          p->opts.acl_file.empty() ? "the built-in defaults" : p->opts.acl_file.c_str(),
          p->opts.revalidate_interval_s);
+  if (p->metrics != nullptr) {
+    SC_LOG(MOSQ_LOG_NOTICE, "shortcred: serving metrics on http://%s/metrics",
+           listen_text(p->opts).c_str());
+  }
   *userdata = p.release();
   return MOSQ_ERR_SUCCESS;
 }

@@ -40,6 +40,7 @@ struct LimitDefaults {
 };
 
 struct Session;
+struct OrgCounts;
 
 // Org and user state (limits, buckets) outlives the last session for as long
 // as its buckets take to refill: a client that reconnects after being
@@ -76,6 +77,9 @@ struct Session {
   std::uint64_t templates_generation = 0;
   OrgState* org_state = nullptr;
   UserState* user_state = nullptr;
+  // The org's per-org metric counts (OrgCounterTable: never freed, so the
+  // ACL path counts through this pointer with no lookup).
+  OrgCounts* org_counts = nullptr;
   // Revoked or org disabled: every check denies until the tick kicks it.
   bool doomed = false;
   // Connected with MQTT 5 enhanced authentication (method `shortcred`): no

@@ -21,8 +21,10 @@
 #include "connect_lookups.hpp"
 #include "counters.hpp"
 #include "log_text.hpp"
+#include "metrics_server.hpp"
 #include "offline_sessions.hpp"
 #include "options.hpp"
+#include "org_counters.hpp"
 #include "sessions.hpp"
 #include "store.hpp"
 
@@ -71,7 +73,11 @@ struct Plugin {
   SessionTable sessions;
   OfflineSessions offline;  // for the SIGHUP re-check
   Counters counters;
+  OrgCounterTable org_counts;  // per-org series of the metrics (org_counters.hpp)
   Breaker breaker;
+  // The background thread's latest Redis exchange failed (BackgroundEvents::
+  // redis_reachable): reported as an open breaker, see breaker_reported_open().
+  bool background_redis_down = false;
   AuthThrottle throttle;
   std::int64_t last_throttle_log_ns = 0;
   std::unique_ptr<CredStore> store;
@@ -80,6 +86,10 @@ struct Plugin {
   // number, and their client ids. See delayed_auth.cpp.
   std::unique_ptr<ConnectLookups> lookups;
   BrokerWake wake;  // lets the lookup worker wake the broker loop
+  // plugin_opt_metrics_listen: the endpoint's thread and when the tick next
+  // hands it a snapshot (metrics.cpp).
+  std::unique_ptr<MetricsServer> metrics;
+  std::int64_t next_metrics_ms = 0;
   std::unordered_map<std::uint64_t, Claim> pending;
   std::unordered_set<std::string, StringHash, std::equal_to<>> pending_ids;
   std::uint64_t next_lookup_seq = 0;
@@ -138,6 +148,23 @@ bool ticks_arrive(Plugin& p);
 bool can_delay(const Plugin& p, const Claim& c);
 int delay_lookup(Plugin& p, Claim&& c);
 void complete_delayed(Plugin& p);
+
+// The breaker state $SYS and the metrics report: open while CONNECTs are
+// refused without asking Redis (the CONNECT breaker) or while the background
+// thread's latest Redis exchange failed — so an outage shows without any
+// CONNECT. Only the first half refuses CONNECTs.
+inline bool breaker_reported_open(const Plugin& p) {
+  return p.breaker.open() || p.background_redis_down;
+}
+// Counts one refused CONNECT: its auth/failed/* counter and its org's slot
+// (org_counters.hpp; "" or an org without a slot counts as org="other").
+inline void count_auth_failure(Plugin& p, std::uint64_t& counter, std::string_view org) {
+  ++counter;
+  ++p.org_counts.slot_or_overflow(org).auth_failures;
+}
+// Hands the metrics server a fresh snapshot (metrics.cpp); at most once a
+// second from the tick, and once at startup.
+void publish_metrics(Plugin& p);
 
 // Posts the owner record of `s`'s client id (after CONNECT, at disconnect).
 void record_owner(Plugin& p, Session& s);

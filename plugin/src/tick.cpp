@@ -27,6 +27,7 @@ void apply_background(Plugin& p, BackgroundEvents& ev, std::int64_t now) {
     SC_LOG(level == 0 ? MOSQ_LOG_INFO : MOSQ_LOG_WARNING, "%s", text.c_str());
   }
   p.counters.redis_errors += ev.redis_errors;
+  if (ev.redis_reachable) p.background_redis_down = !*ev.redis_reachable;
   if (ev.redis_up_again) p.breaker.hint_recovered(now);
 
   for (const Revocation& r : ev.revocations) {
@@ -153,8 +154,11 @@ void publish_counters(Plugin& p) {
   publish(base + "sessions/live", std::to_string(p.sessions.size()));
   publish(base + "sessions/offline_known", std::to_string(p.offline.size()));
   publish(base + "sessions/offline_evicted", std::to_string(p.offline.evictions()));
-  publish(base + "breaker/state", p.breaker.open() ? "open" : "closed");
-  const std::string line = format_counters(p.counters, p.sessions.size(), p.breaker.open());
+  publish(base + "breaker/state", breaker_reported_open(p) ? "open" : "closed");
+  publish(base + "breaker/connect", p.breaker.open() ? "open" : "closed");
+  publish(base + "breaker/background", p.background_redis_down ? "open" : "closed");
+  const std::string line =
+      format_counters(p.counters, p.sessions.size(), breaker_reported_open(p));
   SC_LOG(MOSQ_LOG_INFO, "shortcred: counters %s", line.c_str());
 }
 
@@ -207,6 +211,10 @@ int on_tick(Plugin& p, mosquitto_evt_tick& tick) {
     p.closing.reset();
     p.sessions.sweep_idle(mono_ns());
     p.throttle.sweep(mono_ns());
+  }
+  if (p.metrics != nullptr && now >= p.next_metrics_ms) {
+    p.next_metrics_ms = now + 1000;
+    publish_metrics(p);
   }
   if (p.opts.sys_interval_s > 0 && now >= p.next_sys_ms) {
     if (p.next_sys_ms != 0) publish_counters(p);
