@@ -2,6 +2,9 @@
 
 #include <sys/time.h>
 
+#include <cerrno>
+#include <cstring>
+
 namespace shortcred::redis {
 namespace {
 
@@ -111,6 +114,21 @@ Reply Connection::read_reply() {
   void* r = nullptr;
   if (redisGetReply(ctx_.get(), &r) != REDIS_OK) return nullptr;
   return Reply(static_cast<redisReply*>(r));
+}
+
+bool Connection::flush() {
+  if (!ok()) return false;
+  int done = 0;
+  while (done == 0) {
+    if (redisBufferWrite(ctx_.get(), &done) != REDIS_OK) return false;
+  }
+  return true;
+}
+
+// hiredis 0.14 has no REDIS_ERR_TIMEOUT: a command that ran into the socket
+// timeout fails as an I/O error carrying the text of EAGAIN.
+bool Connection::timed_out() const {
+  return ctx_ && ctx_->err == REDIS_ERR_IO && std::string_view(ctx_->errstr) == std::strerror(EAGAIN);
 }
 
 bool is_error(const Reply& r) noexcept { return !r || r->type == REDIS_REPLY_ERROR; }

@@ -49,6 +49,11 @@ class Connection {
   bool append(std::initializer_list<std::string_view> argv);
   bool append(const std::vector<std::string>& argv);
   Reply read_reply();
+  // Sends everything appended so far without reading a reply, so that
+  // several servers work on their pipelines at once (Redis Cluster).
+  bool flush();
+  // The last I/O error was the socket timeout, not a closed connection.
+  bool timed_out() const;
 
   redisContext* raw() noexcept { return ctx_.get(); }
 

@@ -1,0 +1,251 @@
+#include "support/redis_cluster.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "support/ports.hpp"
+#include "support/wait.hpp"
+
+namespace support {
+namespace {
+
+using shortcred::redis::to_string;
+
+std::string info_field(shortcred::redis::Connection& c, const char* section,
+                       const std::string& field) {
+  const std::string text = to_string(c.command({"INFO", section}).get());
+  const auto at = text.find(field + ":");
+  if (at == std::string::npos) return {};
+  const auto from = at + field.size() + 1;
+  return text.substr(from, text.find_first_of("\r\n", from) - from);
+}
+
+bool bindable(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  if (fd >= 0) close(fd);
+  return ok;
+}
+
+// A node also listens on port + 10000 (the cluster bus): both must be free
+// and the bus port must exist.
+int free_node_port() {
+  while (true) {
+    const int port = free_port();
+    if (port + 10000 <= 65535 && bindable(port + 10000)) return port;
+  }
+}
+
+}  // namespace
+
+RedisCluster::RedisCluster(int masters) : dir_("shortcred-cluster") {
+  const int n = masters * 2;
+  std::vector<std::string> create = {"redis-cli", "--cluster", "create"};
+  for (int i = 0; i < n; ++i) {
+    const int port = free_node_port();
+    const auto dir = dir_ / std::to_string(port);
+    std::filesystem::create_directories(dir);
+    ports_.push_back(port);
+    procs_.emplace_back(
+        std::vector<std::string>{
+            "redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1", "--dir",
+            dir.string(), "--save", "", "--appendonly", "no", "--daemonize", "no",
+            "--protected-mode", "no", "--cluster-enabled", "yes", "--cluster-config-file",
+            (dir / "nodes.conf").string(), "--cluster-node-timeout", "1000",
+            // A replica may take over however long its link was down, and
+            // syncs at once instead of after the default 5 s delay.
+            "--cluster-replica-validity-factor", "0", "--repl-diskless-sync-delay", "0"},
+        dir / "redis.log");
+    alive_.push_back(true);
+    create.push_back("127.0.0.1:" + std::to_string(port));
+  }
+  for (int i = 0; i < n; ++i) {
+    const bool up = wait_until(
+        [&] { return to_string(connect(i).command({"PING"}).get()) == "PONG"; },
+        std::chrono::seconds(10), std::chrono::milliseconds(10));
+    if (!up) throw std::runtime_error("cluster node " + std::to_string(port(i)) + " did not start");
+  }
+  create.insert(create.end(), {"--cluster-replicas", "1", "--cluster-yes"});
+  const RunResult r = run(create);
+  if (r.exit_code != 0) throw std::runtime_error("redis-cli --cluster create failed: " + r.out + r.err);
+  const bool ready = wait_until(
+      [&] {
+        if (!wait_converged(std::chrono::milliseconds(0))) return false;
+        for (int i = 0; i < n; ++i) {
+          auto c = connect(i);
+          if (info_field(c, "replication", "role") == "slave" &&
+              info_field(c, "replication", "master_link_status") != "up") {
+            return false;
+          }
+        }
+        return true;
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(50));
+  if (!ready) throw std::runtime_error("the Redis Cluster did not converge; see " + dir_.path().string());
+}
+
+RedisCluster::~RedisCluster() {
+  for (auto& p : procs_) p.stop();
+}
+
+std::string RedisCluster::url() const {
+  std::string url = "redis-cluster://";
+  for (std::size_t i = 0; i < ports_.size(); ++i) {
+    url += (i == 0 ? "" : ",") + std::string("127.0.0.1:") + std::to_string(ports_[i]);
+  }
+  return url;
+}
+
+shortcred::RedisEndpoint RedisCluster::endpoint() const {
+  shortcred::RedisEndpoint ep;
+  ep.kind = shortcred::RedisEndpoint::Kind::cluster;
+  for (int p : ports_) ep.nodes.push_back(shortcred::RedisNode{"127.0.0.1", p});
+  return ep;
+}
+
+shortcred::redis::Connection RedisCluster::connect(int node) const {
+  shortcred::RedisEndpoint ep;
+  ep.port = port(node);
+  std::string err;
+  return shortcred::redis::Connection::open(ep, std::chrono::milliseconds(1000), err);
+}
+
+std::string RedisCluster::node_id(int node) const {
+  return to_string(connect(node).command({"CLUSTER", "MYID"}).get());
+}
+
+int RedisCluster::master_of(std::uint16_t slot) const {
+  for (int i = 0; i < size(); ++i) {
+    if (!alive(i)) continue;
+    auto c = connect(i);
+    auto r = c.command({"CLUSTER", "SLOTS"});
+    if (!r || r->type != REDIS_REPLY_ARRAY) continue;
+    for (std::size_t k = 0; k < r->elements; ++k) {
+      const redisReply* e = r->element[k];
+      if (e->element[0]->integer > slot || e->element[1]->integer < slot) continue;
+      const long long p = e->element[2]->element[1]->integer;
+      for (int j = 0; j < size(); ++j) {
+        if (port(j) == p) return j;
+      }
+    }
+    return -1;
+  }
+  return -1;
+}
+
+std::vector<int> RedisCluster::masters() const {
+  std::vector<int> out;
+  for (int i = 0; i < size(); ++i) {
+    if (!alive(i)) continue;
+    auto c = connect(i);
+    if (info_field(c, "replication", "role") == "master") out.push_back(i);
+  }
+  return out;
+}
+
+int RedisCluster::replica_of(int master) const {
+  for (int i = 0; i < size(); ++i) {
+    if (i == master || !alive(i)) continue;
+    auto c = connect(i);
+    if (info_field(c, "replication", "role") == "slave" &&
+        std::stoi("0" + info_field(c, "replication", "master_port")) == port(master)) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+void RedisCluster::begin_migration(std::uint16_t slot, int from, int to) const {
+  const std::string s = std::to_string(slot);
+  auto r1 = connect(to).command({"CLUSTER", "SETSLOT", s, "IMPORTING", node_id(from)});
+  auto r2 = connect(from).command({"CLUSTER", "SETSLOT", s, "MIGRATING", node_id(to)});
+  if (!shortcred::redis::is_status_ok(r1) || !shortcred::redis::is_status_ok(r2)) {
+    throw std::runtime_error("CLUSTER SETSLOT IMPORTING/MIGRATING failed: " + to_string(r1.get()) +
+                             " " + to_string(r2.get()));
+  }
+}
+
+std::vector<std::string> RedisCluster::keys_in_slot(int node, std::uint16_t slot) const {
+  auto r = connect(node).command({"CLUSTER", "GETKEYSINSLOT", std::to_string(slot), "1000"});
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
+    keys.push_back(to_string(r->element[i]));
+  }
+  return keys;
+}
+
+void RedisCluster::migrate_keys(int from, int to, const std::vector<std::string>& keys) const {
+  if (keys.empty()) return;
+  std::vector<std::string> argv = {"MIGRATE", "127.0.0.1", std::to_string(port(to)), "", "0",
+                                   "5000", "KEYS"};
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  auto r = connect(from).command(argv);
+  if (!shortcred::redis::is_status_ok(r)) {
+    throw std::runtime_error("MIGRATE failed: " + to_string(r.get()));
+  }
+}
+
+void RedisCluster::finish_migration(std::uint16_t slot, int to) const {
+  const std::string id = node_id(to);
+  // The new owner first, then the others (as redis-cli does), so no master
+  // points back at the source.
+  std::vector<int> order = {to};
+  for (int m : masters()) {
+    if (m != to) order.push_back(m);
+  }
+  for (int m : order) {
+    auto r = connect(m).command({"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", id});
+    if (!shortcred::redis::is_status_ok(r)) {
+      throw std::runtime_error("CLUSTER SETSLOT NODE failed: " + to_string(r.get()));
+    }
+  }
+}
+
+void RedisCluster::kill_hard(int node) {
+  procs_[static_cast<std::size_t>(node)].kill_hard();
+  alive_[static_cast<std::size_t>(node)] = false;
+}
+
+bool RedisCluster::wait_converged(std::chrono::milliseconds timeout) const {
+  return wait_until(
+      [&] {
+        std::vector<int> owners;
+        for (int i = 0; i < size(); ++i) {
+          if (!alive(i)) continue;
+          auto c = connect(i);
+          const std::string info = to_string(c.command({"CLUSTER", "INFO"}).get());
+          if (info.find("cluster_state:ok") == std::string::npos) return false;
+        }
+        for (const std::uint16_t slot : {0, 5000, 10000, 16383}) {
+          int first = -2;
+          for (int i = 0; i < size(); ++i) {
+            if (!alive(i)) continue;
+            auto c = connect(i);
+            auto r = c.command({"CLUSTER", "SLOTS"});
+            if (!r || r->type != REDIS_REPLY_ARRAY) return false;
+            int owner = -1;
+            for (std::size_t k = 0; k < r->elements; ++k) {
+              const redisReply* e = r->element[k];
+              if (e->element[0]->integer <= slot && e->element[1]->integer >= slot) {
+                owner = static_cast<int>(e->element[2]->element[1]->integer);
+              }
+            }
+            if (owner < 0 || (first != -2 && owner != first)) return false;
+            first = owner;
+          }
+        }
+        return true;
+      },
+      timeout, std::chrono::milliseconds(50));
+}
+
+}  // namespace support
