@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "shortcred/redis/connection.hpp"
+#include "shortcred/redis/client.hpp"
 
 namespace shortcred::plugin {
 namespace {
@@ -104,7 +104,7 @@ bool Background::subscribe(redis::Connection& sub, const std::string& channel, R
     return false;
   }
   std::string err;
-  sub = redis::Connection::open(ep_, kIoTimeout, err);
+  sub = redis::open_subscriber(ep_, kIoTimeout, err);
   redis::Reply r = sub.ok() ? sub.command({"SUBSCRIBE", channel}) : nullptr;
   if (!r || r->type != REDIS_REPLY_ARRAY) {
     if (!rc.had_failure) {
@@ -194,7 +194,7 @@ void Background::run() {
 // unrecorded until that client's next CONNECT or disconnect.
 void Background::write_owners(std::vector<OwnerWrite> writes) {
   std::string err;
-  redis::Connection c = redis::Connection::open(ep_, kIoTimeout, err);
+  redis::Client c = redis::Client::open(ep_, kIoTimeout, err);
   BackgroundEvents e;
   bool ok = c.ok();
   for (const OwnerWrite& w : writes) {
@@ -212,7 +212,7 @@ void Background::write_owners(std::vector<OwnerWrite> writes) {
 
 void Background::revalidate(std::vector<TokenRef> tokens, std::vector<std::string> orgs) {
   std::string err;
-  redis::Connection c = redis::Connection::open(ep_, kIoTimeout, err);
+  redis::Client c = redis::Client::open(ep_, kIoTimeout, err);
   BackgroundEvents e;
   auto fail = [&](const std::string& what) {
     e.redis_errors += 1;

@@ -21,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-#include "shortcred/redis/connection.hpp"
+#include "shortcred/redis/client.hpp"
 #include "shortcred/redis_url.hpp"
 #include "shortcred/schema.hpp"
 

@@ -54,7 +54,7 @@ bool CredStore::round_trip(std::vector<Lookup>& batch) {
   }
   if (!conn_.ok()) {
     std::string err;
-    conn_ = redis::Connection::open(ep_, timeout_, err);
+    conn_ = redis::Client::open(ep_, timeout_, err);
     if (!conn_.ok()) return fail_all(err);
   }
   for (const Lookup& l : batch) {

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "shortcred/redis/connection.hpp"
+#include "shortcred/redis/client.hpp"
 #include "shortcred/redis_url.hpp"
 #include "shortcred/schema.hpp"
 
@@ -46,7 +46,7 @@ class CredStore {
   RedisEndpoint ep_;
   std::chrono::milliseconds timeout_;
   std::string prefix_;
-  redis::Connection conn_;
+  redis::Client conn_;
 };
 
 }  // namespace shortcred::plugin

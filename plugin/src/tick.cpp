@@ -11,6 +11,7 @@
 // before do_disconnect, which is what suppresses the will.
 #include <string>
 
+#include "shortcred/redis/client.hpp"
 #include "state.hpp"
 
 namespace shortcred::plugin {
@@ -157,8 +158,17 @@ void publish_counters(Plugin& p) {
   publish(base + "breaker/state", breaker_reported_open(p) ? "open" : "closed");
   publish(base + "breaker/connect", p.breaker.open() ? "open" : "closed");
   publish(base + "breaker/background", p.background_redis_down ? "open" : "closed");
-  const std::string line =
-      format_counters(p.counters, p.sessions.size(), breaker_reported_open(p));
+  std::string line = format_counters(p.counters, p.sessions.size(), breaker_reported_open(p));
+  if (p.opts.redis.kind == RedisEndpoint::Kind::cluster) {
+    // Process-wide, so the CONNECT path's and the background thread's.
+    const redis::ClusterStats cs = redis::cluster_stats();
+    for (const auto& [path, value] : {std::pair{"redis/cluster/moved", cs.moved},
+                                      std::pair{"redis/cluster/ask", cs.ask},
+                                      std::pair{"redis/cluster/map_refreshes", cs.map_refreshes}}) {
+      publish(base + path, std::to_string(value));
+      line += std::string(" ") + path + "=" + std::to_string(value);
+    }
+  }
   SC_LOG(MOSQ_LOG_INFO, "shortcred: counters %s", line.c_str());
 }
 

@@ -7,7 +7,7 @@
 
 namespace shortcred::tokens {
 
-Status create_api_key(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status create_api_key(redis::Client& c, const std::string& prefix, const std::string& org,
                       const std::string& name, const RandomSource& rnd, const AuditInfo& who,
                       ApiKeyInfo& info, std::string& api_key) {
   redis::Reply exists = c.command({"EXISTS", org_key(prefix, org)});
@@ -15,19 +15,24 @@ Status create_api_key(redis::Connection& c, const std::string& prefix, const std
   if (exists->integer == 0) return Status::make(Code::not_found, "no organisation " + org);
   Minted m = mint_api_key(rnd);
   info = ApiKeyInfo{m.id, org, name, format_rfc3339(now_ms() / 1000), {}};
-  const std::vector<std::vector<std::string>> cmds{
-      {"HSET", apikey_key(prefix, m.id), "org", org, "name", name, "secret_sha256",
-       m.sha256_hex, "created_at", info.created_at},
+  // The key hash has a slot of its own (it is found by key id alone), so on
+  // a Redis Cluster it cannot share the org's transaction. The org's set
+  // and audit go first: if the key hash is not written after them, the set
+  // holds a stale id (list_api_keys skips it) and no key was handed out.
+  const std::vector<std::vector<std::string>> org_cmds{
       {"SADD", org_apikeys_key(prefix, org), m.id},
       audit_command(prefix, org, "apikey_create", "", "", AuditInfo{m.id, who.remote, who.actor}),
   };
   redis::Reply exec;
-  if (Status s = transaction(c, cmds, exec); !s.ok()) return s;
+  if (Status s = transaction(c, org_cmds, exec); !s.ok()) return s;
+  redis::Reply hset = c.command({"HSET", apikey_key(prefix, m.id), "org", org, "name", name,
+                                 "secret_sha256", m.sha256_hex, "created_at", info.created_at});
+  if (!hset || hset->type != REDIS_REPLY_INTEGER) return reply_status(c, hset);
   api_key = std::move(m.full);
   return Status::success();
 }
 
-Status list_api_keys(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status list_api_keys(redis::Client& c, const std::string& prefix, const std::string& org,
                      std::vector<ApiKeyInfo>& out) {
   redis::Reply ids = c.command({"SMEMBERS", org_apikeys_key(prefix, org)});
   if (!ids || ids->type != REDIS_REPLY_ARRAY) return reply_status(c, ids);
@@ -50,15 +55,18 @@ Status list_api_keys(redis::Connection& c, const std::string& prefix, const std:
   return Status::success();
 }
 
-Status revoke_api_key(redis::Connection& c, const std::string& prefix, const std::string& key_id,
+Status revoke_api_key(redis::Client& c, const std::string& prefix, const std::string& key_id,
                       const AuditInfo& who) {
   redis::Reply org = c.command({"HGET", apikey_key(prefix, key_id), "org"});
   if (!org) return reply_status(c, org);
   if (org->type == REDIS_REPLY_NIL) return Status::make(Code::not_found, "no API key " + key_id);
   if (org->type != REDIS_REPLY_STRING) return reply_status(c, org);
   const std::string o = redis::to_string(org.get());
+  // The key hash first (own slot, see create_api_key): from then on it
+  // authenticates nothing; a failure after it leaves a stale set entry.
+  redis::Reply del = c.command({"DEL", apikey_key(prefix, key_id)});
+  if (!del || del->type != REDIS_REPLY_INTEGER) return reply_status(c, del);
   const std::vector<std::vector<std::string>> cmds{
-      {"DEL", apikey_key(prefix, key_id)},
       {"SREM", org_apikeys_key(prefix, o), key_id},
       audit_command(prefix, o, "apikey_revoke", "", "", AuditInfo{key_id, who.remote, who.actor}),
   };
@@ -66,7 +74,7 @@ Status revoke_api_key(redis::Connection& c, const std::string& prefix, const std
   return transaction(c, cmds, exec);
 }
 
-Status revoke_api_key_and_credentials(redis::Connection& c, const std::string& prefix,
+Status revoke_api_key_and_credentials(redis::Client& c, const std::string& prefix,
                                       const std::string& key_id, const AuditInfo& who,
                                       std::string& org, std::int64_t& revoked) {
   revoked = 0;
@@ -93,7 +101,7 @@ Status revoke_api_key_and_credentials(redis::Connection& c, const std::string& p
   return Status::success();
 }
 
-AuthResult authenticate(redis::Connection& c, const std::string& prefix, std::string_view api_key,
+AuthResult authenticate(redis::Client& c, const std::string& prefix, std::string_view api_key,
                         ApiKeyInfo& out) {
   SecretParts parts;
   if (parse_api_key(api_key, parts) != Errc::ok) return AuthResult::malformed;
@@ -135,7 +143,7 @@ constexpr const char* kTouchScript =
     "redis.call('HSET', KEYS[1], 'last_used_at', ARGV[2])\n"
     "return 1\n";
 
-Status touch_api_key(redis::Connection& c, const std::string& prefix, const std::string& key_id,
+Status touch_api_key(redis::Client& c, const std::string& prefix, const std::string& key_id,
                      const std::string& seen, std::int64_t now_s, bool& written) {
   written = false;
   redis::Reply r = c.command(

@@ -132,13 +132,13 @@ std::string org_option(const Args& a) {
   return org;
 }
 
-redis::Connection& Context::redis() {
+redis::Client& Context::redis() {
   if (conn) return *conn;
   RedisEndpoint ep;
   std::string why;
   if (parse_redis_url(redis_url, ep, why) != Errc::ok) throw UsageError("--redis: " + why);
   std::string e;
-  auto c = redis::Connection::open(ep, std::chrono::milliseconds(2000), e);
+  auto c = redis::Client::open(ep, std::chrono::milliseconds(2000), e);
   if (!c.ok()) throw Failure(Status::make(Code::unavailable, e));
   conn.emplace(std::move(c));
   return *conn;

@@ -109,7 +109,7 @@ std::uint64_t limit_option(const Args& a) {
 
 // A stream that is empty or absent, of an org that does not exist either, is
 // most likely a typo: not found, not an empty table.
-Status check_exists(redis::Connection& c, const std::string& prefix, const std::string& org) {
+Status check_exists(redis::Client& c, const std::string& prefix, const std::string& org) {
   redis::Reply len = c.command({"XLEN", audit_key(prefix, org)});
   if (!len || len->type != REDIS_REPLY_INTEGER) return reply_status(c, len);
   if (len->integer > 0) return Status::success();
@@ -125,7 +125,7 @@ Status check_exists(redis::Connection& c, const std::string& prefix, const std::
 // from T.
 Status first_page(Context& ctx, const std::string& key, std::vector<Entry>& out) {
   const std::string n = std::to_string(limit_option(ctx.args));
-  redis::Connection& c = ctx.redis();
+  redis::Client& c = ctx.redis();
   if (auto since = ctx.args.get("since")) {
     redis::Reply r = c.command({"XRANGE", key, since_id(*since), "+", "COUNT", n});
     if (!r || r->type != REDIS_REPLY_ARRAY) return reply_status(c, r);
@@ -142,7 +142,7 @@ Status first_page(Context& ctx, const std::string& key, std::vector<Entry>& out)
 // New entries after `last` until the process is stopped (Ctrl-C). BLOCK
 // stays under the connection's command timeout.
 Status follow(Context& ctx, const std::string& key, std::string last) {
-  redis::Connection& c = ctx.redis();
+  redis::Client& c = ctx.redis();
   for (;;) {
     redis::Reply r = c.command({"XREAD", "COUNT", "1000", "BLOCK", "1000", "STREAMS", key, last});
     if (!r) return reply_status(c, r);

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "shortcred/redis/connection.hpp"
+#include "shortcred/redis/client.hpp"
 #include "shortcred/tokens/ctl.hpp"
 #include "shortcred/tokens/status.hpp"
 #include "shortcred/tokens/store.hpp"
@@ -65,9 +65,9 @@ struct Context {
   std::string actor;  // --actor, else $SUDO_USER, else $USER
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
-  std::optional<redis::Connection> conn;
+  std::optional<redis::Client> conn;
 
-  redis::Connection& redis();  // connects on first use; throws Failure (unavailable)
+  redis::Client& redis();  // connects on first use; throws Failure (unavailable)
   // Who shortcredctl's audit entries name: no API key, remote
   // "shortcredctl", and the operator.
   AuditInfo audit() const { return AuditInfo{"", "shortcredctl", actor}; }

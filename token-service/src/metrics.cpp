@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "shortcred/redis/client.hpp"
+
 #ifndef SHORTCRED_VERSION
 #error "SHORTCRED_VERSION (the CMake project version) must be defined"
 #endif
@@ -60,6 +62,13 @@ std::string Metrics::render(bool redis_up) const {
            "# HELP shortcred_redis_up Whether Redis answers, as the connection pool "
            "last saw it.\n# TYPE shortcred_redis_up gauge\nshortcred_redis_up ") +
        (redis_up ? "1" : "0") + "\n";
+  // Redis Cluster redirects this process followed (0 on other deployments).
+  const redis::ClusterStats cs = redis::cluster_stats();
+  o += "# HELP shortcred_redis_cluster_redirects_total Redis Cluster -MOVED/-ASK replies "
+       "followed.\n# TYPE shortcred_redis_cluster_redirects_total counter\n"
+       "shortcred_redis_cluster_redirects_total{kind=\"moved\"} " +
+       std::to_string(cs.moved) +
+       "\nshortcred_redis_cluster_redirects_total{kind=\"ask\"} " + std::to_string(cs.ask) + "\n";
   o += process_metrics_text();
 
   std::lock_guard lock(mu_);

@@ -9,7 +9,7 @@
 namespace shortcred::tokens {
 namespace {
 
-Status require_org(redis::Connection& c, const std::string& prefix, const std::string& org) {
+Status require_org(redis::Client& c, const std::string& prefix, const std::string& org) {
   redis::Reply r = c.command({"EXISTS", org_key(prefix, org)});
   if (!r || r->type != REDIS_REPLY_INTEGER) return reply_status(c, r);
   if (r->integer == 0) return Status::make(Code::not_found, "no organisation " + org);
@@ -60,7 +60,7 @@ std::vector<std::vector<std::string>> set_commands(const std::string& prefix,
 
 }  // namespace
 
-Status create_org(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status create_org(redis::Client& c, const std::string& prefix, const std::string& org,
                   const std::string& name, const AuditInfo& who, std::string& created_at) {
   created_at = format_rfc3339(now_ms() / 1000);
   // HSETNX on created_at makes creation race-free: the second creator loses.
@@ -75,7 +75,7 @@ Status create_org(redis::Connection& c, const std::string& prefix, const std::st
   return transaction(c, cmds, exec);
 }
 
-Status show_org(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status show_org(redis::Client& c, const std::string& prefix, const std::string& org,
                 Fields& out) {
   redis::Reply r = c.command({"HGETALL", org_key(prefix, org)});
   if (!r || r->type != REDIS_REPLY_ARRAY) return reply_status(c, r);
@@ -84,7 +84,7 @@ Status show_org(redis::Connection& c, const std::string& prefix, const std::stri
   return Status::success();
 }
 
-Status list_orgs(redis::Connection& c, const std::string& prefix, std::vector<OrgSummary>& out) {
+Status list_orgs(redis::Client& c, const std::string& prefix, std::vector<OrgSummary>& out) {
   out.clear();
   const std::string head = prefix + "{";
   const std::string tail = "}:org";
@@ -116,7 +116,7 @@ Status list_orgs(redis::Connection& c, const std::string& prefix, std::vector<Or
 
 // WATCH the org hash while reading the old values, so the audit's old → new
 // is what the HSET replaced; retried when someone else wrote in between.
-Status set_org(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status set_org(redis::Client& c, const std::string& prefix, const std::string& org,
                const Fields& fields, const AuditInfo& who) {
   const std::string key = org_key(prefix, org);
   for (int attempt = 0; attempt < 8; ++attempt) {
@@ -146,14 +146,14 @@ Status set_org(redis::Connection& c, const std::string& prefix, const std::strin
   return Status::make(Code::busy, "organisation " + org + " kept changing; try again");
 }
 
-Status disable_org(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status disable_org(redis::Client& c, const std::string& prefix, const std::string& org,
                    const AuditInfo& who) {
   return set_org(c, prefix, org, {{"disabled", "1"}}, who);
 }
 
 namespace {
 
-Status count_credentials(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status count_credentials(redis::Client& c, const std::string& prefix, const std::string& org,
                          std::int64_t& n) {
   n = 0;
   return for_each_credential(c, prefix, org, [&](const std::string&) {
@@ -164,7 +164,7 @@ Status count_credentials(redis::Connection& c, const std::string& prefix, const 
 
 // Revokes every API key of the org, then every credential (each audited as
 // a `shortcredctl apikey revoke` / `token revoke` would be).
-Status revoke_everything(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status revoke_everything(redis::Client& c, const std::string& prefix, const std::string& org,
                          const AuditInfo& who, OrgDeleted& out) {
   std::vector<ApiKeyInfo> keys;
   if (Status s = list_api_keys(c, prefix, org, keys); !s.ok()) return s;
@@ -182,7 +182,7 @@ Status revoke_everything(redis::Connection& c, const std::string& prefix, const 
 
 }  // namespace
 
-Status delete_org(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status delete_org(redis::Client& c, const std::string& prefix, const std::string& org,
                   bool force, const AuditInfo& who, OrgDeleted& out) {
   out = OrgDeleted{};
   if (Status s = require_org(c, prefix, org); !s.ok()) return s;

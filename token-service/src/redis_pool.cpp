@@ -1,9 +1,6 @@
 #include "shortcred/tokens/redis_pool.hpp"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <string_view>
 
 namespace shortcred::tokens {
 namespace {
@@ -15,14 +12,6 @@ constexpr auto kMaxBackoff = std::chrono::milliseconds(2000);
 // A closed breaker is checked when nothing has reached Redis for this long:
 // one PING per idle period, so the cost is nil for a busy service.
 constexpr auto kIdleCheck = std::chrono::seconds(5);
-
-// hiredis 0.14 has no REDIS_ERR_TIMEOUT: a command that ran into the socket
-// timeout fails as an I/O error carrying the text of EAGAIN.
-bool timed_out(redis::Connection& c) {
-  const redisContext* ctx = c.raw();
-  return ctx != nullptr && ctx->err == REDIS_ERR_IO &&
-         std::string_view(ctx->errstr) == std::strerror(EAGAIN);
-}
 
 }  // namespace
 
@@ -59,12 +48,12 @@ std::optional<RedisPool::Lease> RedisPool::acquire(std::string& err) {
       return std::nullopt;
     }
     if (!idle_.empty()) {
-      redis::Connection c = std::move(idle_.back());
+      redis::Client c = std::move(idle_.back());
       idle_.pop_back();
       return Lease(this, std::move(c), true);
     }
   }
-  redis::Connection c = redis::Connection::open(ep_, timeout_, err);
+  redis::Client c = redis::Client::open(ep_, timeout_, err);
   if (!c.ok()) {
     if (on_error_) on_error_();
     std::lock_guard lock(mu_);
@@ -87,7 +76,7 @@ bool RedisPool::up() const {
   return answered_ && !open_;
 }
 
-void RedisPool::release(redis::Connection c) {
+void RedisPool::release(redis::Client c) {
   std::lock_guard lock(mu_);
   last_ok_ = std::chrono::steady_clock::now();
   answered_ = true;
@@ -97,10 +86,10 @@ void RedisPool::release(redis::Connection c) {
 }
 
 // A connection failed during a request (counted as a Redis error).
-void RedisPool::failed(redis::Connection& c, bool reused) {
+void RedisPool::failed(redis::Client& c, bool reused) {
   if (on_error_) on_error_();
   std::lock_guard lock(mu_);
-  if (reused && !timed_out(c)) {
+  if (reused && !c.timed_out()) {
     idle_.clear();  // closed by the server: the others are as stale
   } else {
     trip();
@@ -131,7 +120,7 @@ void RedisPool::probe_loop() {
     const bool was_open = open_;
     lock.unlock();
     std::string err;
-    redis::Connection c = redis::Connection::open(ep_, timeout_, err);
+    redis::Client c = redis::Client::open(ep_, timeout_, err);
     const bool up = c.ok() && redis::to_string(c.command({"PING"}).get()) == "PONG";
     lock.lock();
     if (!up) {

@@ -166,7 +166,7 @@ AuditInfo audit_for(const ApiKeyInfo& key, const httplib::Request& req) {
   return AuditInfo{key.key_id, req.remote_addr, {}};
 }
 
-void create(HttpService::Impl& svc, redis::Connection& conn, const ApiKeyInfo& key,
+void create(HttpService::Impl& svc, redis::Client& conn, const ApiKeyInfo& key,
             const httplib::Request& req, httplib::Response& res) {
   if (!within_issue_rate(svc, key, res)) return;
   IssueRequest ir;
@@ -178,7 +178,7 @@ void create(HttpService::Impl& svc, redis::Connection& conn, const ApiKeyInfo& k
   send_issued(svc, res, t);
 }
 
-void refresh(HttpService::Impl& svc, redis::Connection& conn, const ApiKeyInfo& key,
+void refresh(HttpService::Impl& svc, redis::Client& conn, const ApiKeyInfo& key,
              const std::string& old_id, const httplib::Request& req, httplib::Response& res) {
   if (!within_issue_rate(svc, key, res)) return;
   IssueRequest ir;
@@ -230,7 +230,7 @@ std::optional<Status> parse_list_query(const httplib::Request& req, ListRequest&
   return Status::success();
 }
 
-void list(HttpService::Impl& svc, redis::Connection& conn, const ApiKeyInfo& key,
+void list(HttpService::Impl& svc, redis::Client& conn, const ApiKeyInfo& key,
           const httplib::Request& req, httplib::Response& res) {
   ListRequest lr;
   const auto parsed = parse_list_query(req, lr);
@@ -246,7 +246,7 @@ void list(HttpService::Impl& svc, redis::Connection& conn, const ApiKeyInfo& key
   send_json(res, 200, token_page_json(page));
 }
 
-void revoke(HttpService::Impl& svc, redis::Connection& conn, const ApiKeyInfo& key,
+void revoke(HttpService::Impl& svc, redis::Client& conn, const ApiKeyInfo& key,
             const std::string& id, const httplib::Request& req, httplib::Response& res) {
   if (Status s = revoke_token(conn, svc.store.prefix, key.org, id, audit_for(key, req)); !s.ok()) {
     return respond_status(svc, res, s);
@@ -255,7 +255,7 @@ void revoke(HttpService::Impl& svc, redis::Connection& conn, const ApiKeyInfo& k
   res.status = 204;
 }
 
-void revoke_user_route(HttpService::Impl& svc, redis::Connection& conn, const ApiKeyInfo& key,
+void revoke_user_route(HttpService::Impl& svc, redis::Client& conn, const ApiKeyInfo& key,
                        const std::string& user, const httplib::Request& req,
                        httplib::Response& res) {
   if (Status s = validate_user_field("user id", user); !s.ok()) return respond_status(svc, res, s);
@@ -407,7 +407,7 @@ void handle_route(HttpService::Impl& svc, const RouteMatch& route, const httplib
   if (!lease) return unavailable(svc, res);
   ApiKeyInfo key;
   if (!authenticate_request(svc, lease, *token, res, key)) return;
-  redis::Connection& conn = lease->conn();
+  redis::Client& conn = lease->conn();
   switch (route.id) {
     case RouteId::create:
       return create(svc, conn, key, req, res);

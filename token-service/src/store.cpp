@@ -13,11 +13,11 @@ namespace {
 
 constexpr std::string_view kAuditMaxLen = "100000";
 
-Status unavailable(redis::Connection& c) {
+Status unavailable(redis::Client& c) {
   return Status::make(Code::unavailable, "Redis is unavailable (" + c.error() + ")");
 }
 
-Status fetch_credentials(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status fetch_credentials(redis::Client& c, const std::string& prefix, const std::string& org,
                          const std::vector<std::string>& ids, std::vector<TokenInfo>& out) {
   for (const auto& id : ids) {
     if (!c.append({"HGETALL", cred_key(prefix, org, id)})) return unavailable(c);
@@ -59,7 +59,7 @@ bool transient_error(const redisReply* r) {
   return false;
 }
 
-Status reply_status(redis::Connection& c, const redis::Reply& r) {
+Status reply_status(redis::Client& c, const redis::Reply& r) {
   if (!r) return unavailable(c);
   return reply_status(r.get());
 }
@@ -72,7 +72,7 @@ Status reply_status(const redisReply* r) {
   return Status::make(Code::internal, "unexpected Redis reply type " + std::to_string(r->type));
 }
 
-Status transaction(redis::Connection& c, const std::vector<std::vector<std::string>>& cmds,
+Status transaction(redis::Client& c, const std::vector<std::vector<std::string>>& cmds,
                    redis::Reply& exec) {
   bool ok = c.append({"MULTI"});
   for (const auto& cmd : cmds) ok = ok && c.append(cmd);
@@ -118,7 +118,7 @@ std::vector<std::string> audit_command(const std::string& prefix, const std::str
   return cmd;
 }
 
-Status read_org(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status read_org(redis::Client& c, const std::string& prefix, const std::string& org,
                 OrgRecord& out, bool& exists) {
   redis::Reply r = c.command({"HGETALL", org_key(prefix, org)});
   if (!r || r->type != REDIS_REPLY_ARRAY) return reply_status(c, r);
@@ -135,7 +135,7 @@ namespace {
 // cap bound it anyway).
 constexpr int kIssueAttempts = 8;
 
-void unwatch(redis::Connection& c) {
+void unwatch(redis::Client& c) {
   if (c.ok()) c.command({"UNWATCH"});
 }
 
@@ -152,7 +152,7 @@ struct IndexState {
 // any other type ZADD fails inside EXEC while the cred hash and the audit
 // entry are written anyway, and PEXPIREAT would put our expiry on someone
 // else's key. On failure the WATCH is dropped again.
-Status watch_user_index(redis::Connection& c, const std::string& ukey, std::int64_t now,
+Status watch_user_index(redis::Client& c, const std::string& ukey, std::int64_t now,
                         const std::string& replaces, IndexState& out) {
   const std::string live_from = "(" + std::to_string(now);
   bool ok = c.append({"WATCH", ukey}) && c.append({"TYPE", ukey}) &&
@@ -193,7 +193,7 @@ Status watch_user_index(redis::Connection& c, const std::string& ukey, std::int6
 // EXEC), so no credential that the client was never told about stays
 // usable. Best effort: a failure here leaves at worst an unknown cred that
 // expires with its TTL.
-void undo_issue(redis::Connection& c, const redis::Reply& exec, std::size_t xadd_index,
+void undo_issue(redis::Client& c, const redis::Reply& exec, std::size_t xadd_index,
                 const std::string& ckey, const std::string& ukey, const std::string& audit,
                 const std::string& id) {
   if (!c.ok()) return;
@@ -308,7 +308,7 @@ IssueWrite issue_write(const StoreConfig& cfg, const IssueRequest& req, const Au
 // interrupted (EXEC nil, nothing ran) is retried, up to kIssueAttempts. A
 // transaction that failed part-way is undone, so no credential the client
 // was never told about stays usable. `cap` 0 = no cap.
-Status commit_issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& req,
+Status commit_issue(redis::Client& c, const StoreConfig& cfg, const IssueRequest& req,
                     const IssueWrite& w, const std::string& id, std::int64_t now, std::int64_t cap,
                     redis::Reply& exec) {
   for (int attempt = 0; attempt < kIssueAttempts; ++attempt) {
@@ -331,7 +331,7 @@ Status commit_issue(redis::Connection& c, const StoreConfig& cfg, const IssueReq
 
 }  // namespace
 
-Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& req,
+Status issue(redis::Client& c, const StoreConfig& cfg, const IssueRequest& req,
              const AuditInfo& who, const RandomSource& rnd, Issued& out) {
   OrgRecord org;
   bool exists = false;
@@ -359,7 +359,7 @@ Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& r
   return Status::success();
 }
 
-Status get_credential(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status get_credential(redis::Client& c, const std::string& prefix, const std::string& org,
                       const std::string& token_id, CredentialRecord& out) {
   redis::Reply r = c.command({"HGETALL", cred_key(prefix, org, token_id)});
   if (!r || r->type != REDIS_REPLY_ARRAY) return reply_status(c, r);
@@ -369,7 +369,7 @@ Status get_credential(redis::Connection& c, const std::string& prefix, const std
   return Status::success();
 }
 
-Status revoke_token(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status revoke_token(redis::Client& c, const std::string& prefix, const std::string& org,
                     const std::string& token_id, const AuditInfo& who) {
   const std::string ckey = cred_key(prefix, org, token_id);
   redis::Reply user = c.command({"HGET", ckey, "user"});
@@ -395,7 +395,7 @@ Status revoke_token(redis::Connection& c, const std::string& prefix, const std::
   return Status::success();
 }
 
-Status for_each_credential(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status for_each_credential(redis::Client& c, const std::string& prefix, const std::string& org,
                            const std::function<Status(const std::string&)>& visit) {
   const std::string head = cred_key(prefix, org, "");
   const std::string match = glob_escape(head) + "*";
@@ -415,7 +415,7 @@ Status for_each_credential(redis::Connection& c, const std::string& prefix, cons
   return Status::success();
 }
 
-Status revoke_user(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status revoke_user(redis::Client& c, const std::string& prefix, const std::string& org,
                    const std::string& user, const AuditInfo& who, std::int64_t& revoked) {
   const std::string ukey = user_index_key(prefix, org, user);
   const std::string batch_end = std::to_string(kRevokeBatch - 1);
@@ -495,7 +495,7 @@ struct IndexEntry {
 // The index is ordered by (score, member), which is the listing's order, so
 // a page starts at the cursor's score and steps over the members of that
 // score up to and including the cursor's id.
-Status list_user_page(redis::Connection& c, const std::string& ukey, const ListRequest& req,
+Status list_user_page(redis::Client& c, const std::string& ukey, const ListRequest& req,
                       std::vector<IndexEntry>& out, std::string& next) {
   const std::int64_t now = now_ms();
   std::int64_t after_score = 0;
@@ -529,7 +529,7 @@ Status list_user_page(redis::Connection& c, const std::string& ukey, const ListR
   return Status::success();
 }
 
-Status list_org_page(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status list_org_page(redis::Client& c, const std::string& prefix, const std::string& org,
                      const ListRequest& req, std::vector<std::string>& ids, std::string& next) {
   std::string cursor = req.cursor.empty() ? "0" : req.cursor;
   std::uint64_t parsed = 0;
@@ -555,7 +555,7 @@ Status list_org_page(redis::Connection& c, const std::string& prefix, const std:
 
 }  // namespace
 
-Status list_tokens(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status list_tokens(redis::Client& c, const std::string& prefix, const std::string& org,
                    const ListRequest& req, ListPage& out) {
   out = ListPage{};
   if (req.limit < 1 || req.limit > kMaxListLimit) {

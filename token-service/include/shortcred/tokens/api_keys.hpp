@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "shortcred/redis/connection.hpp"
+#include "shortcred/redis/client.hpp"
 #include "shortcred/secrets.hpp"
 #include "shortcred/tokens/status.hpp"
 #include "shortcred/tokens/store.hpp"
@@ -26,17 +26,17 @@ struct ApiKeyInfo {
 
 // Creates a key for an existing org (Code::not_found otherwise). `api_key`
 // is the full `sk_…` text, to be shown once.
-Status create_api_key(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status create_api_key(redis::Client& c, const std::string& prefix, const std::string& org,
                       const std::string& name, const RandomSource& rnd, const AuditInfo& who,
                       ApiKeyInfo& info, std::string& api_key);
-Status list_api_keys(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status list_api_keys(redis::Client& c, const std::string& prefix, const std::string& org,
                      std::vector<ApiKeyInfo>& out);
-Status revoke_api_key(redis::Connection& c, const std::string& prefix, const std::string& key_id,
+Status revoke_api_key(redis::Client& c, const std::string& prefix, const std::string& key_id,
                       const AuditInfo& who);
 // revoke_api_key, then every live credential of the key's org that this key
 // issued (its `apikey` field), each revoked and audited like `token revoke`.
 // `org` is the key's org; `revoked` counts the credentials.
-Status revoke_api_key_and_credentials(redis::Connection& c, const std::string& prefix,
+Status revoke_api_key_and_credentials(redis::Client& c, const std::string& prefix,
                                       const std::string& key_id, const AuditInfo& who,
                                       std::string& org, std::int64_t& revoked);
 
@@ -47,7 +47,7 @@ Status revoke_api_key_and_credentials(redis::Connection& c, const std::string& p
 enum class AuthResult { ok, malformed, unknown, unavailable, busy, backend_error };
 // Parses `sk_…` (garbage never reaches Redis), HGETALL the key hash, compares
 // the secret's SHA-256 in constant time. `out.last_used_at` is the stored one.
-AuthResult authenticate(redis::Connection& c, const std::string& prefix, std::string_view api_key,
+AuthResult authenticate(redis::Client& c, const std::string& prefix, std::string_view api_key,
                         ApiKeyInfo& out);
 
 // last_used_at is written at most once per key per minute: due when the
@@ -59,7 +59,7 @@ bool last_used_due(const std::string& last_used_at, std::int64_t now_s);
 // read, empty if none; another process may have written since) and the key
 // still exists (a key revoked since it was checked is not recreated): one
 // EVAL, atomic. `written` says whether it wrote.
-Status touch_api_key(redis::Connection& c, const std::string& prefix, const std::string& key_id,
+Status touch_api_key(redis::Client& c, const std::string& prefix, const std::string& key_id,
                      const std::string& seen, std::int64_t now_s, bool& written);
 
 }  // namespace shortcred::tokens

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "shortcred/redis/connection.hpp"
+#include "shortcred/redis/client.hpp"
 #include "shortcred/schema.hpp"
 #include "shortcred/tokens/status.hpp"
 #include "shortcred/tokens/store.hpp"
@@ -13,11 +13,11 @@
 namespace shortcred::tokens {
 
 // Refuses (Code::forbidden) an id that already exists. Audited (org_create).
-Status create_org(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status create_org(redis::Client& c, const std::string& prefix, const std::string& org,
                   const std::string& name, const AuditInfo& who, std::string& created_at);
 
 // The raw hash fields; Code::not_found when absent.
-Status show_org(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status show_org(redis::Client& c, const std::string& prefix, const std::string& org,
                 Fields& out);
 
 struct OrgSummary {
@@ -25,17 +25,17 @@ struct OrgSummary {
   Fields fields;  // the org hash
 };
 // Every org of the prefix (SCAN for `<prefix>{*}:org`), sorted by id.
-Status list_orgs(redis::Connection& c, const std::string& prefix, std::vector<OrgSummary>& out);
+Status list_orgs(redis::Client& c, const std::string& prefix, std::vector<OrgSummary>& out);
 
 // `fields` were validated by the caller (numeric fields, `name`, `disabled`
 // 0|1). Audited with each field's old and new value (`changes`: `pub_rate
 // 100 → 500, max_ttl (unset) → 7200`): `disabled` as org_disable /
 // org_enable, the other fields as org_set. disabled=1 also publishes `org
 // <org>` so brokers disconnect its clients.
-Status set_org(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status set_org(redis::Client& c, const std::string& prefix, const std::string& org,
                const Fields& fields, const AuditInfo& who);
 // set_org with disabled=1.
-Status disable_org(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status disable_org(redis::Client& c, const std::string& prefix, const std::string& org,
                    const AuditInfo& who);
 
 // Deletes the org hash and its API key set. While the org still has
@@ -48,7 +48,7 @@ struct OrgDeleted {
   std::int64_t credentials = 0;  // revoked (force)
   std::int64_t api_keys = 0;     // revoked (force)
 };
-Status delete_org(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status delete_org(redis::Client& c, const std::string& prefix, const std::string& org,
                   bool force, const AuditInfo& who, OrgDeleted& out);
 
 }  // namespace shortcred::tokens

@@ -29,7 +29,7 @@
 #include <thread>
 #include <vector>
 
-#include "shortcred/redis/connection.hpp"
+#include "shortcred/redis/client.hpp"
 #include "shortcred/redis_url.hpp"
 
 namespace shortcred::tokens {
@@ -45,20 +45,20 @@ class RedisPool {
 
   class Lease {
    public:
-    Lease(RedisPool* pool, redis::Connection c, bool reused)
+    Lease(RedisPool* pool, redis::Client c, bool reused)
         : pool_(pool), conn_(std::move(c)), reused_(reused) {}
     Lease(Lease&& o) noexcept : pool_(o.pool_), conn_(std::move(o.conn_)), reused_(o.reused_) {
       o.pool_ = nullptr;
     }
     Lease& operator=(Lease&&) = delete;
     ~Lease();
-    redis::Connection& conn() { return conn_; }
+    redis::Client& conn() { return conn_; }
     // Taken from the idle pool (it may have gone stale since), not new.
     bool reused() const { return reused_; }
 
    private:
     RedisPool* pool_;
-    redis::Connection conn_;
+    redis::Client conn_;
     bool reused_;
   };
 
@@ -73,8 +73,8 @@ class RedisPool {
   bool up() const;
 
  private:
-  void release(redis::Connection c);
-  void failed(redis::Connection& c, bool reused);
+  void release(redis::Client c);
+  void failed(redis::Client& c, bool reused);
   void trip();  // opens the breaker; mu_ held
   void probe_loop();
 
@@ -83,7 +83,7 @@ class RedisPool {
   std::function<void()> on_error_;
   mutable std::mutex mu_;
   std::condition_variable wake_;  // the prober: the breaker opened, or stop
-  std::vector<redis::Connection> idle_;
+  std::vector<redis::Client> idle_;
   bool open_ = false;
   bool stopping_ = false;
   std::chrono::milliseconds backoff_{};

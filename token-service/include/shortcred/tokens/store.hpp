@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "shortcred/redis/connection.hpp"
+#include "shortcred/redis/client.hpp"
 #include "shortcred/schema.hpp"
 #include "shortcred/secrets.hpp"
 #include "shortcred/tokens/status.hpp"
@@ -88,7 +88,7 @@ struct TokenInfo {
 std::int64_t now_ms();
 
 // Reads the org hash. `exists` is false when the hash is missing.
-Status read_org(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status read_org(redis::Client& c, const std::string& prefix, const std::string& org,
                 OrgRecord& out, bool& exists);
 
 // Resolves the TTL (request → inherited_ttl capped at max_ttl → org
@@ -98,20 +98,20 @@ Status read_org(redis::Connection& c, const std::string& prefix, const std::stri
 // max_tokens_per_user live credentials, mints and writes the credential.
 // The count is atomic with the write: WATCH on the user index, then the
 // MULTI/EXEC, retried when the index changed in between.
-Status issue(redis::Connection& c, const StoreConfig& cfg, const IssueRequest& req,
+Status issue(redis::Client& c, const StoreConfig& cfg, const IssueRequest& req,
              const AuditInfo& who, const RandomSource& rnd, Issued& out);
 
 // The credential of `org` with `token_id`; Code::not_found when absent.
-Status get_credential(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status get_credential(redis::Client& c, const std::string& prefix, const std::string& org,
                       const std::string& token_id, CredentialRecord& out);
 
-Status revoke_token(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status revoke_token(redis::Client& c, const std::string& prefix, const std::string& org,
                     const std::string& token_id, const AuditInfo& who);
 
 // Every cred key of the org, by SCAN (no org-wide index): `visit(token id)`
 // for each; a visitor that fails stops the walk with its Status. Costs time
 // proportional to all keys of the database: for admin commands only.
-Status for_each_credential(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status for_each_credential(redis::Client& c, const std::string& prefix, const std::string& org,
                            const std::function<Status(const std::string&)>& visit);
 
 // Deletes every credential in the user's index, kRevokeBatch per round trip
@@ -121,7 +121,7 @@ Status for_each_credential(redis::Connection& c, const std::string& prefix, cons
 // publishes `user <org> <user>`. `revoked` counts the credentials that still
 // existed.
 inline constexpr std::size_t kRevokeBatch = 500;
-Status revoke_user(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status revoke_user(redis::Client& c, const std::string& prefix, const std::string& org,
                    const std::string& user, const AuditInfo& who, std::int64_t& revoked);
 
 // One page of active credentials, of one user (its index) or of the whole
@@ -151,7 +151,7 @@ struct ListPage {
   std::string next_cursor;
 };
 // A cursor this listing did not hand out is Code::invalid naming `cursor`.
-Status list_tokens(redis::Connection& c, const std::string& prefix, const std::string& org,
+Status list_tokens(redis::Client& c, const std::string& prefix, const std::string& org,
                    const ListRequest& req, ListPage& out);
 
 // Audit entry XADD argv (MAXLEN ~ 100000), for callers composing
@@ -164,14 +164,14 @@ std::vector<std::string> audit_command(const std::string& prefix, const std::str
 
 // Runs `cmds` inside MULTI/EXEC in one round trip. On success `exec` is the
 // EXEC array (one reply per command).
-Status transaction(redis::Connection& c, const std::vector<std::vector<std::string>>& cmds,
+Status transaction(redis::Client& c, const std::vector<std::vector<std::string>>& cmds,
                    redis::Reply& exec);
 
 // Maps a failed reply: null (I/O error, timeout) → unavailable; an error
 // reply saying Redis cannot serve now (LOADING, BUSY, OOM… see
 // transient_error) → busy; any other error reply (WRONGTYPE, ERR, NOPERM…)
 // or an unexpected reply type → internal.
-Status reply_status(redis::Connection& c, const redis::Reply& r);
+Status reply_status(redis::Client& c, const redis::Reply& r);
 Status reply_status(const redisReply* r);  // r not null
 bool transient_error(const redisReply* r);
 
