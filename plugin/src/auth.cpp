@@ -324,6 +324,9 @@ int lookup_outcome(Plugin& p, const Claim& c, const CredStore::Lookup& l) {
     if (!l.shared_failure) {
       p.breaker.failure(wall_ms());
       ++p.counters.redis_errors;
+      if (p.breaker.open() && p.background) {
+        p.background->post_probe(org_key(p.opts.key_prefix, c.org));
+      }
     }
     count_auth_failure(p, p.counters.auth_failed_redis, c.org);
     if (!p.logged_redis_down) {

@@ -12,6 +12,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kIoTimeout = std::chrono::milliseconds(1000);
 constexpr auto kPoll = std::chrono::milliseconds(100);
+// A breaker probe asks one key; a server that takes longer is not back.
+constexpr auto kProbeTimeout = std::chrono::milliseconds(300);
 
 // Parses every complete reply in the subscriber's reader into `e`; false if
 // the connection failed.
@@ -177,6 +179,8 @@ void Background::run() {
     }
     if (!owners.empty()) write_owners(std::move(owners));
 
+    probe_if_due();
+
     std::vector<TokenRef> tokens;
     std::vector<std::string> orgs;
     {
@@ -188,6 +192,32 @@ void Background::run() {
     }
     revalidate(std::move(tokens), std::move(orgs));
   }
+}
+
+void Background::post_probe(std::string key) {
+  std::lock_guard lock(mu_);
+  probe_key_ = std::move(key);
+}
+
+void Background::probe_if_due() {
+  std::string key;
+  {
+    std::lock_guard lock(mu_);
+    if (probe_key_.empty() || Clock::now() < next_probe_) return;
+    key = probe_key_;
+    next_probe_ = Clock::now() + kPoll;
+  }
+  std::string err;
+  redis::Client c = redis::Client::open(ep_, kProbeTimeout, err);
+  redis::Reply r = c.ok() ? c.command({"EXISTS", key}) : nullptr;
+  if (!r || r->type != REDIS_REPLY_INTEGER) return;
+  {
+    std::lock_guard lock(mu_);
+    if (probe_key_ == key) probe_key_.clear();
+  }
+  BackgroundEvents e;
+  e.redis_up_again = true;
+  push(std::move(e));
 }
 
 // Owner records are best effort: a write lost to an outage leaves the id

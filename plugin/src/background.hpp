@@ -68,6 +68,13 @@ class Background {
   void post_snapshot(std::vector<TokenRef> tokens, std::vector<std::string> orgs);
   // Broker thread: record a client id's owner (SET key value EX ttl_s).
   void post_owner(std::string key, std::string value, int ttl_s);
+  // Broker thread: the CONNECT breaker opened after a lookup of `key`
+  // failed. Every 100 ms the thread asks Redis about that key (EXISTS, on a
+  // connection of its own) and reports redis_up_again once it is answered,
+  // so the next CONNECT probes at once instead of after the breaker's
+  // backoff: on a Redis Cluster, within 100 ms of a replica taking over the
+  // key's slot; elsewhere, of the server answering again.
+  void post_probe(std::string key);
   // Broker thread: takes everything ready (a swap under a short lock).
   BackgroundEvents take();
 
@@ -89,6 +96,7 @@ class Background {
     int ttl_s;
   };
   void write_owners(std::vector<OwnerWrite> writes);
+  void probe_if_due();
 
   RedisEndpoint ep_;
   std::string prefix_;
@@ -101,6 +109,8 @@ class Background {
   bool have_snapshot_ = false;
   std::vector<TokenRef> snap_tokens_;
   std::vector<std::string> snap_orgs_;
+  std::string probe_key_;  // "" = none asked for
+  std::chrono::steady_clock::time_point next_probe_{};
   std::vector<OwnerWrite> owners_;  // pending owner records
 };
 

@@ -1,0 +1,156 @@
+// The whole flow on a Redis Cluster: orgs on each of the three masters,
+// minted by tokend, connected and revoked through the broker, managed by
+// shortcredctl; one org's slot migrated under traffic (ASK, then MOVED);
+// one master killed and its replica promoted.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "cluster_keys.hpp"
+#include "cluster_stack.hpp"
+#include "shortcred/cluster_slots.hpp"
+#include "shortcred/schema.hpp"
+#include "support/wait.hpp"
+
+using namespace std::chrono_literals;
+using cluster_test::ClusterStack;
+using cluster_test::Minted;
+
+namespace {
+
+// CONNECTs, publishes to its own topic and sees the message come back.
+void check_session(ClusterStack& s, const Minted& m, const std::string& client_id) {
+  auto c = s.client(m, client_id);
+  INFO(m.username << " " << s.broker->log());
+  REQUIRE(c->connect(s.broker->port()) == 0);
+  const std::string topic = m.org + "/users/" + m.user + "/t";
+  REQUIRE(c->subscribe(topic) == 0);
+  REQUIRE(c->publish(topic, "hi") == 0);
+  CHECK(c->wait_message(topic, "hi"));
+}
+
+int connect_rc(ClusterStack& s, const Minted& m, const std::string& client_id) {
+  auto c = s.client(m, client_id);
+  return c->connect(s.broker->port());
+}
+
+}  // namespace
+
+TEST_CASE("tokend, shortcredctl and the broker serve orgs on every master, through a migration") {
+  ClusterStack s;
+  const std::vector<int> masters = s.cluster.masters();
+  REQUIRE(masters.size() == 3);
+  const auto orgs = cluster_test::one_per_master(s.cluster, "org");
+  for (const auto& org : orgs) s.add_org(org);
+
+  // Every org, whichever master holds it: mint, CONNECT, publish, revoke.
+  for (const auto& org : orgs) {
+    const Minted m = s.mint(org, "alice");
+    check_session(s, m, "c-" + org);
+    auto live = s.client(m, "live-" + org);
+    REQUIRE(live->connect(s.broker->port()) == 0);
+    CHECK(s.revoke(m) == 204);
+    INFO(s.broker->log());
+    CHECK(live->wait_disconnected(3s));
+    CHECK(connect_rc(s, m, "again-" + org) != 0);
+  }
+  // shortcredctl over the cluster: org list walks every master.
+  const auto listed = s.ctl({"org", "list"});
+  REQUIRE(listed.exit_code == 0);
+  for (const auto& org : orgs) CHECK(listed.out.find(org) != std::string::npos);
+
+  // Move orgs[0]'s slot to another master by hand, while it is in use.
+  const std::string org = orgs[0];
+  const std::uint16_t slot = shortcred::key_slot(org);
+  const int from = masters[0];
+  const int to = masters[1];
+  const Minted early = s.mint(org, "bob");
+  const Minted late = s.mint(org, "carol");
+  s.cluster.begin_migration(slot, from, to);
+  // Only bob's credential has moved yet: its lookup is answered -ASK, the
+  // org hash is still on the source.
+  s.cluster.migrate_keys(from, to, {shortcred::cred_key("shortcred:", org, early.token_id)});
+  check_session(s, early, "bob-1");
+  REQUIRE(support::wait_until([&] { return s.broker_counter("redis/cluster/ask") > 0; }, 3s));
+
+  // Finished: the source answers -MOVED for everything of the org.
+  s.cluster.migrate_keys(from, to, s.cluster.keys_in_slot(from, slot));
+  s.cluster.finish_migration(slot, to);
+  check_session(s, late, "carol-1");
+  REQUIRE(support::wait_until([&] { return s.broker_counter("redis/cluster/moved") > 0; }, 3s));
+  const Minted after = s.mint(org, "dave");
+  check_session(s, after, "dave-1");
+  CHECK(s.tokend_metric("shortcred_redis_cluster_redirects_total{kind=\"moved\"}") > 0);
+  auto live = s.client(early, "bob-live");
+  REQUIRE(live->connect(s.broker->port()) == 0);
+  CHECK(s.revoke(early) == 204);
+  CHECK(live->wait_disconnected(3s));
+  CHECK(s.cluster.master_of(slot) == to);
+  const auto tokens = s.ctl({"token", "list", "--org", org, "--user", "carol"});
+  CHECK(tokens.exit_code == 0);
+  CHECK(tokens.out.find(late.token_id) != std::string::npos);
+}
+
+TEST_CASE("a master killed: its replica takes over and mints and CONNECTs resume within 1 s") {
+  ClusterStack s;
+  const std::vector<int> masters = s.cluster.masters();
+  const auto orgs = cluster_test::one_per_master(s.cluster, "org");
+  for (const auto& org : orgs) s.add_org(org);
+  const std::string org = orgs[0];
+  const int victim = masters[0];
+  const int heir = s.cluster.replica_of(victim);
+  REQUIRE(heir >= 0);
+
+  // Sessions of the org and of another master's org stay connected.
+  const Minted held = s.mint(org, "alice");
+  const Minted other = s.mint(orgs[1], "alice");
+  auto held_live = s.client(held, "held");
+  auto other_live = s.client(other, "other");
+  REQUIRE(held_live->connect(s.broker->port()) == 0);
+  REQUIRE(other_live->connect(s.broker->port()) == 0);
+
+  s.cluster.kill_hard(victim);
+  // CONNECTs keep being tried during the failover, as clients would.
+  const bool promoted = support::wait_until(
+      [&] {
+        connect_rc(s, held, "during");
+        auto r = s.cluster.connect(heir).command({"ROLE"});
+        return r && r->type == REDIS_REPLY_ARRAY &&
+               shortcred::redis::to_string(r->element[0]) == "master";
+      },
+      15s, 50ms);
+  REQUIRE(promoted);
+  const auto t0 = std::chrono::steady_clock::now();
+  Minted fresh;
+  const bool minted = support::wait_until(
+      [&] {
+        long status = 0;
+        fresh = s.mint(org, "bob", &status);
+        return status == 201;
+      },
+      5s, 20ms);
+  const auto mint_took = std::chrono::steady_clock::now() - t0;
+  REQUIRE(minted);
+  const bool connected =
+      support::wait_until([&] { return connect_rc(s, fresh, "after") == 0; }, 5s, 20ms);
+  const auto connect_took = std::chrono::steady_clock::now() - t0;
+  INFO(s.logs());
+  REQUIRE(connected);
+  CHECK(mint_took <= 1s);
+  CHECK(connect_took <= 1s);
+  WARN("failover: first mint " << std::chrono::duration_cast<std::chrono::milliseconds>(mint_took).count()
+                               << " ms, first CONNECT "
+                               << std::chrono::duration_cast<std::chrono::milliseconds>(connect_took).count()
+                               << " ms after the replica became master");
+
+  // No session was dropped, and a revocation still reaches the broker.
+  for (auto* live : {held_live.get(), other_live.get()}) {
+    const std::string topic = (live == held_live.get() ? org : orgs[1]) + "/users/alice/t";
+    REQUIRE(live->subscribe(topic) == 0);
+    REQUIRE(live->publish(topic, "still") == 0);
+    CHECK(live->wait_message(topic, "still"));
+  }
+  CHECK(s.revoke(held) == 204);
+  CHECK(held_live->wait_disconnected(3s));
+}
