@@ -406,6 +406,8 @@ Reply Cluster::read_plain(Pending& p) {
     // EXEC already sent went to the old node: its commands are redirected
     // too, which read_exec answers the same way.
     if (redirect) follow(*redirect);
+    // ASK: the slot is migrating; give it time before the caller's retry.
+    if (!redirect || redirect->kind == Redirect::Kind::ask) pause_for_migration();
     const bool exec_sent = std::any_of(pending_.begin(), pending_.end(),
                                        [](const Pending& q) { return q.role == Role::exec; });
     if (!exec_sent) watch_lost_ = true;
@@ -447,6 +449,7 @@ Reply Cluster::read_exec(Pending& p) {
   if ((!redirect && !tryagain) || !error_text(r).starts_with("EXECABORT")) return r;
   if (p.watched) {
     if (redirect) follow(*redirect);
+    if (!redirect || redirect->kind == Redirect::Kind::ask) pause_for_migration();
     return make_reply(REDIS_REPLY_NIL);
   }
   return rerun(redirect ? &*redirect : nullptr, p.node, p.tx, true);
@@ -469,20 +472,24 @@ Reply Cluster::read_scan_all(Pending& p) {
   return r;
 }
 
+void Cluster::pause_for_migration() {
+  g_counters.tryagain.fetch_add(1, std::memory_order_relaxed);
+  std::this_thread::sleep_for(kTryAgainPause);
+}
+
 Reply Cluster::rerun(const Redirect* first, int node,
                      const std::vector<std::vector<std::string>>& cmds, bool transaction) {
   std::optional<Redirect> redirect;
   if (first != nullptr) redirect = *first;
   Reply last;
+  bool asking = false;  // a TRYAGAIN re-run goes where the last run went
   for (int attempt = 1; attempt < kMaxAttempts + 1; ++attempt) {
-    bool asking = false;
     if (redirect) {
       follow(*redirect);
       node = node_index(redirect->node);
       asking = redirect->kind == Redirect::Kind::ask;
     } else {
-      g_counters.tryagain.fetch_add(1, std::memory_order_relaxed);
-      std::this_thread::sleep_for(kTryAgainPause);
+      pause_for_migration();
     }
     std::string err;
     Connection* c = connection(node, true, err);

@@ -18,7 +18,8 @@
 //   caller sees +QUEUED and the re-run's EXEC. Under WATCH it is not re-run
 //   (the watch was on the old node): EXEC answers nil, the caller's
 //   "watched key changed, try again" path, which then WATCHes on the new
-//   node.
+//   node (after an -ASK, i.e. mid-migration, that answer waits 25 ms first,
+//   so the caller's retries span the migration).
 // Re-runs use a second, synchronous connection per node, so a re-run never
 // reads a reply that belongs to the pipeline.
 //
@@ -127,6 +128,8 @@ class Cluster {
   Reply rerun(const Redirect* first, int node, const std::vector<std::vector<std::string>>& cmds,
               bool transaction);
   void follow(const Redirect& r);
+  // A slot is migrating (-ASK under WATCH, -TRYAGAIN): wait a little.
+  void pause_for_migration();
   // Makes the client unusable; always returns nullptr.
   Reply fail(const std::string& what, bool timed_out = false);
 

@@ -1,9 +1,12 @@
 // The whole flow on a Redis Cluster: orgs on each of the three masters,
 // minted by tokend, connected and revoked through the broker, managed by
 // shortcredctl; one org's slot migrated under traffic (ASK, then MOVED);
-// one master killed and its replica promoted.
+// one master killed and its replica promoted; a live redis-cli reshard.
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -153,4 +156,61 @@ TEST_CASE("a master killed: its replica takes over and mints and CONNECTs resume
   }
   CHECK(s.revoke(held) == 204);
   CHECK(held_live->wait_disconnected(3s));
+}
+
+TEST_CASE("redis-cli --cluster reshard moves an org's slot while it mints and connects") {
+  ClusterStack s;
+  // reshard takes the lowest slots of the source first: an org among them.
+  const int from = s.cluster.master_of(0);
+  int to = -1;
+  for (int m : s.cluster.masters()) {
+    if (m != from) to = m;
+  }
+  std::string org;
+  for (int n = 0; org.empty(); ++n) {
+    if (shortcred::key_slot("r" + std::to_string(n)) < 20) org = "r" + std::to_string(n);
+  }
+  s.add_org(org);
+
+  std::atomic<bool> stop{false};
+  std::vector<Minted> kept;
+  int mints = 0, mint_failures = 0, connects = 0, connect_failures = 0;
+  std::thread traffic([&] {
+    for (int i = 0; !stop; ++i) {
+      long status = 0;
+      const Minted m = s.mint(org, "u" + std::to_string(i % 5), &status);
+      ++mints;
+      if (status != 201) {
+        ++mint_failures;
+        continue;
+      }
+      ++connects;
+      if (connect_rc(s, m, "t" + std::to_string(i)) != 0) ++connect_failures;
+      kept.push_back(m);
+    }
+  });
+  std::this_thread::sleep_for(200ms);  // traffic before the reshard, not a deadline
+  const auto r = support::run({"redis-cli", "--cluster", "reshard",
+                               "127.0.0.1:" + std::to_string(s.cluster.port(from)), "--cluster-from",
+                               s.cluster.node_id(from), "--cluster-to", s.cluster.node_id(to),
+                               "--cluster-slots", "20", "--cluster-yes"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(s.cluster.wait_converged(10s));
+  std::this_thread::sleep_for(200ms);  // and after it
+  stop = true;
+  traffic.join();
+
+  CHECK(s.cluster.master_of(shortcred::key_slot(org)) == to);
+  WARN("reshard under traffic: " << mints << " mints (" << mint_failures << " failed), "
+                                 << connects << " CONNECTs (" << connect_failures << " failed)");
+  CHECK(mint_failures == 0);
+  CHECK(connect_failures == 0);
+  // Every credential that got a 201 authenticates on the new master.
+  REQUIRE(!kept.empty());
+  for (std::size_t i = 0; i < kept.size(); i += std::max<std::size_t>(1, kept.size() / 10)) {
+    CHECK(connect_rc(s, kept[i], "check" + std::to_string(i)) == 0);
+  }
+  CHECK(s.tokend_metric("shortcred_redis_cluster_redirects_total{kind=\"moved\"}") > 0);
+  CHECK(support::wait_until([&] { return s.broker_counter("redis/cluster/moved") > 0; }, 3s));
 }

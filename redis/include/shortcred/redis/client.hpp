@@ -64,7 +64,7 @@ Connection open_subscriber(const RedisEndpoint& ep, std::chrono::milliseconds ti
 struct ClusterStats {
   std::uint64_t moved = 0;          // -MOVED followed
   std::uint64_t ask = 0;            // -ASK followed
-  std::uint64_t tryagain = 0;       // -TRYAGAIN re-runs
+  std::uint64_t tryagain = 0;       // pauses for a migrating slot (-TRYAGAIN, -ASK under WATCH)
   std::uint64_t map_refreshes = 0;  // CLUSTER SLOTS read
   std::uint64_t node_failures = 0;  // clients made unusable by an I/O error
 };
