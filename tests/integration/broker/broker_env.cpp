@@ -5,6 +5,7 @@
 
 #include "shortcred/schema.hpp"
 #include "shortcred/secrets.hpp"
+#include "support/ports.hpp"
 #include "support/process.hpp"
 
 namespace broker_test {
@@ -13,6 +14,41 @@ std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+std::string ws_listener(int port, const support::TestCerts* tls) {
+  std::string l = "listener " + std::to_string(port) + " 127.0.0.1\n";
+  l += "protocol websockets\n";
+  l += "socket_domain ipv4\n";
+  if (tls != nullptr) l += "certfile " + tls->server_cert + "\nkeyfile " + tls->server_key + "\n";
+  return l;
+}
+
+Listening start_listening(const std::function<std::vector<std::string>(int port)>& argv,
+                          const std::function<std::string(int port)>& ready,
+                          const std::filesystem::path& log,
+                          const std::vector<std::string>& extra_env) {
+  Listening l;
+  for (int attempt = 0; attempt < 3 && l.port == 0; ++attempt) {
+    const int p = support::free_port();
+    l.proc = support::Process(argv(p), log, extra_env);
+    const std::string line = ready(p);
+    support::wait_until(
+        [&] { return !l.proc.running() || support::read_file(log).find(line) != std::string::npos; },
+        10s, 10ms);
+    if (l.proc.running()) l.port = p;
+  }
+  if (l.port == 0) throw std::runtime_error("the server did not come up:\n" + support::read_file(log));
+  return l;
+}
+
+Listening start_tokend(const std::string& redis_url, const std::filesystem::path& log) {
+  return start_listening(
+      [&](int p) {
+        return std::vector<std::string>{SHORTCRED_TOKEND_PATH, "--listen",
+                                        "127.0.0.1:" + std::to_string(p), "--redis", redis_url};
+      },
+      [](int p) { return "listening on 127.0.0.1:" + std::to_string(p); }, log);
 }
 
 BrokerEnv::BrokerEnv(std::string plugin_opts, std::string extra_conf, bool expect_running,

@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,7 +16,9 @@
 #include "shortcred/redis/connection.hpp"
 #include "support/mosquitto_server.hpp"
 #include "support/mqtt_client.hpp"
+#include "support/process.hpp"
 #include "support/redis_server.hpp"
+#include "support/tls_certs.hpp"
 #include "support/wait.hpp"
 
 namespace broker_test {
@@ -61,6 +65,32 @@ struct Account {
   std::string user, password;
   std::string acl;  // e.g. "topic readwrite x/#\n"
 };
+
+// mosquitto.conf lines of a loopback WebSockets listener on `port` (WSS with
+// `tls`'s server certificate). Mosquitto 2.0.21 (libwebsockets 4.1) needs,
+// for a websockets listener:
+//  - at least one non-websockets listener in the same broker, else it exits
+//    with "Unable to start any listening sockets" (BrokerEnv's plain one);
+//  - `socket_domain ipv4` (or ipv6) for the bind address to be honoured:
+//    without it, `listener 9001 127.0.0.1` + `protocol websockets` listens
+//    on every interface (`*:9001`, IPv4 and IPv6).
+// 2.1.x (its own WebSockets code) needs neither and accepts this form too.
+std::string ws_listener(int port, const support::TestCerts* tls = nullptr);
+
+// A server process that binds the port it is given and prints `ready(port)`
+// once it listens. free_port() can race with other processes: a server that
+// exits without printing it (lost its port) is tried again on another port,
+// three times in all. Throws with the log if none comes up.
+struct Listening {
+  support::Process proc;
+  int port = 0;
+};
+Listening start_listening(const std::function<std::vector<std::string>(int port)>& argv,
+                          const std::function<std::string(int port)>& ready,
+                          const std::filesystem::path& log,
+                          const std::vector<std::string>& extra_env = {});
+// shortcred-tokend on a free loopback port, on `redis_url`.
+Listening start_tokend(const std::string& redis_url, const std::filesystem::path& log);
 
 class BrokerEnv {
  public:

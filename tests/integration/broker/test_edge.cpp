@@ -69,21 +69,7 @@ TlsEdge& tls() {
 
 // --- WebSockets ------------------------------------------------------------
 
-// Mosquitto 2.0.21 (libwebsockets 4.1) needs, for a websockets listener:
-//  - at least one non-websockets listener in the same broker, else it exits
-//    with "Unable to start any listening sockets" (the env's plain listener);
-//  - `socket_domain ipv4` (or ipv6) for the bind address to be honoured:
-//    without it, `listener 9001 127.0.0.1` + `protocol websockets` listens
-//    on every interface (`*:9001`, IPv4 and IPv6).
-// 2.1.x (its own WebSockets code) needs neither and accepts this form too.
-std::string ws_listener(int port, const support::TestCerts* tls = nullptr) {
-  std::string l = "listener " + std::to_string(port) + " 127.0.0.1\n";
-  l += "protocol websockets\n";
-  l += "socket_domain ipv4\n";
-  if (tls != nullptr) l += "certfile " + tls->server_cert + "\nkeyfile " + tls->server_key + "\n";
-  return l;
-}
-
+// ws_listener() (broker_env.hpp) says what the WebSockets listener lines must hold.
 struct WsEdge {
   support::TempDir dir{"shortcred-edge-ws"};
   support::TestCerts certs = support::make_test_certs(dir.path());

@@ -235,24 +235,8 @@ TEST_CASE("DELETE /v2/tokens/<id> on the token service disconnects within 500 ms
   const auto key = ctl({"--json", "apikey", "create", "--org", "orgH", "--name", "broker-test"});
   REQUIRE(key.exit_code == 0);
   const std::string auth = "Authorization: Bearer " + json_field(key.out, "api_key");
-  // free_port() can race with other processes: wait for our own tokend's
-  // "listening" line (printed once bound), and take another port if it lost.
-  int port = 0;
-  support::Process tokend;
-  const auto log = e.files / "tokend.log";
-  for (int attempt = 0; attempt < 3 && port == 0; ++attempt) {
-    const int p = support::free_port();
-    tokend = support::Process({SHORTCRED_TOKEND_PATH, "--listen", "127.0.0.1:" + std::to_string(p),
-                               "--redis", e.redis.url()},
-                              log);
-    const std::string ready = "listening on 127.0.0.1:" + std::to_string(p);
-    support::wait_until(
-        [&] { return !tokend.running() || support::read_file(log).find(ready) != std::string::npos; },
-        10s, 10ms);
-    if (tokend.running()) port = p;
-  }
-  REQUIRE(port != 0);
-  support::HttpClient http("http://127.0.0.1:" + std::to_string(port));
+  const Listening tokend = start_tokend(e.redis.url(), e.files / "tokend.log");
+  support::HttpClient http("http://127.0.0.1:" + std::to_string(tokend.port));
 
   const auto issued = http.request("POST", "/v2/tokens", R"({"user_id":"hal"})", {auth});
   INFO(issued.body);
