@@ -7,6 +7,7 @@ SHORTCRED_PACKAGES=(
   redis-server redis-tools
   catch2 libbenchmark-dev
   clang libclang-rt-14-dev valgrind
+  chromium  # headless, for the browser example's end-to-end test (tests/integration/browser)
 )
 
 ensure_packages() {
