@@ -32,9 +32,8 @@ int guarded(const char* what, int deny_code, Fn&& fn) noexcept {
 
 int cb_basic_auth(int, void* event, void* userdata) {
   auto& p = *static_cast<Plugin*>(userdata);
-  return guarded("basic auth", MOSQ_ERR_AUTH, [&] {
-    return on_basic_auth(p, *static_cast<mosquitto_evt_basic_auth*>(event));
-  });
+  return guarded("basic auth", MOSQ_ERR_AUTH,
+                 [&] { return on_basic_auth(p, *static_cast<mosquitto_evt_basic_auth*>(event)); });
 }
 int cb_ext_auth_start(int, void* event, void* userdata) {
   auto& p = *static_cast<Plugin*>(userdata);
@@ -44,9 +43,8 @@ int cb_ext_auth_start(int, void* event, void* userdata) {
 }
 int cb_acl_check(int, void* event, void* userdata) {
   auto& p = *static_cast<Plugin*>(userdata);
-  return guarded("ACL check", MOSQ_ERR_ACL_DENIED, [&] {
-    return on_acl_check(p, *static_cast<mosquitto_evt_acl_check*>(event));
-  });
+  return guarded("ACL check", MOSQ_ERR_ACL_DENIED,
+                 [&] { return on_acl_check(p, *static_cast<mosquitto_evt_acl_check*>(event)); });
 }
 int cb_tick(int, void* event, void* userdata) {
   auto& p = *static_cast<Plugin*>(userdata);
@@ -99,7 +97,9 @@ const Registration kCallbacks[] = {
     {kEvtConnect, cb_connect, true},
 };
 
-bool wanted(const Plugin& p, const Registration& r) { return !r.needs_2_1 || p.compat.v2_1(); }
+bool wanted(const Plugin& p, const Registration& r) {
+  return !r.needs_2_1 || p.compat.v2_1();
+}
 
 void unregister(Plugin& p, std::size_t count) {
   for (std::size_t i = 0; i < count; ++i) {
@@ -124,12 +124,14 @@ void stop_threads(Plugin& p) {
 int init(mosquitto_plugin_id_t* pid, void** userdata, mosquitto_opt* options, int count) {
   std::vector<RawOption> raw;
   for (int i = 0; i < count; ++i) {
-    raw.emplace_back(options[i].key ? options[i].key : "", options[i].value ? options[i].value : "");
+    raw.emplace_back(options[i].key ? options[i].key : "",
+                     options[i].value ? options[i].value : "");
   }
   auto p = std::make_unique<Plugin>();
   p->pid = pid;
   std::string error;
-  if (!parse_options(raw, p->opts, error) || !load_templates(p->opts.acl_file, p->templates, error)) {
+  if (!parse_options(raw, p->opts, error) ||
+      !load_templates(p->opts.acl_file, p->templates, error)) {
     SC_LOG(MOSQ_LOG_ERR, "shortcred: %s", error.c_str());
     return MOSQ_ERR_INVAL;
   }
@@ -155,8 +157,9 @@ int init(mosquitto_plugin_id_t* pid, void** userdata, mosquitto_opt* options, in
   p->defaults = {p->opts.pub_rate, p->opts.pub_burst, p->opts.max_connections};
   p->throttle = AuthThrottle(p->opts.auth_fail_per_address, p->opts.auth_fail_token_s);
   const std::string& prefix = p->opts.client_id_prefix;
-  p->records_owners = p->opts.client_id_owner_ttl_s > 0 &&
-                      !(prefix.find("%o") != std::string::npos && prefix.find("%u") != std::string::npos);
+  p->records_owners =
+      p->opts.client_id_owner_ttl_s > 0 &&
+      !(prefix.find("%o") != std::string::npos && prefix.find("%u") != std::string::npos);
   const auto timeout = std::chrono::milliseconds(p->opts.redis_timeout_ms);
   p->store = std::make_unique<CredStore>(p->opts.redis, timeout, p->opts.key_prefix);
   p->background = std::make_unique<Background>(p->opts.redis, p->opts.key_prefix);
@@ -167,8 +170,8 @@ int init(mosquitto_plugin_id_t* pid, void** userdata, mosquitto_opt* options, in
              "shortcred: no free real-time signal to wake the broker loop; delayed CONNECTs are "
              "answered at the loop's own pace");
     }
-    p->lookups = std::make_unique<ConnectLookups>(p->opts.redis, timeout, p->opts.key_prefix,
-                                                  &p->wake);
+    p->lookups =
+        std::make_unique<ConnectLookups>(p->opts.redis, timeout, p->opts.key_prefix, &p->wake);
     p->lookups->start();
   }
   if (p->metrics != nullptr) {
@@ -178,8 +181,8 @@ int init(mosquitto_plugin_id_t* pid, void** userdata, mosquitto_opt* options, in
 
   for (std::size_t i = 0; i < std::size(kCallbacks); ++i) {
     if (!wanted(*p, kCallbacks[i])) continue;
-    const int rc = mosquitto_callback_register(pid, kCallbacks[i].event, kCallbacks[i].cb,
-                                               nullptr, p.get());
+    const int rc =
+        mosquitto_callback_register(pid, kCallbacks[i].event, kCallbacks[i].cb, nullptr, p.get());
     if (rc != MOSQ_ERR_SUCCESS) {
       SC_LOG(MOSQ_LOG_ERR, "shortcred: cannot register callback for event %d (error %d)",
              kCallbacks[i].event, rc);
@@ -189,9 +192,9 @@ int init(mosquitto_plugin_id_t* pid, void** userdata, mosquitto_opt* options, in
     }
   }
   SC_LOG(MOSQ_LOG_NOTICE,
-         "shortcred: loaded (Mosquitto %s: CONNECT lookups %s; redis %s, prefix '%s', %zu ACL "
-         "rule(s) from %s, revalidate every %d s)",
-         p->compat.name(),
+         "shortcred: loaded version %s (Mosquitto %s: CONNECT lookups %s; redis %s, prefix '%s', "
+         "%zu ACL rule(s) from %s, revalidate every %d s)",
+         SHORTCRED_VERSION, p->compat.name(),
          p->lookups != nullptr ? "off the broker thread (delayed auth)" : "on the broker thread",
          p->opts.redis.redacted().c_str(), p->opts.key_prefix.c_str(), p->templates.size(),
          p->opts.acl_file.empty() ? "the built-in defaults" : p->opts.acl_file.c_str(),

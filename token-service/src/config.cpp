@@ -60,8 +60,7 @@ const std::vector<Flag> kFlags{
 
 bool parse_int(const std::string& s, std::int64_t lo, std::int64_t hi, std::int64_t& out) {
   std::uint64_t v = 0;
-  if (!parse_u64(s, v) || v > static_cast<std::uint64_t>(hi) ||
-      static_cast<std::int64_t>(v) < lo) {
+  if (!parse_u64(s, v) || v > static_cast<std::uint64_t>(hi) || static_cast<std::int64_t>(v) < lo) {
     return false;
   }
   out = static_cast<std::int64_t>(v);
@@ -72,7 +71,9 @@ std::string bad(const std::string& flag, const std::string& value, const std::st
   return "--" + flag + " '" + value + "': expected " + expected;
 }
 
-bool readable(const std::string& path) { return std::ifstream(path).good(); }
+bool readable(const std::string& path) {
+  return std::ifstream(path).good();
+}
 
 // `HOST:PORT`, `[v6]:PORT`; false if malformed.
 bool parse_host_port(const std::string& v, std::string& host, int& port) {
@@ -173,6 +174,7 @@ std::string help_text() {
     h += left + f.help + "\n" + std::string(26, ' ') + "[env " + f.env + "]\n";
   }
   h += "  --help                  this text\n";
+  h += "  --version               the version\n";
   return h;
 }
 
@@ -198,6 +200,10 @@ ConfigOutcome parse_config(const std::vector<std::string>& args, const EnvLookup
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
       message = help_text();
+      return ConfigOutcome::help;
+    }
+    if (a == "--version") {
+      message = "shortcred-tokend " SHORTCRED_VERSION "\n";
       return ConfigOutcome::help;
     }
     if (a.rfind("--", 0) != 0) {

@@ -16,11 +16,12 @@ namespace ctl {
 namespace {
 
 // Options that take no value.
-const std::vector<std::string> kFlags{"json",  "retain", "help",
-                                      "force", "follow", "revoke-credentials"};
+const std::vector<std::string> kFlags{
+    "json", "retain", "help", "version", "force", "follow", "revoke-credentials"};
 
 constexpr const char* kUsage =
     "usage: shortcredctl [--redis URL] [--key-prefix P] [--json] [--actor NAME] COMMAND ...\n"
+    "       shortcredctl --help | --version\n"
     "\n"
     "  org create [--id ID] [--name NAME]\n"
     "  org list\n"
@@ -202,6 +203,10 @@ int run_ctl(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     ctx.args = ctl::parse_args(argv);
     if (ctx.args.flag("help")) {
       out << ctl::kUsage;
+      return kExitOk;
+    }
+    if (ctx.args.flag("version")) {
+      out << "shortcredctl " SHORTCRED_VERSION "\n";
       return kExitOk;
     }
     if (ctx.args.positional.empty()) {

@@ -40,6 +40,12 @@ TEST_CASE("invalid configuration stops the broker at startup with a message", "[
   }
 }
 
+TEST_CASE("the load line names the version set in CMake", "[config]") {
+  BrokerEnv e;
+  CHECK(e.mosq->log().find("shortcred: loaded version " SHORTCRED_VERSION " (Mosquitto ") !=
+        std::string::npos);
+}
+
 // Decided by behaviour, not by the broker's private structs: where the tick
 // event reaches a plugin under per_listener_settings (2.0.21, 2.1), expiry is
 // enforced as usual; where it does not (2.0.11), the plugin cannot disconnect

@@ -164,6 +164,15 @@ TEST_CASE("shortcredctl token commands mint and list and revoke like the HTTP ro
   CHECK(ctl({"--help"}).exit_code == 0);
 }
 
+TEST_CASE("shortcredctl and shortcred-tokend --version print the version set in CMake", "[ctl]") {
+  const auto ctl_version = support::run({SHORTCREDCTL_PATH, "--version"});
+  CHECK(ctl_version.exit_code == 0);
+  CHECK(ctl_version.out == "shortcredctl " SHORTCRED_VERSION "\n");
+  const auto tokend_version = support::run({SHORTCRED_TOKEND_PATH, "--version"});
+  CHECK(tokend_version.exit_code == 0);
+  CHECK(tokend_version.out == "shortcred-tokend " SHORTCRED_VERSION "\n");
+}
+
 TEST_CASE("shortcredctl reports an unreachable Redis with exit code 1", "[ctl]") {
   const auto r = ctl("redis://127.0.0.1:1/0", {"token", "list", "--org", "org_x"});
   CHECK(r.exit_code == 1);

@@ -45,8 +45,8 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 EnvLookup process_env();
 
 enum class ConfigOutcome { run, help, error };
-// `args` excludes argv[0]. On error, `message` says what is wrong; on help,
-// `message` holds the help text.
+// `args` excludes argv[0]. On error, `message` says what is wrong; on help
+// (--help or --version), `message` holds the text to print.
 ConfigOutcome parse_config(const std::vector<std::string>& args, const EnvLookup& env,
                            ServiceConfig& out, std::string& message);
 
