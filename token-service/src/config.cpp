@@ -163,7 +163,7 @@ EnvLookup process_env() {
 
 std::string help_text() {
   std::string h =
-      "usage: shortcred-tokend [options]\n\n"
+      "Usage: shortcred-tokend [options]\n\n"
       "Issues short-lived MQTT credentials over HTTP (API v2) into Redis.\n"
       "Every option also reads the environment variable shown; the flag wins.\n\n";
   for (const auto& f : kFlags) {
