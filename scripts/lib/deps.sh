@@ -8,6 +8,8 @@ SHORTCRED_PACKAGES=(
   catch2 libbenchmark-dev
   clang libclang-rt-14-dev valgrind
   chromium  # headless, for the browser example's end-to-end test (tests/integration/browser)
+  # the .deb files and their checks (tests/packaging)
+  dpkg-dev file lintian help2man go-md2man man-db adduser curl systemd
 )
 
 ensure_packages() {
