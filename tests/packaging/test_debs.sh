@@ -83,9 +83,9 @@ out=$(MANWIDTH=80 man -l "$seven" 2>&1 >/dev/null) || fail "man (7)"
 MANWIDTH=200 man -l "$seven" 2>/dev/null >"$log/seven.txt"
 MANWIDTH=200 man -l "$log/tokend-root/usr/share/man/man8/shortcred-tokend.8.gz" 2>/dev/null >"$log/eight.txt"
 grep -q -- '--max-conns-per-ip' "$log/eight.txt" || fail "shortcred-tokend(8) lacks the flags of --help"
-# The README's option table of "Loading it" is the reference.
-options=$(sed -n '/^### Loading it/,/^### /p' README.md | sed -n 's/^| `\([a-z_]*\)`, `\([a-z_]*\)`.*/\1 \2/p; t; s/^| `\([a-z_]*\)`.*/\1/p')
-[ -n "$options" ] || fail "no options found in README"
+# The plugin's option table is the reference.
+options=$(sed -n 's/.*{\.name = "\([a-z_]*\)".*/\1/p' plugin/src/options.cpp)
+[ "$(wc -w <<<"$options")" -gt 10 ] || fail "no options found in plugin/src/options.cpp"
 for o in $options; do
   # A tag line of OPTIONS (indented 7 columns), e.g. "pub_rate N, pub_burst N".
   grep -Eq "^ {7}([^ ].*, )?$o( |,|\$)" "$log/seven.txt" ||
