@@ -14,14 +14,22 @@ constexpr auto kIoTimeout = std::chrono::milliseconds(1000);
 constexpr auto kPoll = std::chrono::milliseconds(100);
 // A breaker probe asks one key; a server that takes longer is not back.
 constexpr auto kProbeTimeout = std::chrono::milliseconds(300);
+// A subscription that has heard nothing for this long is sent a PING: a
+// Redis that froze, or a connection that died without a reset (a host gone,
+// a partition), would otherwise go unnoticed — the background view of the
+// breaker would stay "up" and revocations published meanwhile would be
+// missed. No answer within kIoTimeout counts as a lost connection.
+constexpr auto kQuietPing = std::chrono::seconds(2);
 
-// Parses every complete reply in the subscriber's reader into `e`; false if
-// the connection failed.
-bool drain(redis::Connection& sub, const std::string& channel, BackgroundEvents& e) {
+// Parses every complete reply in the subscriber's reader into `e`, counting
+// them in `heard` (a PING's answer included); false if the connection failed.
+bool drain(redis::Connection& sub, const std::string& channel, BackgroundEvents& e,
+           std::size_t& heard) {
   while (true) {
     void* raw = nullptr;
     if (redisGetReplyFromReader(sub.raw(), &raw) != REDIS_OK) return false;
     if (raw == nullptr) return true;
+    ++heard;
     redis::Reply r(static_cast<redisReply*>(raw));
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) continue;
     if (redis::to_string(r->element[0]) != "message") continue;
@@ -31,6 +39,16 @@ bool drain(redis::Connection& sub, const std::string& channel, BackgroundEvents&
       e.logs.emplace_back(1, "shortcred: ignoring malformed message on " + channel);
     }
   }
+}
+
+// Queues a PING on the subscriber and writes it out (a few bytes: one write).
+bool send_ping(redis::Connection& sub) {
+  if (!sub.append({"PING"})) return false;
+  int done = 0;
+  while (done == 0) {
+    if (redisBufferWrite(sub.raw(), &done) != REDIS_OK) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -146,24 +164,46 @@ void Background::run() {
   redis::Connection sub;
   Reconnect reconnect;
 
+  Clock::time_point last_heard;
+  std::optional<Clock::time_point> ping_sent;  // while a PING is unanswered
+
   while (!stop_) {
-    if (!sub.ok() && !subscribe(sub, channel, reconnect)) continue;
+    if (!sub.ok()) {
+      if (!subscribe(sub, channel, reconnect)) continue;
+      last_heard = Clock::now();
+      ping_sent.reset();
+    }
 
     // Replies already in hiredis's reader (the SUBSCRIBE confirmation may
     // arrive in one read with messages published right after it) would
     // otherwise wait for the next network data: drain them before polling.
     BackgroundEvents e;
-    bool failed = !drain(sub, channel, e);
+    std::size_t heard = 0;
+    bool failed = !drain(sub, channel, e, heard);
     if (!failed && e.revocations.empty() && e.logs.empty()) {
       pollfd p{sub.raw()->fd, POLLIN, 0};
       const int n = ::poll(&p, 1, static_cast<int>(kPoll.count()));
       if (n > 0) {
         failed = (p.revents & (POLLERR | POLLNVAL)) != 0 || redisBufferRead(sub.raw()) != REDIS_OK ||
-                 !drain(sub, channel, e);
+                 !drain(sub, channel, e, heard);
       }
     }
+    const auto now = Clock::now();
+    if (heard > 0) {
+      last_heard = now;
+      ping_sent.reset();
+    }
+    std::string lost = sub.error();
+    if (!failed && ping_sent && now - *ping_sent >= kIoTimeout) {
+      failed = true;
+      lost = "no answer to PING within 1 s";
+    } else if (!failed && !ping_sent && now - last_heard >= kQuietPing) {
+      failed = !send_ping(sub);
+      ping_sent = now;
+    }
     if (failed) {
-      e.logs.emplace_back(1, "shortcred: revocation subscriber lost Redis: " + sub.error());
+      e.logs.emplace_back(1, "shortcred: revocation subscriber lost Redis: " +
+                                 (lost.empty() ? sub.error() : lost));
       e.redis_errors += 1;
       e.redis_reachable = false;
       sub = {};
@@ -217,6 +257,7 @@ void Background::probe_if_due() {
   }
   BackgroundEvents e;
   e.redis_up_again = true;
+  e.redis_reachable = true;
   push(std::move(e));
 }
 

@@ -226,3 +226,19 @@ TEST_CASE("a stopped Redis opens the reported breaker from the background view w
   CHECK(m.shows("shortcred_broker_breaker_open", 0, 5s));
   CHECK(sys->wait_message("$SYS/broker/shortcred/breaker/state", "closed", 3s));
 }
+
+TEST_CASE("a frozen Redis opens the reported breaker without any CONNECT: the quiet "
+          "subscription's PING goes unanswered",
+          "[metrics][breaker]") {
+  const int port = support::free_port();
+  BrokerEnv e(metrics_opts(port));
+  Scraper m(port);
+  REQUIRE(m.shows("shortcred_broker_redis_up{connection=\"background\"}", 1));
+  support::FrozenRedis frozen(e.redis);
+  // At most 2 s of quiet before the PING, 1 s for its answer, a snapshot a
+  // second: 4 s, and a margin for a loaded machine.
+  CHECK(m.shows("shortcred_broker_breaker_open", 1, 6s));
+  CHECK(m.value("shortcred_broker_redis_up{connection=\"background\"}") == 0);
+  CHECK(support::wait_until(
+      [&] { return e.mosq->log().find("no answer to PING within 1 s") != std::string::npos; }, 2s));
+}
