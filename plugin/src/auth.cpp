@@ -6,13 +6,16 @@
 // Outcomes map to Mosquitto codes here and nowhere else:
 //   not ours (NULL username, not <user>@<org>, password not tkn_…,
 //             or another authentication method)              → DEFER
-//   ours and wrong in any way                                → AUTH
-//   Redis could not be asked (down, timeout, breaker open)   → UNKNOWN
+//   ours and refused (a Refusal, connect_refusal.hpp)         → answer():
+//             the MQTT 5 reason where the broker passes it on
+//             (2.1, plain CONNECT, v5 client), else AUTH
+//   Redis could not be asked (down, timeout, breaker open)   → answer():
+//             0x88 where reasons pass, else UNKNOWN (a close)
 //   ours and valid                                           → SUCCESS
 //   ours, lookup running off the broker thread (2.1)         → AUTH_DELAYED
 // A CONNECT or AUTH naming method `shortcred` is ours whatever it carries:
-// junk in it is refused (AUTH), not deferred. Junk is rejected before any
-// Redis round trip. Logs carry token ids, never passwords or secrets.
+// junk in it is refused, not deferred. Junk is rejected before any Redis
+// round trip. Logs carry token ids, never passwords or secrets.
 #include <openssl/crypto.h>
 
 #include <string>
@@ -27,12 +30,30 @@ namespace shortcred::plugin {
 
 Claim::~Claim() { OPENSSL_cleanse(secret.data(), secret.size()); }
 
-int refuse(Plugin& p, std::uint64_t& counter, const char* why, std::string_view org,
-           std::string_view token, std::string_view client_id) {
+namespace {
+
+void log_refusal(Plugin& p, std::uint64_t& counter, const char* why, std::string_view org,
+                 std::string_view token, std::string_view client_id) {
   count_auth_failure(p, counter, org);
   SC_LOG(MOSQ_LOG_NOTICE, "shortcred: refused client '%s' (token %s): %s",
          loggable(client_id).c_str(), loggable(token).c_str(), why);
-  return MOSQ_ERR_AUTH;
+}
+
+}  // namespace
+
+int answer(const Plugin& p, Claim& c, Refusal r) {
+  c.refused = r;
+  // Only a plain CONNECT answered now, from an MQTT 5 client, on a broker
+  // that passes reasons on (broker_compat.hpp). Extended auth and the SIGHUP
+  // re-check know only "not authorised"; a delayed answer is one anyway.
+  const bool reasons = p.compat.connack_reasons() && !c.claimed && !c.in_place &&
+                       !p.rechecking && c.protocol_version == 5;
+  return basic_auth_answer(r, reasons);
+}
+
+int refuse(Plugin& p, Claim& c, Refusal r, std::uint64_t& counter, const char* why) {
+  log_refusal(p, counter, why, c.org, c.token_id.empty() ? "-" : c.token_id, c.client_id);
+  return answer(p, c, r);
 }
 
 namespace {
@@ -49,12 +70,13 @@ bool client_id_acceptable(std::string_view cid) {
 }
 
 // The session still holds a credential that was valid: not expired, not
-// revoked. Shared by the SIGHUP re-checks below.
+// revoked. Shared by the SIGHUP re-checks below, whose refusals the broker
+// turns into a disconnect, whatever the code.
 int recheck_from_memory(Plugin& p, Session& s, std::int64_t now) {
   if (s.doomed || now >= s.expires_at_ms) {
-    return refuse(p, p.counters.auth_failed_expired, "credential expired or revoked", s.org,
-                  s.token_id,
-                  s.client_id);
+    log_refusal(p, p.counters.auth_failed_expired, "credential expired or revoked", s.org,
+                s.token_id, s.client_id);
+    return MOSQ_ERR_AUTH;
   }
   if (s.templates_generation != p.templates_generation) compile_policy(p, s);
   ++p.counters.auth_from_memory;
@@ -95,20 +117,21 @@ int parse_claim(Plugin& p, const char* username, std::string_view password, Clai
   c.client_id = cid_raw != nullptr ? cid_raw : "";
   const char* address = mosquitto_client_address(c.client);
   c.address = address != nullptr ? address : "";
+  c.protocol_version = mosquitto_client_protocol_version(c.client);
   Username un;
   if (username == nullptr || parse_username(username, un) != Errc::ok) {
     if (!c.claimed) return MOSQ_ERR_PLUGIN_DEFER;
-    return refuse(p, p.counters.auth_failed_malformed, "username is not <user>@<org>", "", "-",
-                  c.client_id);
+    return refuse(p, c, Refusal::bad_credential, p.counters.auth_failed_malformed,
+                  "username is not <user>@<org>");
   }
   if (!password.starts_with(kTokenPrefix) && !c.claimed) return MOSQ_ERR_PLUGIN_DEFER;
   SecretParts parts;
-  if (parse_password(password, parts) != Errc::ok) {
-    return refuse(p, p.counters.auth_failed_malformed, "malformed password", un.org, "-",
-                  c.client_id);
-  }
-  c.org = un.org;
+  c.org = un.org;  // counted against its org even when the password is malformed
   c.user = un.user;
+  if (parse_password(password, parts) != Errc::ok) {
+    return refuse(p, c, Refusal::bad_credential, p.counters.auth_failed_malformed,
+                  "malformed password");
+  }
   c.token_id = parts.id;
   c.secret = parts.secret;
   return kProceed;
@@ -118,33 +141,41 @@ int parse_claim(Plugin& p, const char* username, std::string_view password, Clai
 // delivers it to a plugin under `per_listener_settings true`; that is told
 // by behaviour: no tick within a second of loading means the plugin cannot
 // disconnect anyone, so it admits no one (and the ACL check denies).
-int require_ticks(Plugin& p, const Claim& c) {
+int require_ticks(Plugin& p, Claim& c) {
   if (ticks_arrive(p)) return kProceed;
-  return refuse(p, p.counters.auth_failed_internal,
-                "no tick event reaches the plugin, so expiry cannot be enforced", c.org, c.token_id,
-                c.client_id);
+  return refuse(p, c, Refusal::internal, p.counters.auth_failed_internal,
+                "no tick event reaches the plugin, so expiry cannot be enforced");
 }
 
 // The credential as the throttle holds it: the key that was looked up.
 std::string held_key(const Claim& c) { return c.org + '/' + c.token_id; }
 
-// Failed-auth throttling (auth_throttle.hpp): refused from memory, counted,
-// and logged at most once per 10 s — never a line per attempt.
-int throttle(Plugin& p, const Claim& c) {
-  const std::int64_t now = mono_ns();
-  const AuthThrottle::Verdict v = p.throttle.check(c.address, held_key(c), now);
-  if (v == AuthThrottle::Verdict::ask_redis) return kProceed;
-  const bool by_token = v == AuthThrottle::Verdict::token_refused;
-  ++(by_token ? p.counters.auth_throttled_token : p.counters.auth_throttled_address);
-  if (p.last_throttle_log_ns == 0 || now - p.last_throttle_log_ns >= 10'000'000'000) {
-    p.last_throttle_log_ns = now;
-    SC_LOG(MOSQ_LOG_NOTICE,
-           "shortcred: refusing CONNECTs from memory after repeated failures (now: %s %s); "
-           "see auth/throttled/* (logged at most once per 10 s)",
-           by_token ? "token" : "address",
-           by_token ? c.token_id.c_str() : loggable(c.address).c_str());
+// Failed-auth throttling (auth_throttle.hpp): refused from memory and
+// counted, never a log line per attempt. A held token gets the answer its
+// first refusal got; a throttled address "connection rate exceeded".
+int throttle(Plugin& p, Claim& c) {
+  switch (p.throttle.check(c.address, held_key(c), mono_ns())) {
+    case AuthThrottle::Verdict::ask_redis: return kProceed;
+    case AuthThrottle::Verdict::token_refused:
+      ++p.counters.auth_throttled_token;
+      return answer(p, c, Refusal::bad_credential);
+    case AuthThrottle::Verdict::address_blocked:
+      ++p.counters.auth_throttled_address;
+      return answer(p, c, Refusal::rate_exceeded);
   }
-  return MOSQ_ERR_AUTH;
+  return kProceed;
+}
+
+// When an address starts being throttled; at most one line per 10 s.
+void log_throttled_address(Plugin& p, const Claim& c) {
+  const std::int64_t now = mono_ns();
+  if (p.last_throttle_log_ns != 0 && now - p.last_throttle_log_ns < 10'000'000'000) return;
+  p.last_throttle_log_ns = now;
+  SC_LOG(MOSQ_LOG_NOTICE,
+         "shortcred: client address %s refused from memory after repeated failed CONNECTs "
+         "(credentials not refused before still go to Redis, one a second); see "
+         "auth/throttled/* (logged at most once per 10 s)",
+         loggable(c.address).c_str());
 }
 
 int authenticate(Plugin& p, const char* username, std::string_view password, Claim& c) {
@@ -157,22 +188,21 @@ int authenticate(Plugin& p, const char* username, std::string_view password, Cla
     // presenting the session's own credential again is looked up: it may
     // have been revoked a moment ago.)
     if (!verify_secret(c.secret, existing->secret_sha256)) {
-      return refuse(p, p.counters.auth_failed_bad_secret, "wrong secret", c.org, c.token_id, c.client_id);
+      return refuse(p, c, Refusal::bad_credential, p.counters.auth_failed_bad_secret, "wrong secret");
     }
     return recheck_from_memory(p, *existing, wall_ms());
   }
   if (c.in_place && (existing->org != c.org || existing->user != c.user)) {
     // The username cannot change on a live connection; this guards the
     // session table, not the protocol.
-    return refuse(p, p.counters.auth_failed_user_mismatch,
-                  "re-authentication names another user", c.org, c.token_id, c.client_id);
+    return refuse(p, c, Refusal::not_authorised, p.counters.auth_failed_user_mismatch,
+                  "re-authentication names another user");
   }
   if (c.in_place && existing->doomed) {
     // A session being disconnected (revoked, expired, taken over) is not
     // revived.
-    return refuse(p, p.counters.auth_failed_expired,
-                  "re-authentication of a session that is being disconnected", c.org, c.token_id,
-                  c.client_id);
+    return refuse(p, c, Refusal::not_authorised, p.counters.auth_failed_expired,
+                  "re-authentication of a session that is being disconnected");
   }
   if (const int rc = check_client_id(p, c); rc != kProceed) return rc;
   if (!c.in_place) {
@@ -180,7 +210,7 @@ int authenticate(Plugin& p, const char* username, std::string_view password, Cla
   }
   if (!p.breaker.allow(wall_ms())) {
     count_auth_failure(p, p.counters.auth_failed_redis, c.org);
-    return MOSQ_ERR_UNKNOWN;
+    return answer(p, c, Refusal::server_unavailable);
   }
   if (can_delay(p, c)) return delay_lookup(p, std::move(c));
   std::vector<CredStore::Lookup> one{lookup_of(p, c)};
@@ -258,38 +288,55 @@ bool binding_matches(const Plugin& p, const Claim& c, std::string_view binding) 
 int judge_records(Plugin& p, Claim& c, const Fields& cred_fields, const Fields& org_fields,
                   std::int64_t now, CredentialRecord& rec, OrgRecord& org,
                   std::vector<Rule>& scope_rules) {
-  const auto why = [&](std::uint64_t& counter, const char* text) {
-    return refuse(p, counter, text, c.org, c.token_id, c.client_id);
+  const auto why = [&](Refusal r, std::uint64_t& counter, const char* text) {
+    return refuse(p, c, r, counter, text);
   };
+  // A dead credential is refused once with a line; its retries are refused
+  // from memory, counted, without one (auth_throttle.hpp).
+  const bool held = p.opts.auth_fail_token_s > 0;
   if (cred_fields.empty()) {
     c.dead_token = true;
-    return why(p.counters.auth_failed_unknown_token, "unknown, expired or revoked token");
+    return why(Refusal::bad_credential, p.counters.auth_failed_unknown_token,
+               held ? "unknown, expired or revoked token (retries are refused from memory)"
+                    : "unknown, expired or revoked token");
   }
   const auto parsed = credential_from_fields(cred_fields);
-  if (!parsed) return why(p.counters.auth_failed_internal, "credential record in Redis is malformed");
+  if (!parsed) {
+    return why(Refusal::internal, p.counters.auth_failed_internal,
+               "credential record in Redis is malformed");
+  }
   rec = *parsed;
   if (rec.user != c.user) {
-    return why(p.counters.auth_failed_user_mismatch, "username does not match the token");
+    return why(Refusal::bad_credential, p.counters.auth_failed_user_mismatch,
+               "username does not match the token");
   }
   if (!verify_secret(c.secret, rec.secret_sha256)) {
-    return why(p.counters.auth_failed_bad_secret, "wrong secret");
+    return why(Refusal::bad_credential, p.counters.auth_failed_bad_secret, "wrong secret");
   }
   if (rec.expires_at_ms <= now) {
     c.dead_token = true;
-    return why(p.counters.auth_failed_expired, "credential expired");
+    return why(Refusal::bad_credential, p.counters.auth_failed_expired,
+               held ? "credential expired (retries are refused from memory)"
+                    : "credential expired");
   }
   // An org whose hash was deleted no longer exists: fail closed (the token
   // service answers 404 for it too).
-  if (org_fields.empty()) return why(p.counters.auth_failed_org_missing, "organisation does not exist");
+  if (org_fields.empty()) {
+    return why(Refusal::not_authorised, p.counters.auth_failed_org_missing,
+               "organisation does not exist");
+  }
   org = org_from_fields(org_fields);
-  if (org.disabled) return why(p.counters.auth_failed_org_disabled, "organisation is disabled");
+  if (org.disabled) {
+    return why(Refusal::banned, p.counters.auth_failed_org_disabled, "organisation is disabled");
+  }
   if (!rec.client_id.empty() && !binding_matches(p, c, rec.client_id)) {
-    return why(p.counters.auth_failed_client_id, "client id differs from the credential's binding");
+    return why(Refusal::client_id, p.counters.auth_failed_client_id,
+               "client id differs from the credential's binding");
   }
   if (!rec.scope.empty()) {
     std::vector<RuleError> errors;
     if (!parse_scope(rec.scope, scope_rules, errors)) {
-      return why(p.counters.auth_failed_internal, "credential scope is invalid");
+      return why(Refusal::internal, p.counters.auth_failed_internal, "credential scope is invalid");
     }
   }
   return kProceed;
@@ -300,21 +347,20 @@ int judge_records(Plugin& p, Claim& c, const Fields& cred_fields, const Fields& 
 // another user, so this CONNECT must neither take it over, wipe it
 // (clean start) nor resume it. Checked after the credential, so a wrong
 // credential learns nothing about the id.
-int check_owner(Plugin& p, const Claim& c, const std::optional<std::string>& owner) {
+int check_owner(Plugin& p, Claim& c, const std::optional<std::string>& owner) {
   if (!owner) return kProceed;
   const auto o = parse_client_owner(*owner);
   if (o && o->org == c.org && o->user == c.user) return kProceed;
-  return refuse(p, p.counters.auth_failed_client_id,
-                "client id belongs to another user's session (kept by the broker)", c.org, c.token_id,
-                c.client_id);
+  return refuse(p, c, Refusal::client_id, p.counters.auth_failed_client_id,
+                "client id belongs to another user's session (kept by the broker)");
 }
 
 // Redis could (not) be asked: breaker, counters, one log line per outage.
-int lookup_outcome(Plugin& p, const Claim& c, const CredStore::Lookup& l) {
+int lookup_outcome(Plugin& p, Claim& c, const CredStore::Lookup& l) {
   if (l.status == CredStore::Status::wrong_type) {
     // Redis answered; the data is broken for this credential or org alone.
     p.breaker.success();
-    return refuse(p, p.counters.auth_failed_internal, l.error.c_str(), c.org, c.token_id, c.client_id);
+    return refuse(p, c, Refusal::internal, p.counters.auth_failed_internal, l.error.c_str());
   }
   if (l.status != CredStore::Status::ok) {
     // The backoff runs from the failure, not from the start of this attempt:
@@ -336,7 +382,7 @@ int lookup_outcome(Plugin& p, const Claim& c, const CredStore::Lookup& l) {
              l.error.c_str());
       p.logged_redis_down = true;
     }
-    return MOSQ_ERR_UNKNOWN;
+    return answer(p, c, Refusal::server_unavailable);
   }
   p.breaker.success();
   if (p.logged_redis_down) {
@@ -348,15 +394,17 @@ int lookup_outcome(Plugin& p, const Claim& c, const CredStore::Lookup& l) {
 
 // Connection caps, then the new session. A same-user takeover of this
 // client id drops the old session right after: it must not count.
-int admit(Plugin& p, const Claim& c, const CredentialRecord& rec, const OrgRecord& org,
+int admit(Plugin& p, Claim& c, const CredentialRecord& rec, const OrgRecord& org,
           std::vector<Rule> scope_rules, std::int64_t now) {
-  // (Another user's session holding the id was refused by check_client_id;
-  // for a delayed CONNECT one may have appeared since: it is not replaced.)
+  // One tenant must not take over (and so kick) another tenant's session.
+  // Decided here, after the credential, so that a wrong credential cannot
+  // learn which client ids are in use (this refusal is "client identifier
+  // not valid", a wrong credential's "bad user name or password").
   Session* holder = p.sessions.find_by_client_id(c.client_id);
   if (holder != nullptr && holder->client != c.client &&
       (holder->org != c.org || holder->user != c.user)) {
-    return refuse(p, p.counters.auth_failed_client_id,
-                  "client id is in use by another user's session", c.org, c.token_id, c.client_id);
+    return refuse(p, c, Refusal::client_id, p.counters.auth_failed_client_id,
+                  "client id is in use by another user's session");
   }
   const bool replaces = holder != nullptr && holder->client != c.client;
   // A re-auth of this context with another credential replaces its session.
@@ -373,10 +421,9 @@ int admit(Plugin& p, const Claim& c, const CredentialRecord& rec, const OrgRecor
                          user_live >= static_cast<std::size_t>(os.user_max_connections);
   if (org_full || user_full) {
     if (os.sessions.empty()) p.sessions.drop_org_if_unused(c.org);
-    return refuse(p, p.counters.auth_failed_connection_limit,
+    return refuse(p, c, Refusal::busy, p.counters.auth_failed_connection_limit,
                   org_full ? "organisation connection limit reached"
-                           : "user connection limit reached",
-                  c.org, c.token_id, c.client_id);
+                           : "user connection limit reached");
   }
   auto s = std::make_unique<Session>();
   s->client = c.client;
@@ -420,40 +467,39 @@ bool ticks_arrive(Plugin& p) {
 }
 
 int note_outcome(Plugin& p, const Claim& c, int rc) {
-  if (rc == MOSQ_ERR_SUCCESS) p.throttle.succeeded(c.address);
-  if (rc == MOSQ_ERR_AUTH) p.throttle.failed(c.address, held_key(c), c.dead_token, mono_ns());
+  if (rc == MOSQ_ERR_SUCCESS) {
+    p.throttle.succeeded(c.address);
+  } else if (c.refused && *c.refused != Refusal::server_unavailable &&
+             p.throttle.failed(c.address, held_key(c), c.dead_token, mono_ns())) {
+    log_throttled_address(p, c);
+  }
   return rc;
 }
 
 int check_client_id(Plugin& p, Claim& c) {
   if (!client_id_acceptable(c.client_id)) {
-    return refuse(p, p.counters.auth_failed_client_id, "client id empty or contains + or #",
-                  c.org, c.token_id, c.client_id);
+    return refuse(p, c, Refusal::client_id, p.counters.auth_failed_client_id,
+                  "client id empty or contains + or #");
   }
   if (!p.opts.client_id_prefix.empty()) {
     const std::string prefix = expand_prefix(p.opts.client_id_prefix, c.org, c.user);
     if (!c.client_id.starts_with(prefix)) {
       if (p.opts.client_id_prefix_mode != PrefixMode::assign || c.in_place) {
-        return refuse(p, p.counters.auth_failed_client_id, "client id lacks the required prefix",
-                      c.org, c.token_id, c.client_id);
+        return refuse(p, c, Refusal::client_id, p.counters.auth_failed_client_id,
+                      "client id lacks the required prefix");
       }
       // 2.1 (checked at start-up): the broker takes the prefixed id for
       // this client before it checks for an existing session.
       const std::string assigned = prefix + c.client_id;
       if (p.compat.set_clientid(c.client, assigned.c_str()) != MOSQ_ERR_SUCCESS) {
-        return refuse(p, p.counters.auth_failed_client_id,
-                      "the broker refused the prefixed client id", c.org, c.token_id, c.client_id);
+        return refuse(p, c, Refusal::client_id, p.counters.auth_failed_client_id,
+                      "the broker refused the prefixed client id");
       }
       c.client_id = assigned;
     }
   }
-  // One tenant must not take over (and so kick) another tenant's session.
-  Session* holder = p.sessions.find_by_client_id(c.client_id);
-  if (holder != nullptr && holder->client != c.client &&
-      (holder->org != c.org || holder->user != c.user)) {
-    return refuse(p, p.counters.auth_failed_client_id,
-                  "client id is in use by another user's session", c.org, c.token_id, c.client_id);
-  }
+  // (Another user's live session on this id is refused in admit(), once the
+  // credential has been checked.)
   return kProceed;
 }
 
@@ -481,8 +527,8 @@ int finish(Plugin& p, Claim& c, const CredStore::Lookup& l) {
   if (c.in_place) {
     Session* s = p.sessions.find(c.client);
     if (s == nullptr) {
-      return refuse(p, p.counters.auth_failed_expired, "session ended during re-authentication",
-                    c.org, c.token_id, c.client_id);
+      return refuse(p, c, Refusal::not_authorised, p.counters.auth_failed_expired,
+                    "session ended during re-authentication");
     }
     return swap_credential(p, *s, c, rec, std::move(scope_rules), org, now);
   }

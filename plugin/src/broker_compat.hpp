@@ -46,6 +46,15 @@ struct BrokerCompat {
   // delayed basic auth, MOSQ_EVT_CONNECT and MOSQ_EVT_CLIENT_OFFLINE.
   bool v2_1() const { return complete_basic_auth != nullptr; }
   const char* name() const { return v2_1() ? "2.1 or later" : "2.0"; }
+  // Whether a BASIC_AUTH answer may be an MQTT 5 CONNACK reason code. 2.1's
+  // handle__connect sends 0x80, 0x83, 0x85, 0x86, 0x88, 0x89, 0x8A, 0x8C and
+  // 0x9F as returned (MOSQ_ERR_* of the same value; CONNACK 5 to 3.1.1
+  // clients); 2.0 knows only MOSQ_ERR_AUTH (0x87 / 5) and closes the socket
+  // on anything else. Neither lets a plugin choose the reason of
+  // mosquitto_complete_basic_auth() (always 0x87), of an enhanced-auth
+  // refusal (0x87) or of a kick (mosquitto_kick_client_by_*: DISCONNECT
+  // 0x98, administrative action).
+  bool connack_reasons() const { return v2_1(); }
   // What MOSQ_EVT_RELOAD returns when all went well: 2.0 hands the event on
   // to the next plugin only on DEFER (anything else ends the reload there);
   // 2.1 shuts the broker down on anything but SUCCESS.

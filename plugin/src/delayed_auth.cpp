@@ -2,9 +2,12 @@
 // ConnectLookups thread and the answer is given at the next tick with
 // mosquitto_complete_basic_auth(), so the broker thread never waits on
 // Redis. Outcomes and counters are those of the synchronous path (the same
-// finish()), with one difference Mosquitto imposes: a lookup that fails
-// because Redis went away is answered "not authorised" (2.1 sends that for
-// every non-success), not by closing the socket.
+// finish()), with one difference Mosquitto imposes: every refusal decided
+// here is "not authorised" (0x87 / 5), the only one
+// mosquitto_complete_basic_auth() sends — also a lookup that failed because
+// Redis went away, which the synchronous path answers 0x88 or with a close.
+// Refusals decided before the lookup (malformed, client id, throttled,
+// breaker open) are answered at once, with their own reason.
 //
 // The pending context can vanish while its lookup runs, and 2.1 tells no
 // plugin when (context__disconnect returns early for a delayed-auth

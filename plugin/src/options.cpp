@@ -144,8 +144,8 @@ const OptionSpec kOptions[] = {
                  "before it is refused from memory; 0 = off)",
      .hi = 100000, .int_field = &Options::auth_fail_per_address},
     {.name = "auth_fail_token_s",
-     .expected = "an integer from 0 to 3600 (seconds an unknown or expired token id is refused "
-                 "from memory; 0 = off)",
+     .expected = "an integer from 0 to 3600 (seconds after its last attempt that an unknown or "
+                 "expired token id is still refused from memory; 0 = off)",
      .hi = 3600, .int_field = &Options::auth_fail_token_s},
     {.name = "metrics_listen",
      .expected = "HOST:PORT with HOST an IPv4 address or an IPv6 address in brackets and PORT "

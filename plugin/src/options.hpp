@@ -33,7 +33,8 @@ struct Options {
   int sys_interval_s = 10;             // $SYS counters + log line; 0 = off
   int auth_fail_per_address = 20;      // failed CONNECTs per minute per address before Redis; 0 = off
   int client_id_owner_ttl_s = 86400;   // a client id stays its user's this long after disconnect; 0 = off
-  int auth_fail_token_s = 5;           // an unknown/expired token id is refused from memory; 0 = off
+  int auth_fail_token_s = 60;          // an unknown/expired token id is refused from memory until
+                                       // this long after its last attempt; 0 = off
   // Prometheus endpoint (metrics_server.hpp): metrics_listen HOST:PORT, off
   // while metrics_port is 0. metrics_host is an IP address literal.
   std::string metrics_host;

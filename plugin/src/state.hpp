@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -17,6 +18,7 @@
 #include "background.hpp"
 #include "breaker.hpp"
 #include "clock.hpp"
+#include "connect_refusal.hpp"
 #include "broker_compat.hpp"
 #include "connect_lookups.hpp"
 #include "counters.hpp"
@@ -48,6 +50,9 @@ struct Claim {
   struct mosquitto* client = nullptr;
   std::string org, user, token_id, secret, client_id;
   std::string address;  // the client's, for the failed-auth throttle
+  int protocol_version = 0;  // 3, 4 (3.1.1) or 5, read when the attempt began
+  // Why it was refused, once it was (see refuse()).
+  std::optional<Refusal> refused;
   // Refused because Redis did not know the token or it had expired.
   bool dead_token = false;
   // Method `shortcred`: a credential in the wrong format is refused, not

@@ -163,7 +163,18 @@ bool BrokerEnv::delayed_auth() const {
 }
 
 bool BrokerEnv::redis_refusal(int rc) const {
-  return rc == support::MqttClient::kNoConnack || (delayed_auth() && rc == 0x87);
+  return rc == support::MqttClient::kNoConnack || (delayed_auth() && rc == 0x87) ||
+         (connack_reasons() && rc == 0x88);
+}
+
+bool BrokerEnv::connack_reasons() const {
+  return mosq->log().find("shortcred: loaded (Mosquitto 2.1 or later") != std::string::npos;
+}
+
+int BrokerEnv::refusal(int reason, int protocol, bool after_lookup) const {
+  if (protocol != 5) return 5;
+  if (!connack_reasons() || (after_lookup && delayed_auth())) return 0x87;
+  return reason;
 }
 
 long BrokerEnv::last_counter(const std::string& counter) const {

@@ -123,6 +123,14 @@ class BrokerEnv {
   bool delayed_auth() const;
   // Whether `rc` is how this broker refuses a CONNECT that Redis could not check.
   bool redis_refusal(int rc) const;
+  // Whether the broker sends the plugin's MQTT 5 CONNACK reasons on (2.1;
+  // its load line says "Mosquitto 2.1 or later").
+  bool connack_reasons() const;
+  // The CONNACK code a client of `protocol` (5, or 4 = 3.1.1) gets for a
+  // refusal whose MQTT 5 reason is `reason` (README "What a client sees"),
+  // decided before the Redis lookup or, `after_lookup`, from its answer
+  // (then 0x87 under delayed auth, the only refusal 2.1 lets it send).
+  int refusal(int reason, int protocol = 5, bool after_lookup = false) const;
   // The last value of `counter` (e.g. "sessions/live") in the plugin's
   // periodic counters log line (plugin_opt_sys_interval), or -1 if none yet.
   long last_counter(const std::string& counter) const;

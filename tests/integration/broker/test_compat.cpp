@@ -12,8 +12,12 @@ using support::MqttClient;
 
 namespace {
 constexpr int kNotAuthorized = 0x87;
+constexpr int kBadCredential = 0x86;
 }  // namespace
 
+// The same outcomes and counters; only the CONNACK reason of a refusal
+// decided from Redis's answer may differ (2.1's delayed answer can only say
+// 0x87; README "What a client sees").
 TEST_CASE("CONNECT outcomes are the same whether the lookup runs on or off the broker thread",
           "[compat]") {
   for (const char* mode : {"auto", "off"}) {
@@ -36,9 +40,9 @@ TEST_CASE("CONNECT outcomes are the same whether the lookup runs on or off the b
       CHECK(good.subscribe("org_cmp/users/cora/#") == 0);
       CHECK(good.subscribe("org_other/#") == (protocol == 5 ? kNotAuthorized : 0x80));
       MqttClient bad(e.client(wrong, "cora-bad", protocol));
-      CHECK(bad.connect(e.port()) == (protocol == 5 ? kNotAuthorized : 5));
+      CHECK(bad.connect(e.port()) == e.refusal(kBadCredential, protocol, true));
       MqttClient none(e.client(unknown, "cora-none", protocol));
-      CHECK(none.connect(e.port()) == (protocol == 5 ? kNotAuthorized : 5));
+      CHECK(none.connect(e.port()) == e.refusal(kBadCredential, protocol, true));
     }
     REQUIRE(support::wait_until([&] { return e.last_counter("auth/ok") == 2; }, 5s));
     CHECK(e.last_counter("auth/failed/bad_secret") == 2);

@@ -26,6 +26,8 @@ TEST_CASE("defaults apply when no option is given", "[options]") {
   CHECK(o.sys_interval_s == 10);
   CHECK(o.client_id_prefix_mode == PrefixMode::refuse);
   CHECK(o.delayed_auth);
+  CHECK(o.auth_fail_per_address == 20);
+  CHECK(o.auth_fail_token_s == 60);
 }
 
 TEST_CASE("client_id_prefix_mode and delayed_auth take their documented values", "[options]") {
@@ -214,28 +216,34 @@ TEST_CASE("loggable cuts after 128 bytes and marks the cut", "[log]") {
   CHECK(loggable("abcdef", 3) == "abc\u2026");
 }
 
-TEST_CASE("the failed-auth throttle blocks an address after its burst, with a growing backoff",
+TEST_CASE("the failed-auth throttle blocks an address after its burst, with a growing backoff, "
+          "and still lets one lookup a second through",
           "[throttle]") {
   AuthThrottle t(3, 5);
   const std::int64_t s = 1'000'000'000;
+  using V = AuthThrottle::Verdict;
   for (int i = 0; i < 3; ++i) {
-    REQUIRE(t.check("10.0.0.1", "tok" + std::to_string(i), 0) == AuthThrottle::Verdict::ask_redis);
-    t.failed("10.0.0.1", "tok" + std::to_string(i), false, 0);
+    REQUIRE(t.check("10.0.0.1", "tok" + std::to_string(i), 0) == V::ask_redis);
+    CHECK_FALSE(t.failed("10.0.0.1", "tok" + std::to_string(i), false, 0));
   }
-  CHECK(t.check("10.0.0.1", "x", 0) == AuthThrottle::Verdict::ask_redis);
-  t.failed("10.0.0.1", "x", false, 0);  // over the burst: blocked 1 s
-  CHECK(t.check("10.0.0.1", "y", s / 2) == AuthThrottle::Verdict::address_blocked);
-  CHECK(t.check("10.0.0.2", "y", s / 2) == AuthThrottle::Verdict::ask_redis);  // others unaffected
-  CHECK(t.check("10.0.0.1", "y", s) == AuthThrottle::Verdict::ask_redis);
-  t.failed("10.0.0.1", "y", false, s);  // still failing: 2 s
-  CHECK(t.check("10.0.0.1", "z", s + s * 19 / 10) == AuthThrottle::Verdict::address_blocked);
-  CHECK(t.check("10.0.0.1", "z", 3 * s) == AuthThrottle::Verdict::ask_redis);
-  t.failed("10.0.0.1", "z", false, 3 * s);  // blocked again, 4 s now
-  CHECK(t.check("10.0.0.1", "z", 4 * s) == AuthThrottle::Verdict::address_blocked);
+  CHECK(t.check("10.0.0.1", "x", 0) == V::ask_redis);
+  CHECK(t.failed("10.0.0.1", "x", false, 0));  // over the burst: throttled 1 s, and says so
+  CHECK(t.check("10.0.0.1", "y", s / 2) == V::address_blocked);
+  CHECK(t.check("10.0.0.2", "y", s / 2) == V::ask_redis);  // others unaffected
+  CHECK(t.check("10.0.0.1", "y", s) == V::ask_redis);      // the block is over
+  CHECK(t.failed("10.0.0.1", "y", false, s));              // still failing: 2 s
+  CHECK(t.check("10.0.0.1", "z", s + s / 2) == V::address_blocked);
+  // A second after the last lookup, one more goes to Redis (it may be a
+  // valid new credential); the others of that second do not.
+  CHECK(t.check("10.0.0.1", "z", 2 * s) == V::ask_redis);
+  CHECK(t.check("10.0.0.1", "v", 2 * s) == V::address_blocked);
+  CHECK_FALSE(t.failed("10.0.0.1", "z", false, 2 * s));  // failed: 4 s more, not a new block
+  CHECK(t.check("10.0.0.1", "z", 2 * s + s / 2) == V::address_blocked);
+  CHECK(t.check("10.0.0.1", "w", 3 * s) == V::ask_redis);
   t.succeeded("10.0.0.1");  // lifts the block…
-  CHECK(t.check("10.0.0.1", "z", 4 * s) == AuthThrottle::Verdict::ask_redis);
-  t.failed("10.0.0.1", "z", false, 4 * s);  // …not the drained bucket: blocked at once
-  CHECK(t.check("10.0.0.1", "z", 4 * s + s / 2) == AuthThrottle::Verdict::address_blocked);
+  CHECK(t.check("10.0.0.1", "z", 3 * s) == V::ask_redis);
+  CHECK(t.failed("10.0.0.1", "z", false, 3 * s));  // …not the drained bucket: blocked at once
+  CHECK(t.check("10.0.0.1", "z", 3 * s + s / 2) == V::address_blocked);
   CHECK(t.addresses() == 1);  // (10.0.0.2 was never tracked)
   t.sweep(5 * s);  // bucket not full yet: remembered
   CHECK(t.addresses() == 1);
@@ -243,22 +251,37 @@ TEST_CASE("the failed-auth throttle blocks an address after its burst, with a gr
   CHECK(t.addresses() == 0);
 }
 
-TEST_CASE("only unknown or expired credentials are held, per org, and only for token_hold_s",
+TEST_CASE("only unknown or expired credentials are held, per org, until token_hold_s after "
+          "their last attempt",
           "[throttle]") {
   AuthThrottle t(0, 5);  // the address half off
   const std::int64_t s = 1'000'000'000;
+  using V = AuthThrottle::Verdict;
   t.failed("a", "wrongsecret", false, 0);
-  CHECK(t.check("b", "wrongsecret", 0) == AuthThrottle::Verdict::ask_redis);
+  CHECK(t.check("b", "wrongsecret", 0) == V::ask_redis);
   t.failed("a", "no_such_org/gone", true, 0);
-  CHECK(t.check("b", "no_such_org/gone", 4 * s) == AuthThrottle::Verdict::token_refused);
+  CHECK(t.check("b", "no_such_org/gone", 4 * s) == V::token_refused);
+  // Each retry renews the hold: a client looping on it never reaches Redis.
+  CHECK(t.check("b", "no_such_org/gone", 8 * s) == V::token_refused);
+  CHECK(t.check("b", "no_such_org/gone", 12 * s) == V::token_refused);
   // The same token id in its real org is another credential: not held.
-  CHECK(t.check("b", "org_real/gone", 4 * s) == AuthThrottle::Verdict::ask_redis);
-  CHECK(t.check("b", "no_such_org/gone", 5 * s) == AuthThrottle::Verdict::ask_redis);
-  t.sweep(6 * s);
+  CHECK(t.check("b", "org_real/gone", 12 * s) == V::ask_redis);
+  CHECK(t.check("b", "no_such_org/gone", 17 * s) == V::ask_redis);  // 5 s without a retry
+  t.sweep(18 * s);
   CHECK(t.tokens() == 0);
   AuthThrottle off(0, 0);
   off.failed("a", "gone", true, 0);
-  CHECK(off.check("a", "gone", 0) == AuthThrottle::Verdict::ask_redis);
+  CHECK(off.check("a", "gone", 0) == V::ask_redis);
+}
+
+TEST_CASE("a held credential neither uses nor needs an address's lookups", "[throttle]") {
+  AuthThrottle t(1, 60);
+  const std::int64_t s = 1'000'000'000;
+  using V = AuthThrottle::Verdict;
+  t.failed("nat", "org/dead", true, 0);
+  // Retried for a minute: all from memory, and the address is never throttled.
+  for (int i = 1; i <= 60; ++i) CHECK(t.check("nat", "org/dead", i * s) == V::token_refused);
+  CHECK(t.check("nat", "org/new", 60 * s) == V::ask_redis);
 }
 
 TEST_CASE("offline session records are found by their context and forgotten when it is reused",

@@ -30,10 +30,13 @@ struct MqttCallbacks {
     c.is_connected_ = rc == 0;
     c.cv_.notify_all();
   }
-  static void disconnect(mosquitto*, void* obj, int, const mosquitto_property*) {
+  // `rc`: the DISCONNECT's reason code when the broker sent one (libmosquitto
+  // reads it into this argument), else MOSQ_ERR_CONN_LOST and the like.
+  static void disconnect(mosquitto*, void* obj, int rc, const mosquitto_property*) {
     auto& c = self(obj);
     std::lock_guard l(c.mu_);
     if (!c.connack_) c.connack_ = MqttClient::kNoConnack;
+    if (!c.disconnected_ && rc >= 0x80) c.disconnect_reason_ = rc;
     c.is_connected_ = false;
     c.disconnected_ = true;
     c.cv_.notify_all();
@@ -221,6 +224,11 @@ bool MqttClient::connected() {
 bool MqttClient::wait_disconnected(std::chrono::milliseconds timeout) {
   std::unique_lock l(mu_);
   return cv_.wait_for(l, timeout, [&] { return disconnected_; });
+}
+
+int MqttClient::disconnect_reason() {
+  std::lock_guard l(mu_);
+  return disconnect_reason_;
 }
 
 void MqttClient::disconnect() {

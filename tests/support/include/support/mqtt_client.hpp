@@ -87,6 +87,9 @@ class MqttClient {
   bool connected();
   // Waits until the broker closed the connection.
   bool wait_disconnected(std::chrono::milliseconds timeout);
+  // Once disconnected: the reason code of the broker's MQTT 5 DISCONNECT
+  // (e.g. 0x98), or kNoConnack when the socket just closed.
+  int disconnect_reason();
   // A clean DISCONNECT (no will).
   void disconnect();
   // Drops the TCP connection without DISCONNECT (the broker sends the will).
@@ -106,6 +109,7 @@ class MqttClient {
   std::optional<int> connack_;
   bool is_connected_ = false;
   bool disconnected_ = false;
+  int disconnect_reason_ = kNoConnack;
   std::map<int, int> acks_;  // mid → reason / granted qos
   std::vector<Message> msgs_;
 
