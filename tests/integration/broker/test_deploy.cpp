@@ -1,10 +1,15 @@
 // Deploying the plugin as the README says: conf/shortcred.conf dropped into
 // a conf.d directory, tenants using the stock mosquitto_sub / mosquitto_pub
-// with `-i <org>/<user>/…` under its client_id_prefix, and a broker started
-// while Redis is down.
+// with `-i <org>/<user>/…` under its client_id_prefix, a broker started
+// while Redis is down, and the libmosquitto credential-refresh recipe.
 #include <catch2/catch.hpp>
 
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <regex>
 
 #include "broker_env.hpp"
@@ -116,4 +121,105 @@ TEST_CASE("a broker started while Redis is down runs, refuses shortcred clients 
   e.redis_cmd({"DEL", "shortcred:{org_down}:cred:" + c.token_id});
   e.redis_cmd({"PUBLISH", "shortcred:revoked", "token org_down " + c.token_id});
   CHECK(in->wait_disconnected(1s));
+}
+
+namespace {
+
+// What the recipe's client saw, from libmosquitto's own thread.
+struct RecipeClient {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<int> connacks;
+  int subacks = 0;
+  bool disconnected = false;
+  std::vector<std::string> payloads;
+
+  template <class Pred>
+  bool wait(Pred&& pred) {
+    std::unique_lock l(mu);
+    return cv.wait_for(l, 5s, pred);
+  }
+};
+
+void on_connect(mosquitto*, void* obj, int rc, int, const mosquitto_property*) {
+  auto& s = *static_cast<RecipeClient*>(obj);
+  std::lock_guard l(s.mu);
+  s.connacks.push_back(rc);
+  s.disconnected = false;
+  s.cv.notify_all();
+}
+void on_subscribe(mosquitto*, void* obj, int, int, const int*, const mosquitto_property*) {
+  auto& s = *static_cast<RecipeClient*>(obj);
+  std::lock_guard l(s.mu);
+  ++s.subacks;
+  s.cv.notify_all();
+}
+void on_disconnect(mosquitto*, void* obj, int, const mosquitto_property*) {
+  auto& s = *static_cast<RecipeClient*>(obj);
+  std::lock_guard l(s.mu);
+  s.disconnected = true;
+  s.cv.notify_all();
+}
+void on_message(mosquitto*, void* obj, const mosquitto_message* m, const mosquitto_property*) {
+  auto& s = *static_cast<RecipeClient*>(obj);
+  std::lock_guard l(s.mu);
+  s.payloads.emplace_back(static_cast<const char*>(m->payload), static_cast<std::size_t>(m->payloadlen));
+  s.cv.notify_all();
+}
+
+}  // namespace
+
+// README "Refreshing credentials", the libmosquitto recipe, call for call: a
+// new password, a clean disconnect, the loop thread joined, reconnect. The
+// session (clean start off, session expiry in the first CONNECT) survives:
+// its subscription delivers without a new SUBSCRIBE.
+TEST_CASE("the README's libmosquitto refresh recipe reconnects with the new credential into the "
+          "same session",
+          "[deploy]") {
+  BrokerEnv e;
+  auto svc = e.observer("org_ref/#");
+  Cred cred = e.mint("org_ref", "rae");
+  RecipeClient st;
+  mosquitto_lib_init();
+  mosquitto* m = mosquitto_new("rae-app", false, &st);  // clean_start = false
+  REQUIRE(m != nullptr);
+  mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+  mosquitto_connect_v5_callback_set(m, on_connect);
+  mosquitto_subscribe_v5_callback_set(m, on_subscribe);
+  mosquitto_disconnect_v5_callback_set(m, on_disconnect);
+  mosquitto_message_v5_callback_set(m, on_message);
+  mosquitto_username_pw_set(m, cred.username.c_str(), cred.password.c_str());
+  mosquitto_property* props = nullptr;
+  mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 3600);
+  REQUIRE(mosquitto_connect_bind_v5(m, "127.0.0.1", e.port(), 30, nullptr, props) == MOSQ_ERR_SUCCESS);
+  mosquitto_property_free_all(&props);
+  REQUIRE(mosquitto_loop_start(m) == MOSQ_ERR_SUCCESS);
+  REQUIRE(st.wait([&] { return st.connacks.size() == 1; }));
+  REQUIRE(st.connacks[0] == 0);
+  REQUIRE(mosquitto_subscribe_v5(m, nullptr, "org_ref/users/rae/in", 1, 0, nullptr) == MOSQ_ERR_SUCCESS);
+  REQUIRE(st.wait([&] { return st.subacks == 1; }));
+
+  // At refresh_recommended_at: the backend's refresh, then the recipe.
+  cred = e.mint("org_ref", "rae");
+  mosquitto_username_pw_set(m, cred.username.c_str(), cred.password.c_str());
+  mosquitto_disconnect_v5(m, 0, nullptr);
+  mosquitto_loop_stop(m, false);
+  REQUIRE(st.wait([&] { return st.disconnected; }));
+  REQUIRE(mosquitto_reconnect(m) == MOSQ_ERR_SUCCESS);
+  REQUIRE(mosquitto_loop_start(m) == MOSQ_ERR_SUCCESS);
+  REQUIRE(st.wait([&] { return st.connacks.size() == 2; }));
+  CHECK(st.connacks[1] == 0);
+  CHECK(svc->publish("org_ref/users/rae/in", "after-refresh", 1) == 0);
+  CHECK(st.wait([&] { return st.payloads.size() == 1; }));
+  {
+    std::lock_guard l(st.mu);
+    CHECK(st.payloads == std::vector<std::string>{"after-refresh"});
+  }
+  // It is the new credential's session now.
+  CHECK(support::wait_until(
+      [&] { return e.mosq->log().find("authenticated with token " + cred.token_id) != std::string::npos; },
+      2s));
+  mosquitto_disconnect_v5(m, 0, nullptr);
+  mosquitto_loop_stop(m, false);
+  mosquitto_destroy(m);
 }
