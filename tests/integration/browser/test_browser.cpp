@@ -198,8 +198,11 @@ TEST_CASE("the browser example over WSS in headless Chromium: connect, round tri
   const int code = (*expired)["code"].asInt();
   CHECK((code == kAdministrativeAction || code == kMaximumConnectTime));
   CHECK((*expired)["text"].asString().find("the credential expired") != std::string::npos);
+  // The broker's kick is held to 1 s of expires_at by the broker edge tests;
+  // here the page's own event time (the browser's latency on a loaded
+  // machine: 1053 ms seen once) is measured, so the bound has 500 ms more.
   CHECK((*expired)["late_ms"].asInt64() >= -50);
-  CHECK((*expired)["late_ms"].asInt64() <= 1000);
+  CHECK((*expired)["late_ms"].asInt64() <= 1500);
   CHECK((*expired)["shown"].asString() == "expired");
 
   const auto errors = ev.first("page_errors");
