@@ -227,7 +227,7 @@ function meaning(code) {
   if (code === 0xa0 || (code === 0x98 && expired)) return 'the credential expired';
   if (code === 0x98) return 'the credential was revoked';
   if (code === 0x8e) return 'another connection took over this client id';
-  if (code === 0x87) return 'the credential is not (or no longer) accepted';
+  if (code === 0x86 || code === 0x87) return 'the credential is not (or no longer) accepted';
   if (code === 0x8b) return 'the broker is shutting down';
   return 'see the reason code';
 }
