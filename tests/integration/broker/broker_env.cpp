@@ -168,7 +168,7 @@ bool BrokerEnv::redis_refusal(int rc) const {
 }
 
 bool BrokerEnv::connack_reasons() const {
-  return mosq->log().find("shortcred: loaded (Mosquitto 2.1 or later") != std::string::npos;
+  return mosq->log().find("(Mosquitto 2.1 or later: CONNECT lookups") != std::string::npos;
 }
 
 int BrokerEnv::refusal(int reason, int protocol, bool after_lookup) const {
