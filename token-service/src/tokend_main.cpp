@@ -3,7 +3,8 @@
 // requests finish, then Redis connections close as the service is destroyed.
 // SIGHUP (a reload, a closed terminal) is logged and otherwise ignored: the
 // service has no configuration file and logs to stderr only, so there is
-// nothing to reopen or reread; it keeps serving.
+// nothing to reopen or reread; it keeps serving. Under systemd (Type=notify)
+// it reports READY=1 once it listens and STOPPING=1 when asked to stop.
 #include <signal.h>
 
 #include <iostream>
@@ -13,6 +14,7 @@
 #include "shortcred/tokens/access_log.hpp"
 #include "shortcred/tokens/config.hpp"
 #include "shortcred/tokens/http_server.hpp"
+#include "shortcred/tokens/systemd_notify.hpp"
 
 namespace {
 
@@ -74,8 +76,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   log_event("listening", listening_message(cfg, service));
+  if (!notify_systemd("READY=1"))
+    log_event("notify_error", "cannot notify systemd (NOTIFY_SOCKET)");
   std::thread signals([&] {
     wait_for_stop(set);
+    notify_systemd("STOPPING=1");
     service.stop();
   });
   service.run();
