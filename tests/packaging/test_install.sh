@@ -65,11 +65,19 @@ systemd-analyze verify "$unit" || fail "systemd-analyze verify"
 systemd-analyze security --offline=yes "$unit" 2>/dev/null | tail -1
 
 step "shortcred-tokend as the unit starts it, against a test Redis"
-redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-  --dir "$work" >"$work/redis.log" 2>&1 &
-pids+=($!)
-wait_for 10 redis-cli -p "$redis_port" ping >/dev/null 2>&1 || fail "redis did not start"
+# A port found free may be taken before redis binds it: try another then.
+for attempt in 1 2 3; do
+  redis_port=$(free_port)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$work" >"$work/redis.log" 2>&1 &
+  redis_pid=$!
+  if wait_for 20 redis-cli -p "$redis_port" ping >/dev/null 2>&1; then break; fi
+  kill "$redis_pid" 2>/dev/null || true
+  wait "$redis_pid" 2>/dev/null || true
+  cat "$work/redis.log"
+  [ "$attempt" -lt 3 ] || fail "redis did not start"
+done
+pids+=("$redis_pid")
 api_port=$(free_port)
 # What an operator does: edit the conffile.
 sed -i "s|^SHORTCRED_LISTEN=.*|SHORTCRED_LISTEN=127.0.0.1:$api_port|;
