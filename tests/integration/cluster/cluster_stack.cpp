@@ -37,7 +37,7 @@ ClusterStack::ClusterStack() {
   http_ = std::make_unique<support::HttpClient>("http://127.0.0.1:" + std::to_string(tokend_port));
   broker = std::make_unique<support::MosquittoServer>(
       "allow_anonymous false\nplugin " SHORTCRED_PLUGIN_PATH "\nplugin_opt_redis_url " +
-          cluster.url() + "\nplugin_opt_sys_interval 1\n",
+          cluster.url() + "\nplugin_opt_sys_interval 1\nplugin_opt_revalidate_interval_s 1\n",
       true);
   if (!broker->running()) FAIL("mosquitto did not start:\n" << broker->log());
 }

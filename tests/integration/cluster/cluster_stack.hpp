@@ -1,6 +1,7 @@
 // The whole system on a Redis Cluster: a RedisCluster (3 masters + 3
-// replicas), shortcred-tokend and a mosquitto loading the plugin, both given
-// the cluster URL, and orgs with API keys made by shortcredctl.
+// replicas), shortcred-tokend and a mosquitto loading the plugin (revalidating
+// every second), both given the cluster URL, and orgs with API keys made by
+// shortcredctl.
 #pragma once
 
 #include <map>

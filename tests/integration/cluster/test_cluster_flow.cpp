@@ -13,6 +13,7 @@
 #include "cluster_keys.hpp"
 #include "cluster_stack.hpp"
 #include "shortcred/cluster_slots.hpp"
+#include "shortcred/redis/client.hpp"
 #include "shortcred/schema.hpp"
 #include "support/wait.hpp"
 
@@ -62,6 +63,20 @@ TEST_CASE("tokend, shortcredctl and the broker serve orgs on every master, throu
   const auto listed = s.ctl({"org", "list"});
   REQUIRE(listed.exit_code == 0);
   for (const auto& org : orgs) CHECK(listed.out.find(org) != std::string::npos);
+
+  // Revalidation (one pipeline over every master): credentials deleted by
+  // hand, without a revocation message, end their sessions.
+  std::vector<std::unique_ptr<support::MqttClient>> sessions;
+  std::string err;
+  auto admin = shortcred::redis::Client::open(s.cluster.endpoint(), 1000ms, err);
+  REQUIRE(admin.ok());
+  for (const auto& org : orgs) {
+    const Minted m = s.mint(org, "erin");
+    sessions.push_back(s.client(m, "erin-" + org));
+    REQUIRE(sessions.back()->connect(s.broker->port()) == 0);
+    REQUIRE(admin.command({"DEL", shortcred::cred_key("shortcred:", org, m.token_id)})->integer == 1);
+  }
+  for (auto& session : sessions) CHECK(session->wait_disconnected(3s));
 
   // Move orgs[0]'s slot to another master by hand, while it is in use.
   const std::string org = orgs[0];
