@@ -87,6 +87,8 @@ constexpr OrgNumericField kOrgNumeric[] = {
     {"user_pub_rate", &OrgRecord::user_pub_rate},
     {"user_max_connections", &OrgRecord::user_max_connections},
     {"max_tokens_per_user", &OrgRecord::max_tokens_per_user},
+    {"exchange_rate", &OrgRecord::exchange_rate},
+    {"exchange_user_rate", &OrgRecord::exchange_user_rate},
 };
 
 // Splits on single spaces; a message never carries empty tokens.

@@ -52,6 +52,11 @@ const std::vector<Flag> kFlags{
     {"max-conns-per-ip", "SHORTCRED_MAX_CONNS_PER_IP", "N",
      "connections one client address may hold, 1-65535 (default 32);\n"
      "                          more are closed when accepted. Behind a proxy raise it"},
+    {"jwks-ca-file", "SHORTCRED_JWKS_CA_FILE", "F",
+     "PEM CA bundle for identity providers' key set URLs\n"
+     "                          (default: the system trust store)"},
+    {"jwks-timeout-ms", "SHORTCRED_JWKS_TIMEOUT_MS", "MS",
+     "bound of one key set fetch, connect included (default 2000)"},
     {"reuse-port", "SHORTCRED_REUSE_PORT", "[=on|off]",
      "share --listen with other processes that also ask for it\n"
      "                          (SO_REUSEPORT); off: a port in use stops startup",
@@ -128,6 +133,12 @@ std::string apply(ServiceConfig& c, const std::string& name, const std::string& 
       return bad(name, v, "a non-negative number (0 = unlimited)");
     }
     c.issue_rate = r;
+  } else if (name == "jwks-ca-file") {
+    if (!readable(v)) return bad(name, v, "a readable PEM file");
+    c.jwks_ca_file = v;
+  } else if (name == "jwks-timeout-ms") {
+    if (!parse_int(v, 100, 30000, n)) return bad(name, v, "milliseconds in 100-30000");
+    c.jwks_timeout_ms = static_cast<int>(n);
   } else if (name == "tls-cert" || name == "tls-key") {
     if (!readable(v)) return bad(name, v, "a readable PEM file");
     (name == "tls-cert" ? c.tls_cert : c.tls_key) = v;

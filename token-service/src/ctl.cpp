@@ -35,7 +35,8 @@ constexpr const char* kUsage =
     "  org set ORG --FIELD VALUE...           set name, disabled on|off, default_ttl,\n"
     "                                         max_ttl, pub_rate, pub_burst,\n"
     "                                         max_connections, user_pub_rate,\n"
-    "                                         user_max_connections, max_tokens_per_user\n"
+    "                                         user_max_connections, max_tokens_per_user,\n"
+    "                                         exchange_rate, exchange_user_rate\n"
     "                                         (--pub-rate = --pub_rate)\n"
     "  org disable ORG, org enable ORG        refuse or allow its credentials again\n"
     "  org delete ORG [--force]               delete it; --force revokes its credentials\n"
@@ -60,6 +61,14 @@ constexpr const char* kUsage =
     "                                         OPERATION is --publish TOPIC, --subscribe\n"
     "                                         FILTER or --deliver TOPIC\n"
     "  acl lint FILE                          check an ACL template file\n"
+    "  idp set --org ORG NAME --FIELD VALUE...\n"
+    "                                         add or change an identity provider: --issuer,\n"
+    "                                         --jwks-url, --audience, --azp, --user-claim,\n"
+    "                                         --algorithms, --scope RULE..., --max-ttl,\n"
+    "                                         --user-map refuse|encode|hash\n"
+    "  idp show --org ORG NAME                one identity provider\n"
+    "  idp list --org ORG                     the org's identity providers\n"
+    "  idp remove --org ORG NAME              remove an identity provider\n"
     "\n"
     "--redis defaults to $SHORTCRED_REDIS_URL, else redis://127.0.0.1:6379/0;\n"
     "--key-prefix to $SHORTCRED_KEY_PREFIX, else shortcred:.\n"
@@ -253,6 +262,7 @@ int run_ctl(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     if (group == "token") return ctl::cmd_token(ctx);
     if (group == "acl") return ctl::cmd_acl(ctx);
     if (group == "audit") return ctl::cmd_audit(ctx);
+    if (group == "idp") return ctl::cmd_idp(ctx);
     throw ctl::UsageError("unknown command '" + group + "'");
   } catch (const ctl::UsageError& e) {
     return ctx.usage_error(e.what());

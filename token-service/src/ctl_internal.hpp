@@ -83,5 +83,6 @@ int cmd_apikey(Context& ctx);
 int cmd_token(Context& ctx);
 int cmd_acl(Context& ctx);
 int cmd_audit(Context& ctx);
+int cmd_idp(Context& ctx);
 
 }  // namespace shortcred::tokens::ctl

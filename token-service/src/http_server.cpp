@@ -81,7 +81,7 @@ bool reject_early(const RouteMatch& route, const httplib::Request& req, httplib:
                std::string("this route accepts ") + route.allow);
   } else if (declares_large_body(req)) {
     send_error(res, 413, "payload_too_large", "the request body exceeds 16384 bytes");
-  } else if (req.method == "POST" && (route.id == RouteId::create || has_body(req)) &&
+  } else if (req.method == "POST" && (route.id == RouteId::create || route.id == RouteId::exchange || has_body(req)) &&
              !is_json_content_type(req.get_header_value("Content-Type"))) {
     send_error(res, 415, "unsupported_media_type", "send Content-Type: application/json");
   } else {
@@ -440,7 +440,9 @@ HttpService::Impl::Impl(ServiceConfig c)
     : cfg(std::move(c)),
       pool(cfg.redis, std::chrono::milliseconds(cfg.redis_timeout_ms),
            [this] { metrics.add_redis_error(); }),
-      limiter(cfg.issue_rate) {
+      limiter(cfg.issue_rate),
+      jwks(JwksFetchOptions{cfg.jwks_ca_file, cfg.jwks_timeout_ms},
+           [this](bool ok) { metrics.add_jwks_fetch(ok); }) {
   store.prefix = cfg.key_prefix;
   store.default_ttl = cfg.default_ttl;
   store.max_ttl = cfg.max_ttl;

@@ -54,6 +54,20 @@ std::string Metrics::render(bool redis_up) const {
   counter("shortcred_apikey_last_used_writes_total",
           "API key last_used_at fields written (at most one per key per minute).",
           last_used_writes_.load());
+  o += "# HELP shortcred_exchanges_total POST /v2/tokens/exchange requests by outcome.\n"
+       "# TYPE shortcred_exchanges_total counter\n";
+  static constexpr std::array<const char*, kExchangeOutcomes> kOutcomes{
+      "issued",       "bad_request",  "invalid_token", "invalid_user_claim", "org_not_found",
+      "no_provider",  "org_disabled", "rate_limited",  "keys_unavailable",   "error"};
+  for (std::size_t i = 0; i < kOutcomes.size(); ++i) {
+    o += std::string("shortcred_exchanges_total{outcome=\"") + kOutcomes[i] + "\"} " +
+         std::to_string(exchanges_[i].load()) + "\n";
+  }
+  o += "# HELP shortcred_jwks_fetches_total Identity-provider key set fetches by result.\n"
+       "# TYPE shortcred_jwks_fetches_total counter\n"
+       "shortcred_jwks_fetches_total{result=\"ok\"} " + std::to_string(jwks_fetch_ok_.load()) +
+       "\nshortcred_jwks_fetches_total{result=\"error\"} " +
+       std::to_string(jwks_fetch_error_.load()) + "\n";
   o += "# HELP shortcred_build_info The running build.\n# TYPE shortcred_build_info gauge\n"
        "shortcred_build_info{version=\"" SHORTCRED_VERSION "\"} 1\n";
   // The breaker's view: 0 while it is open (a connect or command failed and

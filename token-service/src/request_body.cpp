@@ -5,6 +5,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "shortcred/ids.hpp"
 #include "shortcred/tokens/validation.hpp"
 
 namespace shortcred::tokens {
@@ -153,6 +154,40 @@ std::optional<BodyError> parse_issue_body(std::string_view body, IssueRequest& o
     }
   }
   if (!have_user) return error(422, "missing_field", "user_id is required");
+  return std::nullopt;
+}
+
+std::optional<BodyError> parse_exchange_body(std::string_view body, ExchangeRequest& out) {
+  Json::Value root;
+  if (auto e = parse_object(body, root)) return e;
+  bool have_org = false, have_token = false;
+  for (const auto& name : root.getMemberNames()) {
+    const Json::Value& v = root[name];
+    if (name == "org") {
+      if (!v.isString()) return error(400, "invalid_type", "org must be a string");
+      out.org = v.asString();
+      if (validate_org_id(out.org) != Errc::ok) {
+        return error(422, "invalid_field", "org must be 1-64 of [A-Za-z0-9_-]");
+      }
+      have_org = true;
+    } else if (name == "id_token") {
+      if (!v.isString()) return error(400, "invalid_type", "id_token must be a string");
+      out.id_token = v.asString();
+      have_token = true;
+    } else if (name == "ttl_seconds") {
+      if (auto e = parse_ttl(v, out.ttl_seconds)) return e;
+    } else if (name == "client_id") {
+      if (!v.isString()) return error(400, "invalid_type", "client_id must be a string");
+      out.client_id = v.asString();
+      if (Status s = validate_client_id_field("client_id", out.client_id); !s.ok()) {
+        return from_status(s);
+      }
+    } else {
+      return error(400, "unknown_field", "unknown field; expected org, id_token, ttl_seconds, client_id");
+    }
+  }
+  if (!have_org) return error(422, "missing_field", "org is required");
+  if (!have_token) return error(422, "missing_field", "id_token is required");
   return std::nullopt;
 }
 

@@ -34,6 +34,8 @@ void send_json(httplib::Response& res, int status, const Json::Value& v) {
 
 void log_store_error(const std::string& detail) { log_event("store_error", "store error: " + detail); }
 
+}  // namespace
+
 void respond_status(HttpService::Impl& svc, httplib::Response& res, const Status& s) {
   switch (s.code) {
     case Code::ok:
@@ -62,6 +64,8 @@ void respond_status(HttpService::Impl& svc, httplib::Response& res, const Status
       return send_error(res, 500, "internal_error", "the credential store failed");
   }
 }
+
+namespace {
 
 void unavailable(HttpService::Impl& svc, httplib::Response& res) {
   respond_status(svc, res, Status::make(Code::unavailable, ""));
@@ -153,13 +157,6 @@ bool within_issue_rate(HttpService::Impl& svc, const ApiKeyInfo& key, httplib::R
   res.set_header("Retry-After", std::to_string(wait));
   send_error(res, 429, "rate_limited", "the issuance rate of this API key is exceeded");
   return false;
-}
-
-void send_issued(HttpService::Impl& svc, httplib::Response& res, const Issued& t) {
-  svc.metrics.add_issued();
-  current_request().token_id = t.token_id;
-  res.set_header("Cache-Control", "no-store");
-  send_json(res, 201, issued_json(t, now_ms()));
 }
 
 AuditInfo audit_for(const ApiKeyInfo& key, const httplib::Request& req) {
@@ -281,9 +278,47 @@ void readyz(HttpService::Impl& svc, httplib::Response& res) {
 
 }  // namespace
 
+void send_issued(HttpService::Impl& svc, httplib::Response& res, const Issued& t) {
+  svc.metrics.add_issued();
+  current_request().token_id = t.token_id;
+  res.set_header("Cache-Control", "no-store");
+  send_json(res, 201, issued_json(t, now_ms()));
+}
+
 void send_error(httplib::Response& res, int status, std::string_view code,
                 std::string_view message) {
   send_json(res, status, error_json(code, message));
+}
+
+long ExchangeLimiter::take(std::unordered_map<std::string, TokenBucket>& buckets,
+                           const std::string& key, double rate, std::int64_t now) {
+  if (rate <= 0) return 0;
+  if (buckets.size() >= 10000) {
+    // Many orgs or users: forget the buckets that have refilled (idle for a
+    // second or more), which a fresh bucket equals.
+    for (auto it = buckets.begin(); it != buckets.end();) {
+      it = it->second.seconds_until(now, it->second.burst()) == 0 ? buckets.erase(it) : std::next(it);
+    }
+  }
+  auto it = buckets.find(key);
+  if (it == buckets.end()) {
+    it = buckets.emplace(key, TokenBucket(rate, std::max(1.0, rate), now)).first;
+  } else if (it->second.rate() != rate) {
+    it->second.reconfigure(rate, std::max(1.0, rate), now);
+  }
+  if (it->second.try_take(now)) return 0;
+  return std::max(1L, static_cast<long>(std::ceil(it->second.seconds_until(now))));
+}
+
+long ExchangeLimiter::try_exchange(const std::string& org, const std::string& user,
+                                   double org_rate, double user_rate) {
+  const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::steady_clock::now().time_since_epoch())
+                       .count();
+  std::lock_guard lock(mu_);
+  // The user's bucket first: one busy user spends their own budget, not the org's.
+  if (long wait = take(users_, org + "\n" + user, user_rate, now)) return wait;
+  return take(orgs_, org, org_rate, now);
 }
 
 long IssueLimiter::try_issue(const std::string& key_id) {
@@ -361,6 +396,9 @@ RouteMatch match_route(const std::string& method, const std::string& path) {
     if (n == 2) {
       set(method == "GET" || method == "HEAD" ? RouteId::list : RouteId::create, "/v2/tokens",
           "GET, POST");
+    } else if (n == 3 && parts[2] == "exchange") {
+      // Never a token id (those are 16 characters).
+      set(RouteId::exchange, "/v2/tokens/exchange", "POST");
     } else if (n == 3 && !parts[2].empty()) {
       set(RouteId::revoke, "/v2/tokens/{id}", "DELETE", std::string(parts[2]));
     } else if (n == 4 && !parts[2].empty() && parts[3] == "refresh") {
@@ -389,6 +427,8 @@ void handle_route(HttpService::Impl& svc, const RouteMatch& route, const httplib
       return res.set_content(metrics_text(svc), "text/plain; version=0.0.4");
     case RouteId::none:
       return send_error(res, 404, "not_found", "no such route");
+    case RouteId::exchange:
+      return exchange(svc, req, res);
     default:
       break;
   }

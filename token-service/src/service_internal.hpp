@@ -15,6 +15,7 @@
 #include "shortcred/rate_limit.hpp"
 #include "shortcred/tokens/config.hpp"
 #include "shortcred/tokens/http_server.hpp"
+#include "shortcred/tokens/jwks_cache.hpp"
 #include "shortcred/tokens/metrics.hpp"
 #include "shortcred/tokens/redis_pool.hpp"
 #include "shortcred/tokens/store.hpp"
@@ -23,7 +24,7 @@ namespace shortcred::tokens {
 
 inline constexpr std::size_t kMaxBodyBytes = 16 * 1024;
 
-enum class RouteId { create, refresh, list, revoke, revoke_user, healthz, readyz, metrics, none };
+enum class RouteId { create, exchange, refresh, list, revoke, revoke_user, healthz, readyz, metrics, none };
 
 struct RouteMatch {
   RouteId id = RouteId::none;
@@ -71,6 +72,23 @@ class LastUsedGate {
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> claimed_;
 };
 
+// POST /v2/tokens/exchange per second, in this process: per org
+// (exchange_rate) and per user claim value (exchange_user_rate), read from
+// the org hash at each request.
+class ExchangeLimiter {
+ public:
+  // 0 when allowed, else the seconds to wait (for Retry-After, at least 1).
+  // A rate <= 0 is no limit.
+  long try_exchange(const std::string& org, const std::string& user, double org_rate,
+                    double user_rate);
+
+ private:
+  long take(std::unordered_map<std::string, TokenBucket>& buckets, const std::string& key,
+            double rate, std::int64_t now);
+  std::mutex mu_;
+  std::unordered_map<std::string, TokenBucket> orgs_, users_;
+};
+
 struct HttpService::Impl {
   explicit Impl(ServiceConfig c);
 
@@ -80,6 +98,8 @@ struct HttpService::Impl {
   RedisPool pool;
   IssueLimiter limiter;
   LastUsedGate last_used;
+  JwksCache jwks;
+  ExchangeLimiter exchanges;
   std::unique_ptr<ConnectionWatchdog> watchdog;  // created once the port is bound
   std::unique_ptr<httplib::Server> server;
   int port = 0;
@@ -95,6 +115,16 @@ std::string metrics_text(const HttpService::Impl& svc);
 // Sends {"error":{"code","message"}} with `status`.
 void send_error(httplib::Response& res, int status, std::string_view code,
                 std::string_view message);
+
+// POST /v2/tokens/exchange (exchange.cpp): no API key; the id token of one
+// of the org's identity providers.
+void exchange(HttpService::Impl& svc, const httplib::Request& req, httplib::Response& res);
+
+// The 201 of every issuing route, counted.
+void send_issued(HttpService::Impl& svc, httplib::Response& res, const Issued& t);
+
+// Maps a store Status to its response (routes.cpp).
+void respond_status(HttpService::Impl& svc, httplib::Response& res, const Status& s);
 
 // After the response: writes the request's API key's last_used_at if
 // current_request() says it is due. Errors are counted and logged, never

@@ -213,7 +213,7 @@ void undo_issue(redis::Client& c, const redis::Reply& exec, std::size_t xadd_ind
 // Checks the org, resolves and checks the TTL. `cap` is max_tokens_per_user
 // (0 = none).
 Status issue_limits(const StoreConfig& cfg, const IssueRequest& req, const OrgRecord& org,
-                    bool exists, std::int64_t& ttl, std::int64_t& cap) {
+                    bool exists, std::int64_t now, std::int64_t& ttl, std::int64_t& cap) {
   // No org hash, no credential: a deleted org (or a typo in shortcredctl)
   // must not get working credentials.
   if (!exists) return Status::make(Code::org_not_found, "no organisation " + req.org);
@@ -228,13 +228,25 @@ Status issue_limits(const StoreConfig& cfg, const IssueRequest& req, const OrgRe
   if (org.disabled) {
     return Status::make(Code::forbidden, "organisation " + req.org + " is disabled");
   }
-  const std::int64_t max_ttl = std::min(org.max_ttl.value_or(cfg.max_ttl), kTtlCeiling);
+  std::int64_t max_ttl = std::min(org.max_ttl.value_or(cfg.max_ttl), kTtlCeiling);
+  if (req.max_ttl) max_ttl = std::min(max_ttl, *req.max_ttl);
   ttl = req.ttl_seconds.value_or(org.default_ttl.value_or(cfg.default_ttl));
+  if (!req.ttl_seconds && req.max_ttl) ttl = std::min(ttl, max_ttl);
   if (!req.ttl_seconds && req.inherited_ttl) {
     ttl = std::clamp(*req.inherited_ttl, kMinTtlSeconds, std::max(max_ttl, kMinTtlSeconds));
   }
   cap = org.max_tokens_per_user.value_or(cfg.max_tokens_per_user);
-  return validate_ttl_field("ttl_seconds", ttl, max_ttl);
+  if (Status s = validate_ttl_field("ttl_seconds", ttl, max_ttl); !s.ok()) return s;
+  if (req.expires_by_ms) {
+    // Checked again by the caller before it got here, so short only by the
+    // milliseconds in between.
+    const std::int64_t left = (*req.expires_by_ms - now) / 1000;
+    if (left < kMinTtlSeconds) {
+      return Status::invalid("the id token expires in less than 60 seconds");
+    }
+    ttl = std::min(ttl, left);
+  }
+  return Status::success();
 }
 
 Status too_many(const IssueRequest& req, std::int64_t cap) {
@@ -288,7 +300,8 @@ IssueWrite issue_write(const StoreConfig& cfg, const IssueRequest& req, const Au
       {"ZREMRANGEBYSCORE", w.ukey, "-inf", std::to_string(now)},
       {"PEXPIREAT", w.ukey, exp, "NX"},
       {"PEXPIREAT", w.ukey, exp, "GT"},
-      audit_command(cfg.prefix, req.org, req.event, req.user, id, who, std::to_string(ttl)),
+      audit_command(cfg.prefix, req.org, req.event, req.user, id, who, std::to_string(ttl),
+                    req.audit_extra),
   };
   w.xadd_index = w.cmds.size() - 1;
   if (!req.replaces.empty()) {
@@ -337,10 +350,10 @@ Status issue(redis::Client& c, const StoreConfig& cfg, const IssueRequest& req,
   bool exists = false;
   if (Status s = read_org(c, cfg.prefix, req.org, org, exists); !s.ok()) return s;
   std::int64_t ttl = 0, cap = 0;
-  if (Status s = issue_limits(cfg, req, org, exists, ttl, cap); !s.ok()) return s;
+  const std::int64_t now = now_ms();
+  if (Status s = issue_limits(cfg, req, org, exists, now, ttl, cap); !s.ok()) return s;
 
   const Minted m = mint_password(rnd);
-  const std::int64_t now = now_ms();
   const CredentialRecord rec = new_credential(req, who, m, now, ttl);
   const IssueWrite w = issue_write(cfg, req, who, m.id, rec, ttl, now);
   redis::Reply exec;

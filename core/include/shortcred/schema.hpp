@@ -65,7 +65,9 @@ struct OrgRecord {
   bool disabled = false;
   bool disabled_unrecognised = false;
   std::optional<std::int64_t> default_ttl, max_ttl, pub_rate, pub_burst, max_connections,
-      user_pub_rate, user_max_connections, max_tokens_per_user;
+      user_pub_rate, user_max_connections, max_tokens_per_user,
+      // POST /v2/tokens/exchange per second: the org's and each user claim value's.
+      exchange_rate, exchange_user_rate;
 };
 // Live credentials one user may hold when the org hash sets no
 // max_tokens_per_user (0 there = no cap). Bounds what one user's index costs

@@ -39,6 +39,11 @@ struct ServiceConfig {
   std::string metrics_host;
   int metrics_port = -1;
   bool separate_metrics() const { return metrics_port >= 0; }
+  // Identity providers' key sets (POST /v2/tokens/exchange): the CA bundle
+  // their https URLs are verified against (empty: the system store) and the
+  // bound of one fetch, connect included.
+  std::string jwks_ca_file;
+  int jwks_timeout_ms = 2000;
 };
 
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;

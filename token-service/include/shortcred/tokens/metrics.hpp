@@ -16,6 +16,13 @@
 
 namespace shortcred::tokens {
 
+// Outcomes of POST /v2/tokens/exchange, one label value each.
+enum class ExchangeOutcome : std::uint8_t {
+  issued, bad_request, invalid_token, invalid_user_claim, org_not_found, no_provider,
+  org_disabled, rate_limited, keys_unavailable, error,
+};
+inline constexpr std::size_t kExchangeOutcomes = 10;
+
 class Metrics {
  public:
   static constexpr std::array<double, 12> kBuckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -29,6 +36,8 @@ class Metrics {
   void add_redis_error() { redis_errors_ += 1; }
   void add_rate_limited() { rate_limited_ += 1; }
   void add_last_used_write() { last_used_writes_ += 1; }
+  void add_exchange(ExchangeOutcome o) { exchanges_[static_cast<std::size_t>(o)] += 1; }
+  void add_jwks_fetch(bool ok) { (ok ? jwks_fetch_ok_ : jwks_fetch_error_) += 1; }
 
   // The whole exposition; `redis_up` is the pool's view (RedisPool::up()).
   std::string render(bool redis_up) const;
@@ -43,7 +52,8 @@ class Metrics {
   std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;
   std::map<std::string, Histogram> latency_;
   std::atomic<std::int64_t> issued_{0}, revoked_{0}, redis_errors_{0}, rate_limited_{0},
-      last_used_writes_{0};
+      last_used_writes_{0}, jwks_fetch_ok_{0}, jwks_fetch_error_{0};
+  std::array<std::atomic<std::int64_t>, kExchangeOutcomes> exchanges_{};
 };
 
 // process_open_fds, process_max_fds, process_resident_memory_bytes,

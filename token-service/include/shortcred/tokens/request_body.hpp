@@ -22,6 +22,16 @@ struct BodyError {
 // POST /v2/tokens: {"user_id", "ttl_seconds"?, "scope"?, "client_id"?}.
 std::optional<BodyError> parse_issue_body(std::string_view body, IssueRequest& out);
 
+// POST /v2/tokens/exchange: {"org", "id_token", "ttl_seconds"?, "client_id"?}.
+// The id token is only checked to be a string here (jose verifies it).
+struct ExchangeRequest {
+  std::string org;
+  std::string id_token;
+  std::optional<std::int64_t> ttl_seconds;
+  std::string client_id;
+};
+std::optional<BodyError> parse_exchange_body(std::string_view body, ExchangeRequest& out);
+
 // POST /v2/tokens/<id>/refresh: optional {"ttl_seconds"?, "revoke_old"?}; an
 // empty body means neither.
 std::optional<BodyError> parse_refresh_body(std::string_view body,

@@ -62,7 +62,13 @@ struct IssueRequest {
   std::optional<std::int64_t> inherited_ttl;
   std::vector<std::string> scope;  // already validated
   std::string client_id;           // already validated; empty = no binding
-  std::string event = "issue";     // audit event name ("issue" | "refresh")
+  std::string event = "issue";     // audit event name ("issue" | "refresh" | "exchange")
+  Fields audit_extra;              // more audit fields (the exchange's `idp`)
+  // An identity-provider exchange: the provider's max_ttl, a further upper
+  // bound of ttl_seconds beside the org's (a default above it is lowered to
+  // it), and the id token's expiry, which the credential never outlives.
+  std::optional<std::int64_t> max_ttl;
+  std::optional<std::int64_t> expires_by_ms;
   // A token id of the same user revoked in the same transaction (refresh
   // with revoke_old); it does not count against max_tokens_per_user.
   std::string replaces;
