@@ -400,21 +400,23 @@ TEST_CASE("exchange: real providers' token shapes", "[exchange]") {
 
 TEST_CASE("exchange: per-user and per-org exchange_rate answer 429 without writing", "[exchange]") {
   ExchangeEnv x;
-  REQUIRE(x.env.ctl({"org", "set", "org_test", "--exchange-user-rate", "2", "--exchange-rate", "3"})
-              .exit_code == 0);
+  // Rates of 1 per second: each refusal below comes well within the second
+  // after the exchange that spent the budget, however loaded the machine.
+  REQUIRE(x.env.ctl({"org", "set", "org_test", "--exchange-user-rate", "1"}).exit_code == 0);
   const Json::Value h(Json::objectValue);
-  const std::string a = support::sign_jwt(x.keys.es, h, x.claims("a"));
-  CHECK(x.exchange(a).status == 201);
-  CHECK(x.exchange(a).status == 201);
+  const auto token = [&](const char* sub) { return support::sign_jwt(x.keys.es, h, x.claims(sub)); };
+  CHECK(x.exchange(token("a")).status == 201);
   auto before = x.env.snapshot();
-  auto r = x.exchange(a);
+  auto r = x.exchange(token("a"));
   CHECK(r.status == 429);
   CHECK(error_code(r) == "exchange_rate");
   CHECK(r.headers.count("retry-after") == 1);
   CHECK(x.env.snapshot() == before);
-  CHECK(x.exchange(support::sign_jwt(x.keys.es, h, x.claims("b"))).status == 201);
+  CHECK(x.exchange(token("b")).status == 201);  // another user's own budget
+  REQUIRE(x.env.ctl({"org", "set", "org_test", "--exchange-rate", "1"}).exit_code == 0);
+  CHECK(x.exchange(token("c")).status == 201);
   before = x.env.snapshot();
-  r = x.exchange(support::sign_jwt(x.keys.es, h, x.claims("c")));  // the org's 4th in a second
+  r = x.exchange(token("d"));  // the org's budget is spent
   CHECK(r.status == 429);
   CHECK(x.env.snapshot() == before);
 }
@@ -472,4 +474,68 @@ TEST_CASE("exchange: key sets that are not JSON or unreachable, cached keys, rot
   x.jwks.stop();
   CHECK(x.exchange(support::sign_jwt(x.keys.rs, h, x.claims())).status == 201);
   CHECK(x.exchange(new_kid_token).status == 201);
+}
+
+TEST_CASE("shortcredctl idp: strict validation, one issuer per provider, audited", "[exchange]") {
+  TokendEnv env;
+  const std::string jwks = "https://idp.example.test/.well-known/jwks.json";
+  const auto set = [&](std::vector<std::string> fields) {
+    std::vector<std::string> args{"idp", "set", "--org", "org_test"};
+    args.insert(args.end(), fields.begin(), fields.end());
+    return env.ctl(args);
+  };
+  const auto before = env.snapshot();
+  struct Bad {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Bad> bad{
+      {{"p", "--issuer", "https://a/", "--jwks-url", jwks}, "audience or azp"},
+      {{"p", "--issuer", "https://a/", "--audience", "x"}, "jwks_url is required"},
+      {{"p", "--issuer", "https://a/", "--jwks-url", "http://idp.example.test/j", "--audience", "x"},
+       "https"},
+      {{"p", "--issuer", "https://a/", "--jwks-url", jwks, "--audience", "x", "--algorithms",
+        "RS256,HS256"},
+       "never accepted"},
+      {{"p", "--issuer", "https://a/", "--jwks-url", jwks, "--audience", "x", "--user-map", "raw"},
+       "user_map"},
+      {{"p", "--issuer", "https://a/", "--jwks-url", jwks, "--audience", "x", "--max-ttl", "10"},
+       "max_ttl"},
+      {{"p", "--issuer", "https://a/", "--jwks-url", jwks, "--audience", "x", "--scope", "fly #"},
+       "scope"},
+      {{"p", "--issuer", "https://a/", "--jwks-url", jwks, "--audiance", "x"}, "unknown provider field"},
+      {{"a/b", "--issuer", "https://a/", "--jwks-url", jwks, "--audience", "x"}, "provider name"},
+  };
+  for (const auto& b : bad) {
+    CAPTURE(b.args);
+    const auto r = set(b.args);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(b.says) != std::string::npos);
+  }
+  CHECK(env.snapshot() == before);
+  REQUIRE(set({"auth0", "--issuer", "https://a/", "--jwks-url", jwks, "--audience", "x"}).exit_code == 0);
+  auto audit = env.last_audit("org_test");
+  CHECK(audit.at("event") == "idp_set");
+  CHECK(audit.at("idp") == "auth0");
+  CHECK(audit.at("changes").find("issuer (unset) \u2192 https://a/") != std::string::npos);
+  // A second provider with the same issuer: refused, nothing written.
+  const auto r = set({"again", "--issuer", "https://a/", "--jwks-url", jwks, "--audience", "y"});
+  CHECK(r.exit_code == 2);  // a value that fails validation, as for every command
+  CHECK(r.err.find("already has issuer") != std::string::npos);
+  // A change of one field keeps the others.
+  REQUIRE(set({"auth0", "--user-map", "encode", "--scope", "read %o/a/#", "--scope",
+               "write %o/b"}).exit_code == 0);
+  const auto show = env.ctl({"--json", "idp", "show", "--org", "org_test", "auth0"});
+  REQUIRE(show.exit_code == 0);
+  const Json::Value p = parse_json(show.out);
+  CHECK(p["issuer"].asString() == "https://a/");
+  CHECK(p["user_map"].asString() == "encode");
+  CHECK(p["scope"].asString() == "read %o/a/#\nwrite %o/b");
+  CHECK(p["algorithms"].asString() == "RS256,ES256");
+  const auto list = env.ctl({"--json", "idp", "list", "--org", "org_test"});
+  CHECK(parse_json(list.out)["providers"].size() == 1);
+  REQUIRE(env.ctl({"idp", "remove", "--org", "org_test", "auth0"}).exit_code == 0);
+  CHECK(env.last_audit("org_test").at("event") == "idp_remove");
+  CHECK(env.ctl({"idp", "show", "--org", "org_test", "auth0"}).exit_code == 1);
+  CHECK(env.ctl({"idp", "list", "--org", "org_nope"}).exit_code == 1);
 }
