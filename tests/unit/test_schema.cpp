@@ -275,7 +275,7 @@ TEST_CASE("a malformed numeric org field is treated as absent", "[schema]") {
 TEST_CASE("org_numeric_fields lists exactly the numeric org fields", "[schema]") {
   const std::vector<std::string_view> expected = {
       "default_ttl",         "max_ttl", "pub_rate", "pub_burst", "max_connections", "user_pub_rate",
-      "user_max_connections", "max_tokens_per_user"};
+      "user_max_connections", "max_tokens_per_user", "exchange_rate", "exchange_user_rate"};
   CHECK(org_numeric_fields() == expected);
   for (auto name : org_numeric_fields()) {
     CAPTURE(name);
@@ -283,7 +283,8 @@ TEST_CASE("org_numeric_fields lists exactly the numeric org fields", "[schema]")
     const int set = o.default_ttl.has_value() + o.max_ttl.has_value() + o.pub_rate.has_value() +
                     o.pub_burst.has_value() + o.max_connections.has_value() +
                     o.user_pub_rate.has_value() + o.user_max_connections.has_value() +
-                    o.max_tokens_per_user.has_value();
+                    o.max_tokens_per_user.has_value() + o.exchange_rate.has_value() +
+                    o.exchange_user_rate.has_value();
     CHECK(set == 1);
   }
 }
