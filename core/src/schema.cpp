@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "shortcred/ids.hpp"
+#include "shortcred/presence.hpp"
 #include "shortcred/secrets.hpp"
 
 namespace shortcred {
@@ -111,6 +112,8 @@ std::string_view kind_word(Revocation::Kind k) noexcept {
       return "user";
     case Revocation::Kind::org:
       return "org";
+    case Revocation::Kind::client:
+      return "client";
   }
   return "token";
 }
@@ -155,6 +158,15 @@ std::string format_revocation(const Revocation& r) {
 // strict: exactly one space between words, the right word count for the kind,
 // and every id valid. A message we do not understand is ignored by callers.
 std::optional<Revocation> parse_revocation(std::string_view msg) {
+  if (msg.starts_with("client ")) {
+    const std::string_view rest = msg.substr(7);
+    const auto sp = rest.find(' ');
+    if (sp == std::string_view::npos) return std::nullopt;
+    Revocation r{Revocation::Kind::client, std::string(rest.substr(0, sp)),
+                 std::string(rest.substr(sp + 1))};
+    if (validate_org_id(r.org) != Errc::ok || !valid_kick_client_id(r.subject)) return std::nullopt;
+    return r;
+  }
   const auto words = split_words(msg);
   Revocation r;
   if (words[0] == "org" && words.size() == 2) {
@@ -234,6 +246,8 @@ OrgRecord org_from_fields(const Fields& f) {
       o.name = value;
     } else if (name == "created_at") {
       o.created_at = value;
+    } else if (name == "pub_rate_scope") {
+      o.pub_rate_global = value == "global";
     } else if (name == "disabled") {
       // Unlike a numeric typo, an unreadable `disabled` fails closed: the
       // operator meant to say something about access, and "enabled" is the

@@ -37,16 +37,24 @@ int deny(std::uint64_t& counter, const Session& s) {
 }
 
 // Per-user then per-org bucket; a token is taken from both only when both
-// have one, so a refused publish costs the other bucket nothing.
+// have one, so a refused publish costs the other bucket nothing. With
+// pub_rate_scope global the org's token comes from the slice this broker
+// leased (quota_lease.hpp): an integer in memory, never Redis.
 bool within_rate(Plugin& p, Session& s) {
   const std::int64_t now = mono_ns();
   TokenBucket& u = s.user_state->bucket;
-  TokenBucket& o = s.org_state->bucket;
-  const bool ok = (u.unlimited() || u.seconds_until(now) <= 0) &&
-                  (o.unlimited() || o.seconds_until(now) <= 0);
+  OrgState& os = *s.org_state;
+  TokenBucket& o = os.bucket;
+  const bool global = os.pub_rate_global && os.pub_rate > 0;
+  const bool org_ok = global ? os.leased > 0 : (o.unlimited() || o.seconds_until(now) <= 0);
+  const bool ok = (u.unlimited() || u.seconds_until(now) <= 0) && org_ok;
   if (ok) {
     if (!u.unlimited()) u.try_take(now);
-    if (!o.unlimited()) o.try_take(now);
+    if (global) {
+      --os.leased;
+    } else if (!o.unlimited()) {
+      o.try_take(now);
+    }
     return true;
   }
   ++p.counters.rate_limited;

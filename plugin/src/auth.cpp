@@ -24,6 +24,7 @@
 #include "auth_steps.hpp"
 #include "shortcred/client_owner.hpp"
 #include "shortcred/ids.hpp"
+#include "shortcred/presence.hpp"
 #include "shortcred/secrets.hpp"
 
 namespace shortcred::plugin {
@@ -101,6 +102,7 @@ int swap_credential(Plugin& p, Session& s, const Claim& c, const CredentialRecor
   compile_policy(p, s);
   s.org_state->apply(org, p.defaults, mono_ns());
   note_expiry(p, s.expires_at_ms);
+  presence_join(p, s);  // the record names the new token
   ++p.counters.auth_ok;
   SC_LOG(MOSQ_LOG_INFO,
          "shortcred: client '%s' re-authenticated: token %s replaces %s (org %s), expires in "
@@ -393,9 +395,14 @@ int lookup_outcome(Plugin& p, Claim& c, const CredStore::Lookup& l) {
 }
 
 // Connection caps, then the new session. A same-user takeover of this
-// client id drops the old session right after: it must not count.
+// client id drops the old session right after: it must not count. With
+// presence, the caps count this broker's sessions (exact, from memory) plus
+// the live ones of other brokers as the CONNECT round trip read them: a
+// CONNECT on another broker admitted but not yet written (its background
+// thread writes within milliseconds) is missed, so concurrent CONNECTs on
+// different brokers may overshoot a cap by one per broker.
 int admit(Plugin& p, Claim& c, const CredentialRecord& rec, const OrgRecord& org,
-          std::vector<Rule> scope_rules, std::int64_t now) {
+          std::vector<Rule> scope_rules, std::int64_t now, const CredStore::Presence& elsewhere) {
   // One tenant must not take over (and so kick) another tenant's session.
   // Decided here, after the credential, so that a wrong credential cannot
   // learn which client ids are in use (this refusal is "client identifier
@@ -411,9 +418,10 @@ int admit(Plugin& p, Claim& c, const CredentialRecord& rec, const OrgRecord& org
   p.sessions.erase(c.client);
   OrgState& os = p.sessions.org_state(c.org);
   os.apply(org, p.defaults, mono_ns());
-  const std::size_t org_live = os.sessions.size() - (replaces ? 1 : 0);
-  std::size_t user_live = 0;
-  if (auto u = os.users.find(c.user); u != os.users.end()) user_live = u->second.live;
+  const std::size_t org_live = os.sessions.size() - (replaces ? 1 : 0) +
+                               static_cast<std::size_t>(elsewhere.org_elsewhere);
+  std::size_t user_live = static_cast<std::size_t>(elsewhere.user_elsewhere);
+  if (auto u = os.users.find(c.user); u != os.users.end()) user_live += u->second.live;
   if (replaces) --user_live;
   const bool org_full =
       os.max_connections > 0 && org_live >= static_cast<std::size_t>(os.max_connections);
@@ -437,10 +445,13 @@ int admit(Plugin& p, Claim& c, const CredentialRecord& rec, const OrgRecord& org
   s->expires_at_ms = rec.expires_at_ms;
   s->has_scope = !rec.scope.empty();
   s->scope_rules = std::move(scope_rules);
+  s->connected_at_ms = now;
+  s->proto = c.protocol_version;
   compile_policy(p, *s);
   Session& stored = p.sessions.insert(std::move(s));
   note_expiry(p, stored.expires_at_ms);
   record_owner(p, stored);
+  presence_join(p, stored);
   ++p.counters.auth_ok;
   SC_LOG(MOSQ_LOG_INFO,
          "shortcred: client '%s' authenticated with token %s (org %s), expires in %lld s",
@@ -503,11 +514,16 @@ int check_client_id(Plugin& p, Claim& c) {
   return kProceed;
 }
 
-CredStore::Lookup lookup_of(const Plugin& p, const Claim& c) {
+CredStore::Lookup lookup_of(Plugin& p, const Claim& c) {
   CredStore::Lookup l;
   l.org = c.org;
   l.token_id = c.token_id;
   if (p.records_owners) l.client_id = c.client_id;
+  if (presence_on(p)) {
+    l.presence.broker_id = broker_id(p);
+    l.presence.user = c.user;
+    l.presence.stale_before_ms = presence_stale_before(wall_ms(), p.opts.presence_interval_s);
+  }
   return l;
 }
 
@@ -532,7 +548,7 @@ int finish(Plugin& p, Claim& c, const CredStore::Lookup& l) {
     }
     return swap_credential(p, *s, c, rec, std::move(scope_rules), org, now);
   }
-  return admit(p, c, rec, org, std::move(scope_rules), now);
+  return admit(p, c, rec, org, std::move(scope_rules), now, l.presence);
 }
 
 void record_owner(Plugin& p, Session& s) {

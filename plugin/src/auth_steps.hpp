@@ -31,7 +31,7 @@ int check_client_id(Plugin& p, Claim& c);
 int finish(Plugin& p, Claim& c, const CredStore::Lookup& l);
 // What to look up for `c`: its credential, its org and (where owners are
 // recorded) its client id's owner.
-CredStore::Lookup lookup_of(const Plugin& p, const Claim& c);
+CredStore::Lookup lookup_of(Plugin& p, const Claim& c);
 // Feeds the outcome of a looked-up attempt to the failed-auth throttle; returns `rc`.
 int note_outcome(Plugin& p, const Claim& c, int rc);
 

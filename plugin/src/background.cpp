@@ -1,6 +1,8 @@
 #include "background.hpp"
 
 #include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -20,6 +22,12 @@ constexpr auto kProbeTimeout = std::chrono::milliseconds(300);
 // breaker would stay "up" and revocations published meanwhile would be
 // missed. No answer within kIoTimeout counts as a lost connection.
 constexpr auto kQuietPing = std::chrono::seconds(2);
+
+std::int64_t wall_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 // Parses every complete reply in the subscriber's reader into `e`, counting
 // them in `heard` (a PING's answer included); false if the connection failed.
@@ -53,10 +61,72 @@ bool send_ping(redis::Connection& sub) {
 
 }  // namespace
 
-Background::Background(RedisEndpoint ep, std::string prefix)
-    : ep_(std::move(ep)), prefix_(std::move(prefix)) {}
+Background::Background(RedisEndpoint ep, std::string prefix, int presence_interval_s)
+    : ep_(std::move(ep)),
+      prefix_(std::move(prefix)),
+      leaser_(ep_, prefix_),
+      nudge_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (presence_interval_s > 0) {
+    presence_ = std::make_unique<PresenceWriter>(ep_, prefix_, presence_interval_s);
+  }
+}
 
-Background::~Background() { stop(); }
+Background::~Background() {
+  stop();
+  if (nudge_fd_ >= 0) ::close(nudge_fd_);
+}
+
+void Background::nudge() {
+  if (nudge_fd_ < 0) return;
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(nudge_fd_, &one, sizeof one);
+}
+
+void Background::set_broker_id(const std::string& id) {
+  if (presence_) presence_->set_broker_id(id);
+  leaser_.set_broker_id(id);
+}
+
+void Background::post_join(std::string org, std::string user, std::string client_id,
+                           std::string json) {
+  if (!presence_) return;
+  presence_->joined(std::move(org), std::move(user), std::move(client_id), std::move(json));
+  nudge();
+}
+
+void Background::post_leave(std::string org, std::string user, std::string client_id) {
+  if (!presence_) return;
+  presence_->left(std::move(org), std::move(user), std::move(client_id));
+  nudge();
+}
+
+void Background::post_lease(LeaseRequest r) {
+  leaser_.post(std::move(r));
+  nudge();
+}
+
+int Background::wait(int fd, short& revents) {
+  pollfd p[2] = {{fd, POLLIN, 0}, {nudge_fd_, POLLIN, 0}};
+  const int n = ::poll(p, nudge_fd_ >= 0 ? 2 : 1, static_cast<int>(kPoll.count()));
+  if (n > 0 && nudge_fd_ >= 0 && (p[1].revents & POLLIN) != 0) {
+    std::uint64_t v = 0;
+    [[maybe_unused]] const ssize_t r = ::read(nudge_fd_, &v, sizeof v);
+  }
+  revents = n > 0 ? p[0].revents : 0;
+  return revents;
+}
+
+void Background::presence_and_leases() {
+  BackgroundEvents e;
+  std::string presence_error, lease_error;
+  if (presence_) presence_->run_due(wall_now_ms(), e.presence, presence_error);
+  leaser_.run_due(e.leases, e.lease, lease_error);
+  for (std::string* text : {&presence_error, &lease_error}) {
+    if (!text->empty()) e.logs.emplace_back(1, "shortcred: " + *text);
+  }
+  e.redis_errors += e.presence.errors + e.lease.errors;
+  if (!e.empty()) push(std::move(e));
+}
 
 void Background::start() {
   stop_ = false;
@@ -106,6 +176,14 @@ void Background::push(BackgroundEvents&& e) {
   for (auto& o : e.orgs) out_.orgs.push_back(std::move(o));
   for (auto& o : e.missing_orgs) out_.missing_orgs.push_back(std::move(o));
   for (auto& l : e.logs) out_.logs.push_back(std::move(l));
+  for (auto& g : e.leases) out_.leases.push_back(std::move(g));
+  out_.presence.writes += e.presence.writes;
+  out_.presence.errors += e.presence.errors;
+  out_.presence.trimmed += e.presence.trimmed;
+  out_.lease.requests += e.lease.requests;
+  out_.lease.granted += e.lease.granted;
+  out_.lease.errors += e.lease.errors;
+  out_.lease.script_loads += e.lease.script_loads;
   out_.redis_errors += e.redis_errors;
   out_.redis_up_again = out_.redis_up_again || e.redis_up_again;
   if (e.redis_reachable) out_.redis_reachable = e.redis_reachable;  // the latest wins
@@ -181,6 +259,12 @@ void Background::run() {
     std::size_t heard = 0;
     bool failed = !drain(sub, channel, e, heard);
     if (!failed && e.revocations.empty() && e.logs.empty()) {
+std::int64_t wall_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
       pollfd p{sub.raw()->fd, POLLIN, 0};
       const int n = ::poll(&p, 1, static_cast<int>(kPoll.count()));
       if (n > 0) {
@@ -218,6 +302,7 @@ void Background::run() {
       owners.swap(owners_);
     }
     if (!owners.empty()) write_owners(std::move(owners));
+    presence_and_leases();
 
     probe_if_due();
 

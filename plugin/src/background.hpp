@@ -6,6 +6,10 @@
 // - Every revalidate_interval_s, checks the live sessions the broker thread
 //   posted (pipelined EXISTS, in chunks) and re-reads their orgs' hashes.
 //
+// - Presence (presence.hpp) and global publish leases (quota_lease.hpp):
+//   what the broker thread posts is written at once (a post nudges the
+//   poll through an eventfd), heartbeats every presence_interval_s.
+//
 // It never touches sessions or the Mosquitto API: results go into a
 // mutex-protected mailbox that the broker thread empties at MOSQ_EVT_TICK.
 #pragma once
@@ -14,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -21,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include "presence.hpp"
+#include "quota_lease.hpp"
 #include "shortcred/redis/client.hpp"
 #include "shortcred/redis_url.hpp"
 #include "shortcred/schema.hpp"
@@ -39,6 +46,9 @@ struct BackgroundEvents {
   std::vector<std::pair<std::string, OrgRecord>> orgs;  // refreshed org hashes
   std::vector<std::string> missing_orgs;                // org hash gone (deleted)
   std::vector<std::pair<int, std::string>> logs;        // (0 info | 1 warning, text)
+  std::vector<LeaseGrant> leases;                       // answers to lease requests
+  PresenceStats presence;
+  LeaseStats lease;
   std::uint64_t redis_errors = 0;
   bool redis_up_again = false;  // a connection succeeded after a failure
   // The outcome of the thread's latest Redis exchange (subscribing, losing
@@ -48,7 +58,9 @@ struct BackgroundEvents {
 
   bool empty() const {
     return revocations.empty() && missing.empty() && orgs.empty() && missing_orgs.empty() &&
-           logs.empty() && redis_errors == 0 && !redis_up_again && !redis_reachable;
+           logs.empty() && leases.empty() && presence.writes == 0 && presence.errors == 0 &&
+           presence.trimmed == 0 && lease.requests == 0 && redis_errors == 0 && !redis_up_again &&
+           !redis_reachable;
   }
 };
 
@@ -56,7 +68,8 @@ class Background {
  public:
   static constexpr std::size_t kExistsChunk = 512;
 
-  Background(RedisEndpoint ep, std::string prefix);
+  // presence_interval_s 0: no presence writes.
+  Background(RedisEndpoint ep, std::string prefix, int presence_interval_s);
   ~Background();
   Background(const Background&) = delete;
   Background& operator=(const Background&) = delete;
@@ -78,6 +91,14 @@ class Background {
   // Broker thread: takes everything ready (a swap under a short lock).
   BackgroundEvents take();
 
+  // Broker thread: this broker's id, once known (before the first join).
+  void set_broker_id(const std::string& id);
+  // Broker thread: presence (no-ops when presence is off) and leases; each
+  // nudges the thread so it writes at once.
+  void post_join(std::string org, std::string user, std::string client_id, std::string json);
+  void post_leave(std::string org, std::string user, std::string client_id);
+  void post_lease(LeaseRequest r);
+
  private:
   // The revocation subscriber's reconnection state.
   struct Reconnect {
@@ -97,6 +118,11 @@ class Background {
   };
   void write_owners(std::vector<OwnerWrite> writes);
   void probe_if_due();
+  void nudge();
+  // Waits for the subscriber's socket or a nudge, at most kPoll; returns
+  // the socket's revents (0: nothing to read).
+  int wait(int fd, short& revents);
+  void presence_and_leases();
 
   RedisEndpoint ep_;
   std::string prefix_;
@@ -112,6 +138,10 @@ class Background {
   std::string probe_key_;  // "" = none asked for
   std::chrono::steady_clock::time_point next_probe_{};
   std::vector<OwnerWrite> owners_;  // pending owner records
+
+  std::unique_ptr<PresenceWriter> presence_;  // null when presence is off
+  QuotaLeaser leaser_;
+  int nudge_fd_ = -1;  // eventfd
 };
 
 }  // namespace shortcred::plugin

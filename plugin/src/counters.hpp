@@ -38,6 +38,14 @@ namespace shortcred::plugin {
   X(kicked_revoked, "kicked/revoked")                      \
   X(kicked_org_disabled, "kicked/org_disabled")            \
   X(kicked_org_missing, "kicked/org_missing")              \
+  X(kicked_client, "kicked/client")                        \
+  X(presence_writes, "presence/writes")                    \
+  X(presence_errors, "presence/errors")                    \
+  X(presence_trimmed, "presence/trimmed")                  \
+  X(lease_requests, "lease/requests")                      \
+  X(lease_granted, "lease/granted")                        \
+  X(lease_errors, "lease/errors")                          \
+  X(lease_script_loads, "lease/script_loads")              \
   X(redis_errors, "redis/errors")
 
 struct Counters {

@@ -73,7 +73,7 @@ void complete(Plugin& p, Claim& c, const LookupResult& r) {
   } else {
     // Not waiting any more (gone while we looked it up), or its connect
     // failed inside the broker: the session would never see a DISCONNECT.
-    p.sessions.erase(c.client);
+    if (std::unique_ptr<Session> s = p.sessions.detach(c.client)) presence_leave(p, *s);
     --p.counters.auth_ok;
     ++p.counters.auth_abandoned;
     Session* again = holder_client != nullptr ? p.sessions.find(holder_client) : nullptr;

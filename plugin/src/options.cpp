@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "shortcred/presence.hpp"
 #include "shortcred/schema.hpp"
 
 namespace shortcred::plugin {
@@ -157,6 +158,14 @@ const OptionSpec kOptions[] = {
      .expected = "an integer from 0 to 1000 (orgs with per-org metric series of their own; the "
                  "rest are summed as org=\"other\")",
      .hi = 1000, .int_field = &Options::metrics_top_orgs},
+    {.name = "broker_id", .expected = "1-64 characters of [A-Za-z0-9._:-]",
+     .parse = [](const std::string& v, Options& o) {
+       o.broker_id = v;
+       return validate_broker_id(v) == Errc::ok;
+     }},
+    {.name = "presence_interval_s",
+     .expected = "an integer from 0 to 3600 (seconds between presence heartbeats; 0 = off)",
+     .hi = 3600, .int_field = &Options::presence_interval_s},
     {.name = "sys_interval", .expected = "an integer from 0 to 86400 (seconds; 0 = off)",
      .hi = 86400, .int_field = &Options::sys_interval_s},
 };

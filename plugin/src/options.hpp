@@ -40,6 +40,8 @@ struct Options {
   std::string metrics_host;
   int metrics_port = 0;
   int metrics_top_orgs = 20;           // orgs with series of their own; the rest are org="other"
+  std::string broker_id;               // empty: hostname:<first listener port> (presence.hpp)
+  int presence_interval_s = 10;        // sessions hash heartbeat; 0 = presence (and caps across brokers) off
 };
 
 // One `plugin_opt_<name> <value>` pair as Mosquitto hands it over.

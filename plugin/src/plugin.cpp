@@ -162,7 +162,8 @@ int init(mosquitto_plugin_id_t* pid, void** userdata, mosquitto_opt* options, in
       !(prefix.find("%o") != std::string::npos && prefix.find("%u") != std::string::npos);
   const auto timeout = std::chrono::milliseconds(p->opts.redis_timeout_ms);
   p->store = std::make_unique<CredStore>(p->opts.redis, timeout, p->opts.key_prefix);
-  p->background = std::make_unique<Background>(p->opts.redis, p->opts.key_prefix);
+  p->background = std::make_unique<Background>(p->opts.redis, p->opts.key_prefix,
+                                               p->opts.presence_interval_s);
   p->background->start();
   if (p->compat.v2_1() && p->opts.delayed_auth) {
     if (!p->wake.install()) {

@@ -22,6 +22,7 @@ void OrgState::apply(const OrgRecord& r, const LimitDefaults& d, std::int64_t no
   max_connections = r.max_connections.value_or(d.max_connections);
   user_pub_rate = r.user_pub_rate.value_or(0);
   user_max_connections = r.user_max_connections.value_or(0);
+  pub_rate_global = r.pub_rate_global;
   if (bucket.rate() != static_cast<double>(pub_rate) ||
       bucket.burst() != static_cast<double>(pub_burst)) {
     bucket.reconfigure(static_cast<double>(pub_rate), static_cast<double>(pub_burst), now_ns);

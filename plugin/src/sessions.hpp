@@ -57,6 +57,11 @@ struct OrgState {
   std::int64_t pub_rate = 0, pub_burst = 0, max_connections = 0;
   std::int64_t user_pub_rate = 0, user_max_connections = 0;
   TokenBucket bucket;
+  // pub_rate_scope global (quota_lease.hpp): the slice leased from the org's
+  // Redis bucket, spent by the publish path instead of `bucket`.
+  bool pub_rate_global = false;
+  std::int64_t leased = 0;
+  bool lease_pending = false;  // a request is with the background thread
   std::int64_t last_rate_log_ns = 0;  // 0: never logged
   std::int64_t idle_since_ns = 0;     // monotonic; 0 while it has (or never had) sessions
   std::unordered_set<Session*> sessions;
@@ -87,6 +92,9 @@ struct Session {
   bool ext_auth = false;
   // When its client id's owner record was last written (wall ms).
   std::int64_t owner_written_ms = 0;
+  // For its presence record (shortcred/presence.hpp).
+  std::int64_t connected_at_ms = 0;
+  int proto = 0;
 };
 
 class SessionTable {

@@ -37,7 +37,7 @@
 
 namespace shortcred::plugin {
 
-enum class KickReason { expired, revoked, org_disabled, org_missing };
+enum class KickReason { expired, revoked, org_disabled, org_missing, client_kicked };
 
 struct PendingKick {
   const void* client;
@@ -130,6 +130,10 @@ struct Plugin {
   std::int64_t next_sys_ms = 0;
   std::int64_t next_sweep_ms = 0;
   bool logged_redis_down = false;
+  // Presence (presence_hooks.cpp): this broker's id, resolved once the
+  // listeners are up; when global publish leases were last looked at.
+  std::string broker_id;
+  std::int64_t next_lease_scan_ns = 0;
 };
 
 // printf-style logging through Mosquitto (broker thread only).
@@ -177,5 +181,17 @@ void record_owner(Plugin& p, Session& s);
 void compile_policy(Plugin& p, Session& s);
 // Earliest expiry of the live sessions (for the tick's cheap "anything due?").
 void note_expiry(Plugin& p, std::int64_t expires_at_ms);
+
+// Presence and global publish leases (presence_hooks.cpp).
+const std::string& broker_id(Plugin& p);
+bool presence_on(const Plugin& p);
+// A session of ours is live (joined, or its credential changed in place).
+void presence_join(Plugin& p, const Session& s);
+// A session left: removed from the org's sessions hash unless another live
+// session of this broker holds its client id (a takeover).
+void presence_leave(Plugin& p, const Session& s);
+// At the tick: asks for a slice for each global-rate org running low.
+void request_leases(Plugin& p);
+void apply_leases(Plugin& p, const std::vector<LeaseGrant>& grants);
 
 }  // namespace shortcred::plugin

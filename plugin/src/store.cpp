@@ -1,6 +1,9 @@
 #include "store.hpp"
 
+#include <algorithm>
+
 #include "shortcred/client_owner.hpp"
+#include "shortcred/presence.hpp"
 
 namespace shortcred::plugin {
 namespace {
@@ -26,6 +29,46 @@ void judge(CredStore::Lookup& l, const redis::Reply& rc, const redis::Reply& ro)
   }
 }
 
+bool append_presence(redis::Client& c, const std::string& prefix, const CredStore::Lookup& l) {
+  const CredStore::Presence& p = l.presence;
+  const std::string cutoff = std::to_string(p.stale_before_ms);
+  return c.append({"MULTI"}) && c.append({"ZCOUNT", session_seen_key(prefix, l.org), cutoff, "+inf"}) &&
+         c.append({"ZCOUNT", broker_seen_key(prefix, l.org, p.broker_id), cutoff, "+inf"}) &&
+         c.append({"ZRANGEBYSCORE", user_seen_key(prefix, l.org, p.user), cutoff, "+inf"}) &&
+         c.append({"EXEC"});
+}
+
+// The replies of append_presence: false on I/O failure; an EXEC that did
+// not answer three results makes the lookup "could not ask".
+bool read_presence(redis::Client& c, CredStore::Lookup& l) {
+  redis::Reply exec;
+  for (int i = 0; i < 5; ++i) {
+    exec = c.read_reply();
+    if (!exec) return false;
+  }
+  if (l.status != CredStore::Status::ok) return true;
+  if (exec->type != REDIS_REPLY_ARRAY || exec->elements != 3 ||
+      exec->element[0]->type != REDIS_REPLY_INTEGER || exec->element[1]->type != REDIS_REPLY_INTEGER ||
+      exec->element[2]->type != REDIS_REPLY_ARRAY) {
+    const bool wrong = exec->type == REDIS_REPLY_ARRAY && exec->elements == 3 &&
+                       (exec->element[0]->type == REDIS_REPLY_ERROR ||
+                        exec->element[1]->type == REDIS_REPLY_ERROR ||
+                        exec->element[2]->type == REDIS_REPLY_ERROR);
+    l.status = wrong ? CredStore::Status::wrong_type : CredStore::Status::unavailable;
+    l.error = wrong ? "a presence key is not a sorted set" : "unexpected Redis reply to the presence count";
+    return true;
+  }
+  CredStore::Presence& p = l.presence;
+  p.org_elsewhere = std::max<long long>(0, exec->element[0]->integer - exec->element[1]->integer);
+  const std::string mine = p.broker_id + "|";
+  p.user_elsewhere = 0;
+  const redisReply* members = exec->element[2];
+  for (std::size_t i = 0; i < members->elements; ++i) {
+    if (!redis::to_string(members->element[i]).starts_with(mine)) ++p.user_elsewhere;
+  }
+  return true;
+}
+
 }  // namespace
 
 void CredStore::fetch_all(std::vector<Lookup>& batch) {
@@ -49,6 +92,7 @@ bool CredStore::round_trip(std::vector<Lookup>& batch) {
     l.cred.clear();
     l.org_fields.clear();
     l.owner.reset();
+    l.presence.org_elsewhere = l.presence.user_elsewhere = 0;
     l.error.clear();
     l.shared_failure = false;
   }
@@ -60,7 +104,8 @@ bool CredStore::round_trip(std::vector<Lookup>& batch) {
   for (const Lookup& l : batch) {
     if (!conn_.append({"HGETALL", cred_key(prefix_, l.org, l.token_id)}) ||
         !conn_.append({"HGETALL", org_key(prefix_, l.org)}) ||
-        (!l.client_id.empty() && !conn_.append({"GET", client_owner_key(prefix_, l.client_id)}))) {
+        (!l.client_id.empty() && !conn_.append({"GET", client_owner_key(prefix_, l.client_id)})) ||
+        (!l.presence.broker_id.empty() && !append_presence(conn_, prefix_, l))) {
       return fail_all("cannot queue commands: " + conn_.error());
     }
   }
@@ -72,6 +117,9 @@ bool CredStore::round_trip(std::vector<Lookup>& batch) {
       return fail_all("Redis round trip failed: " + conn_.error());
     }
     judge(l, rc, ro);
+    if (!l.presence.broker_id.empty() && !read_presence(conn_, l)) {
+      return fail_all("Redis round trip failed: " + conn_.error());
+    }
     if (l.status != Status::ok || !rw) continue;
     if (rw->type == REDIS_REPLY_STRING) {
       l.owner = std::string(rw->str, rw->len);

@@ -1,6 +1,7 @@
 // The plugin's CONNECT lookups: one pipelined round trip (HGETALL cred +
-// HGETALL org per credential, GET of the client id's owner), bounded by
-// redis_timeout_ms. "Could not ask"
+// HGETALL org per credential, GET of the client id's owner, and with
+// presence the org's and the user's live sessions on other brokers),
+// bounded by redis_timeout_ms. "Could not ask"
 // (Unavailable) is never confused with "no such credential" (an empty hash),
 // nor with a key of the wrong type written by hand (WrongType): that refuses
 // this credential or org only, it is not an outage.
@@ -25,9 +26,19 @@ class CredStore {
  public:
   enum class Status { ok, unavailable, wrong_type };
 
+  // Live (non-stale) sessions on other brokers, for connection caps across
+  // brokers: one MULTI/EXEC of the org's session_seen count minus this
+  // broker's (broker_seen), and the user's members not of this broker
+  // (user_seen), so the counts are of one instant.
+  struct Presence {
+    std::string broker_id, user;        // in; broker_id empty: not asked
+    std::int64_t stale_before_ms = 0;   // in
+    std::int64_t org_elsewhere = 0, user_elsewhere = 0;  // out, on ok
+  };
   struct Lookup {
     std::string org, token_id;  // in
     std::string client_id;      // in: also read its owner (empty: do not)
+    Presence presence;          // in/out
     Status status = Status::unavailable;
     Fields cred, org_fields;  // on ok; `cred` empty: no such credential
     std::optional<std::string> owner;  // on ok: the client id's owner record, if any

@@ -29,7 +29,21 @@ void apply_background(Plugin& p, BackgroundEvents& ev, std::int64_t now) {
   }
   p.counters.redis_errors += ev.redis_errors;
   if (ev.redis_reachable) p.background_redis_down = !*ev.redis_reachable;
-  if (ev.redis_up_again) p.breaker.hint_recovered(now);
+  p.counters.presence_writes += ev.presence.writes;
+  p.counters.presence_errors += ev.presence.errors;
+  p.counters.presence_trimmed += ev.presence.trimmed;
+  p.counters.lease_requests += ev.lease.requests;
+  p.counters.lease_granted += ev.lease.granted;
+  p.counters.lease_errors += ev.lease.errors;
+  p.counters.lease_script_loads += ev.lease.script_loads;
+  if (!ev.leases.empty()) apply_leases(p, ev.leases);
+  if (ev.redis_up_again) {
+    p.breaker.hint_recovered(now);
+    // Revocations published while the subscriber was away are lost: every
+    // live session is revalidated now, from a fresh snapshot (the last one
+    // may predate sessions that connected since).
+    p.next_revalidate_ms = 0;
+  }
 
   for (const Revocation& r : ev.revocations) {
     std::vector<Session*> hit;
@@ -41,11 +55,22 @@ void apply_background(Plugin& p, BackgroundEvents& ev, std::int64_t now) {
         hit = p.sessions.by_org(r.org);
         reason = KickReason::org_disabled;
         break;
+      case Revocation::Kind::client:
+        // Only the org's own client: an id is unique per broker, and a kick
+        // naming another org's client does nothing.
+        if (Session* s = p.sessions.find_by_client_id(r.subject); s != nullptr && s->org == r.org) {
+          hit.push_back(s);
+        }
+        reason = KickReason::client_kicked;
+        break;
     }
     for (Session* s : hit) {
       if (reason == KickReason::org_disabled) {
         SC_LOG(MOSQ_LOG_NOTICE, "shortcred: org %s disabled; disconnecting '%s' (token %s)",
                s->org.c_str(), loggable(s->client_id).c_str(), s->token_id.c_str());
+      } else if (reason == KickReason::client_kicked) {
+        SC_LOG(MOSQ_LOG_NOTICE, "shortcred: client '%s' (org %s, token %s) kicked; disconnecting",
+               loggable(s->client_id).c_str(), s->org.c_str(), s->token_id.c_str());
       } else {
         SC_LOG(MOSQ_LOG_NOTICE, "shortcred: token %s (org %s) revoked; disconnecting '%s'",
                s->token_id.c_str(), s->org.c_str(), loggable(s->client_id).c_str());
@@ -84,6 +109,12 @@ void apply_background(Plugin& p, BackgroundEvents& ev, std::int64_t now) {
   }
 }
 
+// A session that goes without a DISCONNECT event.
+void drop_session(Plugin& p, const void* client) {
+  std::unique_ptr<Session> s = p.sessions.detach(client);
+  if (s) presence_leave(p, *s);
+}
+
 void find_expired(Plugin& p, std::int64_t now) {
   if (p.next_expiry_ms == 0 || now < p.next_expiry_ms) return;
   std::int64_t next = 0;
@@ -114,7 +145,7 @@ void run_kicks(Plugin& p) {
              "shortcred: cannot disconnect '%s' (token %s): Mosquitto reports no client id; "
              "dropping its session",
              loggable(s->client_id).c_str(), s->token_id.c_str());
-      p.sessions.erase(k.client);
+      drop_session(p, k.client);
       continue;
     }
     const std::string cid = id;
@@ -124,6 +155,7 @@ void run_kicks(Plugin& p) {
       case KickReason::revoked: ++p.counters.kicked_revoked; break;
       case KickReason::org_disabled: ++p.counters.kicked_org_disabled; break;
       case KickReason::org_missing: ++p.counters.kicked_org_missing; break;
+      case KickReason::client_kicked: ++p.counters.kicked_client; break;
     }
     if (with_will) {
       SC_LOG(MOSQ_LOG_NOTICE, "shortcred: token %s expired; disconnecting '%s'",
@@ -138,7 +170,7 @@ void run_kicks(Plugin& p) {
     if (rc != MOSQ_ERR_SUCCESS) {
       SC_LOG(MOSQ_LOG_WARNING, "shortcred: kicking '%s' failed (error %d); dropping its session",
              loggable(cid).c_str(), rc);
-      p.sessions.erase(k.client);
+      drop_session(p, k.client);
     }
   }
 }
@@ -158,6 +190,7 @@ void publish_counters(Plugin& p) {
   publish(base + "breaker/state", breaker_reported_open(p) ? "open" : "closed");
   publish(base + "breaker/connect", p.breaker.open() ? "open" : "closed");
   publish(base + "breaker/background", p.background_redis_down ? "open" : "closed");
+  if (!p.broker_id.empty()) publish(base + "presence/broker_id", p.broker_id);
   std::string line = format_counters(p.counters, p.sessions.size(), breaker_reported_open(p));
   if (p.opts.redis.kind == RedisEndpoint::Kind::cluster) {
     // Process-wide, so the CONNECT path's and the background thread's.
@@ -205,10 +238,12 @@ int on_tick(Plugin& p, mosquitto_evt_tick& tick) {
   // pass after its lookup.
   tick.next_ns = 0;
   const std::int64_t now = wall_ms();
+  broker_id(p);  // resolved at the first tick: the listeners are up
   BackgroundEvents ev = p.background->take();
   if (!ev.empty()) apply_background(p, ev, now);
   find_expired(p, now);
   if (!p.kicks.empty()) run_kicks(p);
+  request_leases(p);
 
   if (now >= p.next_revalidate_ms) {
     p.next_revalidate_ms = now + p.opts.revalidate_interval_s * 1000LL;
@@ -237,6 +272,7 @@ void on_client_gone(Plugin& p, const void* client) {
   p.closing = p.sessions.detach(client);
   if (!p.closing) return;
   Session& s = *p.closing;
+  presence_leave(p, s);
   // The broker may keep this client's session: its owner's TTL runs from
   // now, and a SIGHUP re-check must recognise it (offline_sessions.hpp).
   record_owner(p, s);

@@ -57,6 +57,9 @@ const std::vector<Flag> kFlags{
      "                          (default: the system trust store)"},
     {"jwks-timeout-ms", "SHORTCRED_JWKS_TIMEOUT_MS", "MS",
      "bound of one key set fetch, connect included (default 2000)"},
+    {"presence-interval", "SHORTCRED_PRESENCE_INTERVAL", "S",
+     "the brokers' plugin_opt_presence_interval_s, 1-3600 (default 10);\n"
+     "                          sessions unseen for 3 intervals are stale"},
     {"reuse-port", "SHORTCRED_REUSE_PORT", "[=on|off]",
      "share --listen with other processes that also ask for it\n"
      "                          (SO_REUSEPORT); off: a port in use stops startup",
@@ -155,6 +158,9 @@ std::string apply(ServiceConfig& c, const std::string& name, const std::string& 
     const std::optional<bool> on = parse_flag_word(v);
     if (!on) return bad(name, v, "on or off (1/0, true/false, yes/no)");
     c.reuse_port = *on;
+  } else if (name == "presence-interval") {
+    if (!parse_int(v, 1, 3600, n)) return bad(name, v, "seconds in 1-3600");
+    c.presence_interval_s = static_cast<int>(n);
   } else if (name == "read-timeout" || name == "idle-timeout") {
     if (!parse_int(v, 1, 3600, n)) return bad(name, v, "seconds in 1-3600");
     (name == "read-timeout" ? c.read_timeout_s : c.idle_timeout_s) = static_cast<int>(n);

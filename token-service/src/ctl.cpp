@@ -36,7 +36,8 @@ constexpr const char* kUsage =
     "                                         max_ttl, pub_rate, pub_burst,\n"
     "                                         max_connections, user_pub_rate,\n"
     "                                         user_max_connections, max_tokens_per_user,\n"
-    "                                         exchange_rate, exchange_user_rate\n"
+    "                                         exchange_rate, exchange_user_rate,\n"
+    "                                         pub_rate_scope broker|global\n"
     "                                         (--pub-rate = --pub_rate)\n"
     "  org disable ORG, org enable ORG        refuse or allow its credentials again\n"
     "  org delete ORG [--force]               delete it; --force revokes its credentials\n"
@@ -52,6 +53,11 @@ constexpr const char* kUsage =
     "  token show ORG TOKEN_ID                one credential, without its secret\n"
     "  token revoke ORG TOKEN_ID              revoke one credential\n"
     "  token revoke-user ORG USER             revoke all credentials of a user\n"
+    "  session list --org ORG [--user USER] [--presence-interval S]\n"
+    "                                         live connections on every broker (S: the\n"
+    "                                         brokers' presence interval, default 10)\n"
+    "  session kick ORG CLIENT_ID [--presence-interval S]\n"
+    "                                         the broker holding it disconnects it\n"
     "  audit ORG [--since T] [--limit N] [--follow]\n"
     "                                         the org's audit stream (T: RFC 3339 or\n"
     "                                         unix seconds)\n"
@@ -263,6 +269,7 @@ int run_ctl(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     if (group == "acl") return ctl::cmd_acl(ctx);
     if (group == "audit") return ctl::cmd_audit(ctx);
     if (group == "idp") return ctl::cmd_idp(ctx);
+    if (group == "session") return ctl::cmd_session(ctx);
     throw ctl::UsageError("unknown command '" + group + "'");
   } catch (const ctl::UsageError& e) {
     return ctx.usage_error(e.what());

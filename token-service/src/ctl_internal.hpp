@@ -84,5 +84,6 @@ int cmd_token(Context& ctx);
 int cmd_acl(Context& ctx);
 int cmd_audit(Context& ctx);
 int cmd_idp(Context& ctx);
+int cmd_session(Context& ctx);
 
 }  // namespace shortcred::tokens::ctl

@@ -64,7 +64,13 @@ std::pair<std::string, std::string> org_field(std::string k, const std::string& 
   std::replace(k.begin(), k.end(), '-', '_');
   bool numeric = false;
   for (auto n : org_numeric_fields()) numeric = numeric || n == k;
-  if (!numeric && k != "name" && k != "disabled") throw UsageError("unknown org field --" + k);
+  if (!numeric && k != "name" && k != "disabled" && k != "pub_rate_scope") {
+    throw UsageError("unknown org field --" + k);
+  }
+  if (k == "pub_rate_scope" && v != "broker" && v != "global") {
+    throw UsageError("--pub_rate_scope must be broker (each broker on its own) or global (one "
+                     "budget over all brokers), got '" + v + "'");
+  }
   if (k == "disabled") {
     // Stored as 1 or 0 whatever the spelling, so every reader agrees.
     const std::optional<bool> d = parse_flag_word(v);

@@ -68,6 +68,9 @@ std::string Metrics::render(bool redis_up) const {
        "shortcred_jwks_fetches_total{result=\"ok\"} " + std::to_string(jwks_fetch_ok_.load()) +
        "\nshortcred_jwks_fetches_total{result=\"error\"} " +
        std::to_string(jwks_fetch_error_.load()) + "\n";
+  counter("shortcred_sessions_kicked_total",
+          "Client kicks published by this process (DELETE /v2/sessions/<client id>).",
+          kicked_.load());
   o += "# HELP shortcred_build_info The running build.\n# TYPE shortcred_build_info gauge\n"
        "shortcred_build_info{version=\"" SHORTCRED_VERSION "\"} 1\n";
   // The breaker's view: 0 while it is open (a connect or command failed and

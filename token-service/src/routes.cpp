@@ -10,6 +10,7 @@
 #include "shortcred/tokens/api_keys.hpp"
 #include "shortcred/tokens/json_body.hpp"
 #include "shortcred/tokens/request_body.hpp"
+#include "shortcred/tokens/sessions.hpp"
 #include "shortcred/tokens/validation.hpp"
 
 namespace shortcred::tokens {
@@ -267,6 +268,41 @@ void revoke_user_route(HttpService::Impl& svc, redis::Client& conn, const ApiKey
   send_json(res, 200, v);
 }
 
+// `GET /v2/sessions[?user_id=]`: the org's live connections on every broker.
+void sessions_list(HttpService::Impl& svc, redis::Client& conn, const ApiKeyInfo& key,
+                   const httplib::Request& req, httplib::Response& res) {
+  std::optional<std::string> user;
+  for (const auto& [name, value] : req.params) {
+    if (name != "user_id") {
+      return send_error(res, 400, "unknown_field", "unknown query parameter; expected user_id");
+    }
+    if (req.params.count(name) > 1) {
+      return respond_status(svc, res, Status::invalid("user_id given more than once"));
+    }
+    if (Status s = validate_user_field("user_id", value); !s.ok()) return respond_status(svc, res, s);
+    user = value;
+  }
+  std::vector<SessionInfo> sessions;
+  if (Status s = list_sessions(conn, svc.store.prefix, key.org, user, svc.cfg.presence_interval_s,
+                               sessions);
+      !s.ok()) {
+    return respond_status(svc, res, s);
+  }
+  send_json(res, 200, sessions_json(sessions));
+}
+
+// `DELETE /v2/sessions/<client id>`: the broker holding it disconnects it.
+void session_kick(HttpService::Impl& svc, redis::Client& conn, const ApiKeyInfo& key,
+                  const std::string& client_id, httplib::Response& res) {
+  if (Status s = kick_session(conn, svc.store.prefix, key.org, client_id,
+                              svc.cfg.presence_interval_s);
+      !s.ok()) {
+    return respond_status(svc, res, s);
+  }
+  svc.metrics.add_kicked();
+  res.status = 204;
+}
+
 void readyz(HttpService::Impl& svc, httplib::Response& res) {
   std::string err;
   auto lease = svc.pool.acquire(err);
@@ -404,6 +440,13 @@ RouteMatch match_route(const std::string& method, const std::string& path) {
     } else if (n == 4 && !parts[2].empty() && parts[3] == "refresh") {
       set(RouteId::refresh, "/v2/tokens/{id}/refresh", "POST", std::string(parts[2]));
     }
+  } else if (n == 2 && parts[0] == "v2" && parts[1] == "sessions") {
+    set(RouteId::sessions_list, "/v2/sessions", "GET");
+  } else if (n >= 3 && parts[0] == "v2" && parts[1] == "sessions") {
+    // A client id may hold '/' (client_id_prefix %o/%u/): it is the whole rest.
+    constexpr std::string_view kBase = "/v2/sessions/";
+    const std::string rest = path.substr(kBase.size());
+    if (!rest.empty()) set(RouteId::session_kick, "/v2/sessions/{client_id}", "DELETE", rest);
   } else if (n == 4 && parts[0] == "v2" && parts[1] == "users" && !parts[2].empty() &&
              parts[3] == "tokens") {
     set(RouteId::revoke_user, "/v2/users/{user}/tokens", "DELETE", std::string(parts[2]));
@@ -459,6 +502,10 @@ void handle_route(HttpService::Impl& svc, const RouteMatch& route, const httplib
       return revoke(svc, conn, key, route.param, req, res);
     case RouteId::revoke_user:
       return revoke_user_route(svc, conn, key, route.param, req, res);
+    case RouteId::sessions_list:
+      return sessions_list(svc, conn, key, req, res);
+    case RouteId::session_kick:
+      return session_kick(svc, conn, key, route.param, res);
     default:
       return send_error(res, 404, "not_found", "no such route");
   }

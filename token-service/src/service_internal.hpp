@@ -24,12 +24,25 @@ namespace shortcred::tokens {
 
 inline constexpr std::size_t kMaxBodyBytes = 16 * 1024;
 
-enum class RouteId { create, exchange, refresh, list, revoke, revoke_user, healthz, readyz, metrics, none };
+enum class RouteId {
+  create,
+  exchange,
+  refresh,
+  list,
+  revoke,
+  revoke_user,
+  sessions_list,
+  session_kick,
+  healthz,
+  readyz,
+  metrics,
+  none
+};
 
 struct RouteMatch {
   RouteId id = RouteId::none;
   const char* name = "unmatched";  // route template, for logs and metrics
-  std::string param;               // token id or user id from the path
+  std::string param;               // token id, user id or client id from the path
   const char* allow = "";          // methods the path accepts, for 405 / Allow
   bool method_ok = false;
 };

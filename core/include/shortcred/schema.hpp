@@ -31,12 +31,14 @@ std::string revoked_channel(std::string_view prefix);  // `<prefix>revoked`
 
 // Messages on the revocation channel.
 struct Revocation {
-  enum class Kind : std::uint8_t { token, user, org } kind = Kind::token;
+  enum class Kind : std::uint8_t { token, user, org, client } kind = Kind::token;
   std::string org;
-  std::string subject;  // token id, user id, or empty for org
+  std::string subject;  // token id, user id, client id, or empty for org
 };
 std::string format_revocation(const Revocation& r);
-// Strict: `token <org> <id>`, `user <org> <user>`, `org <org>`, ids validated.
+// Strict: `token <org> <id>`, `user <org> <user>`, `org <org>`,
+// `client <org> <client id>` (the client id is the rest of the message: it
+// may hold spaces), ids validated.
 std::optional<Revocation> parse_revocation(std::string_view msg);
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
@@ -68,6 +70,9 @@ struct OrgRecord {
       user_pub_rate, user_max_connections, max_tokens_per_user,
       // POST /v2/tokens/exchange per second: the org's and each user claim value's.
       exchange_rate, exchange_user_rate;
+  // `pub_rate_scope global`: pub_rate is the org's total over all brokers
+  // (leased from Redis); `broker` (default, and any other value) is per broker.
+  bool pub_rate_global = false;
 };
 // Live credentials one user may hold when the org hash sets no
 // max_tokens_per_user (0 there = no cap). Bounds what one user's index costs

@@ -33,6 +33,7 @@ struct ServiceConfig {
                                // this, from its first byte (connection_watchdog.hpp)
   int idle_timeout_s = 5;      // keep-alive connections idle longer are closed
   bool reuse_port = false;     // SO_REUSEPORT: share the port on purpose
+  int presence_interval_s = 10;  // the brokers' presence heartbeat (sessions.hpp)
   int max_conns_per_ip = 32;   // connections one client address may hold (queued or served)
   // --metrics-listen: /metrics on its own listener (plain HTTP) instead of
   // on the API port; port -1 = off.

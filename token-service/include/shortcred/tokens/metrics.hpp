@@ -38,6 +38,7 @@ class Metrics {
   void add_last_used_write() { last_used_writes_ += 1; }
   void add_exchange(ExchangeOutcome o) { exchanges_[static_cast<std::size_t>(o)] += 1; }
   void add_jwks_fetch(bool ok) { (ok ? jwks_fetch_ok_ : jwks_fetch_error_) += 1; }
+  void add_kicked() { kicked_ += 1; }
 
   // The whole exposition; `redis_up` is the pool's view (RedisPool::up()).
   std::string render(bool redis_up) const;
@@ -52,7 +53,7 @@ class Metrics {
   std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;
   std::map<std::string, Histogram> latency_;
   std::atomic<std::int64_t> issued_{0}, revoked_{0}, redis_errors_{0}, rate_limited_{0},
-      last_used_writes_{0}, jwks_fetch_ok_{0}, jwks_fetch_error_{0};
+      last_used_writes_{0}, jwks_fetch_ok_{0}, jwks_fetch_error_{0}, kicked_{0};
   std::array<std::atomic<std::int64_t>, kExchangeOutcomes> exchanges_{};
 };
 
