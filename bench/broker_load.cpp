@@ -25,6 +25,12 @@
 // connect is the password hash, the same for any user).
 // Memory: RSS of broker (d) minus broker (a) with N idle connections each
 // (raw sockets, hand-written MQTT 3.1.1 CONNECT), divided by N.
+// --many-brokers (DESIGN part 2) adds two shortcred brokers to every part:
+//   (e) presence off (plugin_opt_presence_interval_s 0), for connects/s with
+//       presence on (d) vs off (e);
+//   (f) its org at pub_rate_scope global with a budget it never exhausts
+//       (its own Redis), for the publish path's cost of spending leased
+//       tokens vs no limit (d).
 #include <mosquitto.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -43,6 +49,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -71,6 +78,7 @@ struct Args {
   int sessions = 10000;
   long callgrind = 0;  // publishes for the callgrind mode; 0 = off
   bool pin = false;
+  bool many_brokers = false;
   std::string plugin;
 };
 
@@ -358,6 +366,10 @@ int main(int argc, char** argv) {
       args.pin = true;
       continue;
     }
+    if (k == "--many-brokers") {
+      args.many_brokers = true;
+      continue;
+    }
     const bool has_value = i + 1 < argc;
     const std::string v = has_value ? argv[++i] : "";
     if (!has_value) args.rounds = -1;  // → usage
@@ -372,7 +384,8 @@ int main(int argc, char** argv) {
     else args.rounds = -1;
     if (args.rounds < 0) {
       std::cerr << "usage: broker_load --plugin PATH [--pin] [--seconds S] [--rounds N] [--publishers P] "
-                   "[--subscribers S] [--connects N] [--sessions N] [--callgrind PUBLISHES]\n"
+                   "[--subscribers S] [--connects N] [--sessions N] [--callgrind PUBLISHES] "
+                   "[--many-brokers]\n"
                    "  --rounds 0, --connects 0, --sessions 0 skip that part\n";
       return 2;
     }
@@ -395,6 +408,7 @@ int main(int argc, char** argv) {
   support::TempDir dir("shortcred-bench");
   support::RedisServer redis;
   auto rc = redis.connect();
+  std::unique_ptr<support::RedisServer> global_redis;  // (f)'s, with --many-brokers
 
   // (b) password_file + acl_file
   const auto pw = dir / "passwd";
@@ -417,6 +431,16 @@ int main(int argc, char** argv) {
   brokers["d-shortcred"].extra_conf = "allow_anonymous false\nplugin " + args.plugin +
                                       "\nplugin_opt_redis_url " + redis.url() +
                                       "\nplugin_opt_redis_timeout_ms 5000\n";
+  if (args.many_brokers) {
+    brokers["e-sc-nopresence"].name = "e-sc-nopresence";
+    brokers["e-sc-nopresence"].extra_conf =
+        brokers["d-shortcred"].extra_conf + "plugin_opt_presence_interval_s 0\n";
+    global_redis = std::make_unique<support::RedisServer>();
+    brokers["f-sc-global"].name = "f-sc-global";
+    brokers["f-sc-global"].extra_conf = "allow_anonymous false\nplugin " + args.plugin +
+                                        "\nplugin_opt_redis_url " + global_redis->url() +
+                                        "\nplugin_opt_redis_timeout_ms 5000\n";
+  }
   const std::vector<std::string> broker_prefix =
       args.pin ? std::vector<std::string>{"taskset", "-c", "0"} : std::vector<std::string>{};
   for (auto& [name, b] : brokers) start(b, dir, broker_prefix);
@@ -437,6 +461,13 @@ int main(int argc, char** argv) {
   brokers["b-password_file"].accounts = {{"bench", "bench-password"}};
   brokers["c-dynsec"].accounts = {{"bench", "bench-password"}};
   brokers["d-shortcred"].accounts = mint(rc, 1, "bench-tp-");
+  if (args.many_brokers) {
+    brokers["e-sc-nopresence"].accounts = mint(rc, 1, "bench-tpe-");
+    auto rg = global_redis->connect();
+    brokers["f-sc-global"].accounts = support::write_credentials(rg, kOrg, 1, "bench-tpf-");
+    rg.command({"HSET", shortcred::org_key(shortcred::kDefaultKeyPrefix, kOrg), "pub_rate",
+                "1000000000", "pub_rate_scope", "global"});
+  }
 
   // The load generator (and every thread it starts from here on) on CPU 1.
   if (args.pin) pin_self_to(1);
@@ -509,8 +540,13 @@ int main(int argc, char** argv) {
   if (args.connects > 0) {
     brokers["d-shortcred"].accounts = mint(rc, args.connects, "bench-c-");
     std::printf("\nconnects/s (%d connects on %d threads)\n", args.connects, args.connect_threads);
-    for (const char* n : {"b-password_file", "c-dynsec", "d-shortcred"}) {
-      std::printf("  %-16s %10.0f connects/s\n", n, connect_rate(brokers[n], args));
+    std::vector<std::string> names{"b-password_file", "c-dynsec", "d-shortcred"};
+    if (args.many_brokers) {
+      brokers["e-sc-nopresence"].accounts = mint(rc, args.connects, "bench-ce-");
+      names.push_back("e-sc-nopresence");
+    }
+    for (const std::string& n : names) {
+      std::printf("  %-16s %10.0f connects/s\n", n.c_str(), connect_rate(brokers[n], args));
     }
   }
 

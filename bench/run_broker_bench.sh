@@ -6,6 +6,7 @@
 #   --pin                        brokers on CPU 0, load generator on CPU 1
 #   --callgrind 20000            + broker instructions per delivery (valgrind)
 #   --connects 0 --sessions 0    skip the connect-rate and memory parts
+#   --many-brokers               + shortcred with presence off and with a global rate
 # Throughput is reported as msg/s and as broker CPU µs per delivered message,
 # median and interquartile range over the rounds.
 set -euo pipefail
