@@ -418,6 +418,9 @@ int admit(Plugin& p, Claim& c, const CredentialRecord& rec, const OrgRecord& org
   p.sessions.erase(c.client);
   OrgState& os = p.sessions.org_state(c.org);
   os.apply(org, p.defaults, mono_ns());
+  if (presence_on(p) && !elsewhere.counted) {
+    ++p.counters.presence_errors;  // caps of this broker only, this once
+  }
   const std::size_t org_live = os.sessions.size() - (replaces ? 1 : 0) +
                                static_cast<std::size_t>(elsewhere.org_elsewhere);
   std::size_t user_live = static_cast<std::size_t>(elsewhere.user_elsewhere);

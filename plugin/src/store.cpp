@@ -38,8 +38,8 @@ bool append_presence(redis::Client& c, const std::string& prefix, const CredStor
          c.append({"EXEC"});
 }
 
-// The replies of append_presence: false on I/O failure; an EXEC that did
-// not answer three results makes the lookup "could not ask".
+// The replies of append_presence: false on I/O failure. An EXEC that did
+// not answer three counts leaves `counted` false (see CredStore::Presence).
 bool read_presence(redis::Client& c, CredStore::Lookup& l) {
   redis::Reply exec;
   for (int i = 0; i < 5; ++i) {
@@ -50,12 +50,6 @@ bool read_presence(redis::Client& c, CredStore::Lookup& l) {
   if (exec->type != REDIS_REPLY_ARRAY || exec->elements != 3 ||
       exec->element[0]->type != REDIS_REPLY_INTEGER || exec->element[1]->type != REDIS_REPLY_INTEGER ||
       exec->element[2]->type != REDIS_REPLY_ARRAY) {
-    const bool wrong = exec->type == REDIS_REPLY_ARRAY && exec->elements == 3 &&
-                       (exec->element[0]->type == REDIS_REPLY_ERROR ||
-                        exec->element[1]->type == REDIS_REPLY_ERROR ||
-                        exec->element[2]->type == REDIS_REPLY_ERROR);
-    l.status = wrong ? CredStore::Status::wrong_type : CredStore::Status::unavailable;
-    l.error = wrong ? "a presence key is not a sorted set" : "unexpected Redis reply to the presence count";
     return true;
   }
   CredStore::Presence& p = l.presence;
@@ -66,6 +60,7 @@ bool read_presence(redis::Client& c, CredStore::Lookup& l) {
   for (std::size_t i = 0; i < members->elements; ++i) {
     if (!redis::to_string(members->element[i]).starts_with(mine)) ++p.user_elsewhere;
   }
+  p.counted = true;
   return true;
 }
 
@@ -93,6 +88,7 @@ bool CredStore::round_trip(std::vector<Lookup>& batch) {
     l.org_fields.clear();
     l.owner.reset();
     l.presence.org_elsewhere = l.presence.user_elsewhere = 0;
+    l.presence.counted = false;
     l.error.clear();
     l.shared_failure = false;
   }

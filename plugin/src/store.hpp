@@ -33,7 +33,12 @@ class CredStore {
   struct Presence {
     std::string broker_id, user;        // in; broker_id empty: not asked
     std::int64_t stale_before_ms = 0;   // in
-    std::int64_t org_elsewhere = 0, user_elsewhere = 0;  // out, on ok
+    std::int64_t org_elsewhere = 0, user_elsewhere = 0;  // out, when counted
+    // out: false when Redis answered the lookup but not the counts (an error
+    // reply: a hand-written key of another type, a Cluster slot being
+    // migrated mid-transaction). The caps then count this broker only: a
+    // limit on resources, not access, is not worth refusing valid credentials.
+    bool counted = false;
   };
   struct Lookup {
     std::string org, token_id;  // in
