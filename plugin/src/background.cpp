@@ -259,16 +259,9 @@ void Background::run() {
     std::size_t heard = 0;
     bool failed = !drain(sub, channel, e, heard);
     if (!failed && e.revocations.empty() && e.logs.empty()) {
-std::int64_t wall_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-      pollfd p{sub.raw()->fd, POLLIN, 0};
-      const int n = ::poll(&p, 1, static_cast<int>(kPoll.count()));
-      if (n > 0) {
-        failed = (p.revents & (POLLERR | POLLNVAL)) != 0 || redisBufferRead(sub.raw()) != REDIS_OK ||
+      short revents = 0;
+      if (wait(sub.raw()->fd, revents) != 0) {
+        failed = (revents & (POLLERR | POLLNVAL)) != 0 || redisBufferRead(sub.raw()) != REDIS_OK ||
                  !drain(sub, channel, e, heard);
       }
     }
