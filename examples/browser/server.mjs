@@ -51,7 +51,6 @@ const ttlSeconds = env.TOKEN_TTL_S ? Number(env.TOKEN_TTL_S) : undefined;
 const pageConfig = {
   broker_url: env.SHORTCRED_BROKER_URL ?? 'wss://localhost:8884',
   other_org: env.OTHER_ORG ?? 'globex',
-  seed: apiKey !== '',
   ...(env.IDP_URL && env.SHORTCRED_ORG ? { idp_url: env.IDP_URL, org: env.SHORTCRED_ORG } : {}),
   ...(ttlSeconds ? { ttl_seconds: ttlSeconds } : {}),
 };

@@ -46,8 +46,8 @@ const hex = (c) => `0x${c.toString(16).padStart(2, '0').toUpperCase()}`;
 const describe = (c) => `${hex(c)} ${REASONS[c] ?? 'unknown reason code'}`;
 const clock = (ms) => new Date(ms).toLocaleTimeString();
 
-let config;          // {broker_url, other_org} from the backend
-let cred;            // the current credential (POST /login or /refresh)
+let config;          // /config.json: broker_url, other_org; idp_url, org, ttl_seconds if set
+let cred;            // the current credential (mint() or renew())
 let org;
 let user;
 let loginName;       // what the user typed (exchange mode: the provider's login)
