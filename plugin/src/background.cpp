@@ -21,16 +21,12 @@ constexpr auto kProbeTimeout = std::chrono::milliseconds(300);
 // missed. No answer within kIoTimeout counts as a lost connection.
 constexpr auto kQuietPing = std::chrono::seconds(2);
 
-// Parses every complete reply in the subscriber's reader into `e`, counting
-// them in `heard` (a PING's answer included); false if the connection failed.
+// Parses every reply already received into `e`, counting them in `heard` (a
+// PING's answer included); false if the connection failed.
 bool drain(redis::Connection& sub, const std::string& channel, BackgroundEvents& e,
            std::size_t& heard) {
-  while (true) {
-    void* raw = nullptr;
-    if (redisGetReplyFromReader(sub.raw(), &raw) != REDIS_OK) return false;
-    if (raw == nullptr) return true;
+  while (redis::Reply r = sub.read_ready()) {
     ++heard;
-    redis::Reply r(static_cast<redisReply*>(raw));
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) continue;
     if (redis::to_string(r->element[0]) != "message") continue;
     if (auto rev = parse_revocation(redis::to_string(r->element[2]))) {
@@ -39,17 +35,11 @@ bool drain(redis::Connection& sub, const std::string& channel, BackgroundEvents&
       e.logs.emplace_back(1, "shortcred: ignoring malformed message on " + channel);
     }
   }
+  return sub.ok();
 }
 
 // Queues a PING on the subscriber and writes it out (a few bytes: one write).
-bool send_ping(redis::Connection& sub) {
-  if (!sub.append({"PING"})) return false;
-  int done = 0;
-  while (done == 0) {
-    if (redisBufferWrite(sub.raw(), &done) != REDIS_OK) return false;
-  }
-  return true;
-}
+bool send_ping(redis::Connection& sub) { return sub.append({"PING"}) && sub.flush(); }
 
 }  // namespace
 
@@ -174,19 +164,17 @@ void Background::run() {
       ping_sent.reset();
     }
 
-    // Replies already in hiredis's reader (the SUBSCRIBE confirmation may
-    // arrive in one read with messages published right after it) would
-    // otherwise wait for the next network data: drain them before polling.
+    // Replies already received (the SUBSCRIBE confirmation may arrive in one
+    // read with messages published right after it, and TLS may hold
+    // decrypted bytes) would otherwise wait for the next network data: drain
+    // them before polling.
     BackgroundEvents e;
     std::size_t heard = 0;
     bool failed = !drain(sub, channel, e, heard);
     if (!failed && e.revocations.empty() && e.logs.empty()) {
-      pollfd p{sub.raw()->fd, POLLIN, 0};
+      pollfd p{sub.fd(), POLLIN, 0};
       const int n = ::poll(&p, 1, static_cast<int>(kPoll.count()));
-      if (n > 0) {
-        failed = (p.revents & (POLLERR | POLLNVAL)) != 0 || redisBufferRead(sub.raw()) != REDIS_OK ||
-                 !drain(sub, channel, e, heard);
-      }
+      if (n > 0) failed = (p.revents & POLLNVAL) != 0 || !drain(sub, channel, e, heard);
     }
     const auto now = Clock::now();
     if (heard > 0) {

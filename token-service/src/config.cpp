@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 
+#include "shortcred/redis/transport.hpp"
 #include "shortcred/schema.hpp"
 
 namespace shortcred::tokens {
@@ -109,6 +110,7 @@ std::string apply(ServiceConfig& c, const std::string& name, const std::string& 
   } else if (name == "redis") {
     std::string why;
     if (parse_redis_url(v, c.redis, why) != Errc::ok) return "--redis: " + why;
+    if (!redis::check_tls_files(c.redis, why)) return "--redis: " + why;
     c.redis_url = v;
   } else if (name == "threads") {
     if (!parse_int(v, 1, 1024, n)) return bad(name, v, "a whole number in 1-1024");

@@ -7,6 +7,7 @@
 
 #include "ctl_internal.hpp"
 #include "shortcred/ids.hpp"
+#include "shortcred/redis/transport.hpp"
 #include "shortcred/redis_url.hpp"
 #include "shortcred/schema.hpp"
 #include "shortcred/tokens/json_body.hpp"
@@ -165,6 +166,7 @@ redis::Client& Context::redis() {
   RedisEndpoint ep;
   std::string why;
   if (parse_redis_url(redis_url, ep, why) != Errc::ok) throw UsageError("--redis: " + why);
+  if (!redis::check_tls_files(ep, why)) throw UsageError("--redis: " + why);
   std::string e;
   auto c = redis::Client::open(ep, std::chrono::milliseconds(2000), e);
   if (!c.ok()) throw Failure(Status::make(Code::unavailable, e));
