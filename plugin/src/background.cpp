@@ -51,9 +51,26 @@ Background::~Background() { stop(); }
 void Background::start() {
   stop_ = false;
   thread_ = std::thread([this] { run(); });
+  if (ep_.kind == RedisEndpoint::Kind::sentinel) {
+    // On the watcher's thread: only hands the news on. The generation it
+    // moved already makes every connection of the plugin rediscover; here
+    // the subscriber reconnects at once, the CONNECT breaker gets its hint
+    // and live sessions are revalidated (a revocation published to the old
+    // master during the failover may be lost).
+    watcher_ = std::make_unique<redis::SwitchMasterWatcher>(ep_, [this](const std::string& what) {
+      switched_ = true;
+      BackgroundEvents e;
+      e.logs.emplace_back(0, "shortcred: Sentinel +switch-master " + what + "; rediscovering");
+      e.redis_up_again = true;
+      push(std::move(e));
+      std::lock_guard lock(mu_);
+      have_snapshot_ = have_snapshot_ || !snap_tokens_.empty();
+    });
+  }
 }
 
 void Background::stop() {
+  watcher_.reset();
   stop_ = true;
   if (thread_.joinable()) thread_.join();
   // Owner records posted at the end (the broker's last disconnects, before a
@@ -109,6 +126,10 @@ void Background::log(int level, std::string text) {
 }
 
 bool Background::subscribe(redis::Connection& sub, const std::string& channel, Reconnect& rc) {
+  if (switched_.exchange(false)) {
+    rc.next_connect = Clock::now();
+    rc.backoff = std::chrono::milliseconds(100);
+  }
   if (Clock::now() < rc.next_connect) {
     std::this_thread::sleep_for(std::min<Clock::duration>(kPoll, rc.next_connect - Clock::now()));
     return false;

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "shortcred/redis/client.hpp"
+#include "shortcred/redis/sentinel.hpp"
 #include "shortcred/redis_url.hpp"
 #include "shortcred/schema.hpp"
 
@@ -102,6 +104,8 @@ class Background {
   std::string prefix_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> switched_{false};  // +switch-master: resubscribe without backoff
+  std::unique_ptr<redis::SwitchMasterWatcher> watcher_;  // Sentinel endpoints only
 
   std::mutex mu_;
   BackgroundEvents out_;

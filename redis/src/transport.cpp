@@ -28,9 +28,9 @@ std::string where(const RedisEndpoint& ep) {
 // timeout. EINTR restarts the wait with the time that is left.
 bool wait_ready(int fd, short events, Clock::time_point deadline) {
   while (true) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left < 0) return false;
+    // Rounded up: a timeout is never cut short by the millisecond grain.
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return false;
     pollfd p{fd, events, 0};
     const int n = ::poll(&p, 1, static_cast<int>(left));
     if (n > 0) return true;

@@ -49,6 +49,7 @@ Listening start_tokend(const std::string& redis_url, const std::filesystem::path
                                         "127.0.0.1:" + std::to_string(p), "--redis", redis_url};
       },
       [](int p) { return "listening on 127.0.0.1:" + std::to_string(p); }, log);
+}
 
 BrokerEnv::BrokerEnv(support::RedisServerOptions redis_options, std::string plugin_opts,
                      std::string extra_conf)
