@@ -10,8 +10,14 @@
 // node_modules (no CDN). The API key never leaves this process; the page only
 // ever sees its own user's credential.
 //
+// The page's exchange mode needs no API key: the page gets an id token from
+// an identity provider (IDP_URL, e.g. dev-idp.mjs) and trades it for a
+// credential at POST /v2/tokens/exchange, which this server only passes on to
+// tokend as it is (the same origin as the page, as a reverse proxy in front
+// of tokend would; tokend sends no CORS headers).
+//
 // Configuration (environment):
-//   SHORTCRED_API_KEY     sk_… of the org (required)
+//   SHORTCRED_API_KEY     sk_… of the org (without it: exchange mode only)
 //   SHORTCRED_TOKEND_URL  the token service (default http://127.0.0.1:8080)
 //   SHORTCRED_BROKER_URL  what the page connects to, e.g. wss://mqtt.example.com:8884
 //   LISTEN                HOST:PORT to serve on (default 127.0.0.1:3000; an
@@ -19,6 +25,8 @@
 //   TLS_CERT, TLS_KEY     PEM files: serve HTTPS instead of HTTP
 //   TOKEN_TTL_S           credential lifetime in seconds (default: the org's default_ttl)
 //   OTHER_ORG             an org the page tries, and fails, to read (default globex)
+//   IDP_URL, SHORTCRED_ORG  for the exchange mode: the provider the page asks
+//                         for an id token, and the org to exchange it in
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -30,8 +38,8 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const env = process.env;
 const apiKey = env.SHORTCRED_API_KEY ?? '';
-if (!apiKey.startsWith('sk_')) {
-  console.error('server.mjs: set SHORTCRED_API_KEY to the org\'s API key (sk_…)');
+if (apiKey !== '' && !apiKey.startsWith('sk_')) {
+  console.error('server.mjs: SHORTCRED_API_KEY must be the org\'s API key (sk_…)');
   process.exit(2);
 }
 const tokend = new URL(env.SHORTCRED_TOKEND_URL ?? 'http://127.0.0.1:8080');
@@ -43,6 +51,8 @@ const ttlSeconds = env.TOKEN_TTL_S ? Number(env.TOKEN_TTL_S) : undefined;
 const pageConfig = {
   broker_url: env.SHORTCRED_BROKER_URL ?? 'wss://localhost:8884',
   other_org: env.OTHER_ORG ?? 'globex',
+  ...(env.IDP_URL && env.SHORTCRED_ORG ? { idp_url: env.IDP_URL, org: env.SHORTCRED_ORG } : {}),
+  ...(ttlSeconds ? { ttl_seconds: ttlSeconds } : {}),
 };
 
 const files = {
@@ -57,15 +67,16 @@ const files = {
 // everyone out, which a demo can afford.
 const sessions = new Map();
 
-// One call to shortcred-tokend with the API key. Resolves {status, body}.
-function tokendCall(method, route, body) {
+// One call to shortcred-tokend, with the API key unless `withKey` is false.
+// Resolves {status, body}.
+function tokendCall(method, route, body, withKey = true) {
   const data = body === undefined ? '' : JSON.stringify(body);
   const client = tokend.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     const req = client.request(new URL(route, tokend), {
       method,
       headers: {
-        Authorization: `Bearer ${apiKey}`,
+        ...(withKey ? { Authorization: `Bearer ${apiKey}` } : {}),
         'Content-Type': 'application/json',
         'Content-Length': Buffer.byteLength(data),
       },
@@ -161,6 +172,13 @@ async function refresh(req, res) {
   return send(res, 201, credential(r.body));
 }
 
+// The exchange, passed on as it is: no API key, tokend checks everything.
+async function exchange(req, res) {
+  const r = await tokendCall('POST', '/v2/tokens/exchange', await readJson(req), false);
+  if (r.status === 201) console.log(`exchange: token ${r.body.token_id} for ${r.body.username}`);
+  return send(res, r.status, r.status === 201 ? credential(r.body) : r.body);
+}
+
 async function route(req, res) {
   const url = new URL(req.url, 'http://x');
   if (req.method === 'GET' && files[url.pathname]) {
@@ -169,10 +187,11 @@ async function route(req, res) {
     fs.createReadStream(file).pipe(res);
   } else if (req.method === 'GET' && url.pathname === '/config.json') {
     send(res, 200, pageConfig);
-  } else if (req.method === 'POST' && url.pathname === '/login') {
-    await login(req, res);
-  } else if (req.method === 'POST' && url.pathname === '/refresh') {
-    await refresh(req, res);
+  } else if (req.method === 'POST' && (url.pathname === '/login' || url.pathname === '/refresh')) {
+    if (apiKey === '') fail(res, 404, 'no_api_key', 'this backend holds no API key: use the exchange mode');
+    else await (url.pathname === '/login' ? login : refresh)(req, res);
+  } else if (req.method === 'POST' && url.pathname === '/v2/tokens/exchange') {
+    await exchange(req, res);
   } else {
     fail(res, 404, 'not_found', 'no such page');
   }

@@ -29,16 +29,12 @@ std::int64_t wall_now_ms() {
       .count();
 }
 
-// Parses every complete reply in the subscriber's reader into `e`, counting
-// them in `heard` (a PING's answer included); false if the connection failed.
+// Parses every reply already received into `e`, counting them in `heard` (a
+// PING's answer included); false if the connection failed.
 bool drain(redis::Connection& sub, const std::string& channel, BackgroundEvents& e,
            std::size_t& heard) {
-  while (true) {
-    void* raw = nullptr;
-    if (redisGetReplyFromReader(sub.raw(), &raw) != REDIS_OK) return false;
-    if (raw == nullptr) return true;
+  while (redis::Reply r = sub.read_ready()) {
     ++heard;
-    redis::Reply r(static_cast<redisReply*>(raw));
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) continue;
     if (redis::to_string(r->element[0]) != "message") continue;
     if (auto rev = parse_revocation(redis::to_string(r->element[2]))) {
@@ -47,17 +43,11 @@ bool drain(redis::Connection& sub, const std::string& channel, BackgroundEvents&
       e.logs.emplace_back(1, "shortcred: ignoring malformed message on " + channel);
     }
   }
+  return sub.ok();
 }
 
 // Queues a PING on the subscriber and writes it out (a few bytes: one write).
-bool send_ping(redis::Connection& sub) {
-  if (!sub.append({"PING"})) return false;
-  int done = 0;
-  while (done == 0) {
-    if (redisBufferWrite(sub.raw(), &done) != REDIS_OK) return false;
-  }
-  return true;
-}
+bool send_ping(redis::Connection& sub) { return sub.append({"PING"}) && sub.flush(); }
 
 }  // namespace
 
@@ -131,9 +121,26 @@ void Background::presence_and_leases() {
 void Background::start() {
   stop_ = false;
   thread_ = std::thread([this] { run(); });
+  if (ep_.kind == RedisEndpoint::Kind::sentinel) {
+    // On the watcher's thread: only hands the news on. The generation it
+    // moved already makes every connection of the plugin rediscover; here
+    // the subscriber reconnects at once, the CONNECT breaker gets its hint
+    // and live sessions are revalidated (a revocation published to the old
+    // master during the failover may be lost).
+    watcher_ = std::make_unique<redis::SwitchMasterWatcher>(ep_, [this](const std::string& what) {
+      switched_ = true;
+      BackgroundEvents e;
+      e.logs.emplace_back(0, "shortcred: Sentinel +switch-master " + what + "; rediscovering");
+      e.redis_up_again = true;
+      push(std::move(e));
+      std::lock_guard lock(mu_);
+      have_snapshot_ = have_snapshot_ || !snap_tokens_.empty();
+    });
+  }
 }
 
 void Background::stop() {
+  watcher_.reset();
   stop_ = true;
   if (thread_.joinable()) thread_.join();
   // Owner records posted at the end (the broker's last disconnects, before a
@@ -197,6 +204,10 @@ void Background::log(int level, std::string text) {
 }
 
 bool Background::subscribe(redis::Connection& sub, const std::string& channel, Reconnect& rc) {
+  if (switched_.exchange(false)) {
+    rc.next_connect = Clock::now();
+    rc.backoff = std::chrono::milliseconds(100);
+  }
   if (Clock::now() < rc.next_connect) {
     std::this_thread::sleep_for(std::min<Clock::duration>(kPoll, rc.next_connect - Clock::now()));
     return false;
@@ -252,17 +263,17 @@ void Background::run() {
       ping_sent.reset();
     }
 
-    // Replies already in hiredis's reader (the SUBSCRIBE confirmation may
-    // arrive in one read with messages published right after it) would
-    // otherwise wait for the next network data: drain them before polling.
+    // Replies already received (the SUBSCRIBE confirmation may arrive in one
+    // read with messages published right after it, and TLS may hold
+    // decrypted bytes) would otherwise wait for the next network data: drain
+    // them before polling.
     BackgroundEvents e;
     std::size_t heard = 0;
     bool failed = !drain(sub, channel, e, heard);
     if (!failed && e.revocations.empty() && e.logs.empty()) {
       short revents = 0;
-      if (wait(sub.raw()->fd, revents) != 0) {
-        failed = (revents & (POLLERR | POLLNVAL)) != 0 || redisBufferRead(sub.raw()) != REDIS_OK ||
-                 !drain(sub, channel, e, heard);
+      if (wait(sub.fd(), revents) != 0) {
+        failed = (revents & POLLNVAL) != 0 || !drain(sub, channel, e, heard);
       }
     }
     const auto now = Clock::now();

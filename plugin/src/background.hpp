@@ -29,6 +29,7 @@
 #include "presence.hpp"
 #include "quota_lease.hpp"
 #include "shortcred/redis/client.hpp"
+#include "shortcred/redis/sentinel.hpp"
 #include "shortcred/redis_url.hpp"
 #include "shortcred/schema.hpp"
 
@@ -128,6 +129,8 @@ class Background {
   std::string prefix_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> switched_{false};  // +switch-master: resubscribe without backoff
+  std::unique_ptr<redis::SwitchMasterWatcher> watcher_;  // Sentinel endpoints only
 
   std::mutex mu_;
   BackgroundEvents out_;

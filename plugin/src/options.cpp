@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "shortcred/presence.hpp"
+#include "shortcred/redis/transport.hpp"
 #include "shortcred/schema.hpp"
 
 namespace shortcred::plugin {
@@ -201,6 +202,10 @@ bool parse_options(const std::vector<RawOption>& raw, Options& out, std::string&
     }
   }
   if (o.redis_url == Options{}.redis_url) parse_redis_url(o.redis_url, o.redis);
+  if (std::string why; !redis::check_tls_files(o.redis, why)) {
+    error = "plugin_opt_redis_url: " + why;
+    return false;
+  }
   out = std::move(o);
   return true;
 }

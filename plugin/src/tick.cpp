@@ -12,6 +12,7 @@
 #include <string>
 
 #include "shortcred/redis/client.hpp"
+#include "shortcred/redis/sentinel.hpp"
 #include "state.hpp"
 
 namespace shortcred::plugin {
@@ -198,6 +199,16 @@ void publish_counters(Plugin& p) {
     for (const auto& [path, value] : {std::pair{"redis/cluster/moved", cs.moved},
                                       std::pair{"redis/cluster/ask", cs.ask},
                                       std::pair{"redis/cluster/map_refreshes", cs.map_refreshes}}) {
+      publish(base + path, std::to_string(value));
+      line += std::string(" ") + path + "=" + std::to_string(value);
+    }
+  }
+  if (p.opts.redis.kind == RedisEndpoint::Kind::sentinel) {
+    const redis::SentinelCounters sc = redis::sentinel_counters();
+    for (const auto& [path, value] :
+         {std::pair{"redis/sentinel/discoveries", sc.discoveries},
+          std::pair{"redis/sentinel/master_changes", sc.master_changes},
+          std::pair{"redis/sentinel/switch_master", sc.switch_master_events}}) {
       publish(base + path, std::to_string(value));
       line += std::string(" ") + path + "=" + std::to_string(value);
     }

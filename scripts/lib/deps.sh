@@ -4,7 +4,7 @@ SHORTCRED_PACKAGES=(
   cmake g++ make pkg-config
   libssl-dev libhiredis-dev libjsoncpp-dev libcurl4-openssl-dev libcpp-httplib-dev
   mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients
-  redis-server redis-tools
+  redis-server redis-tools openssl
   catch2 libbenchmark-dev
   clang libclang-rt-14-dev valgrind
   chromium  # headless, for the browser example's end-to-end test (tests/integration/browser)

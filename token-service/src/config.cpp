@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 
+#include "shortcred/redis/transport.hpp"
 #include "shortcred/schema.hpp"
 
 namespace shortcred::tokens {
@@ -45,6 +46,11 @@ const std::vector<Flag> kFlags{
      "access log format on stderr (default text)"},
     {"redis-timeout-ms", "SHORTCRED_REDIS_TIMEOUT_MS", "MS",
      "Redis connect and command timeout (default 500)"},
+    {"min-replicas", "SHORTCRED_MIN_REPLICAS", "N",
+     "replicas that must confirm (WAIT) an issue or revocation before it\n"
+     "                          is acknowledged, else 503 not_replicated (default 0)"},
+    {"replica-timeout-ms", "SHORTCRED_REPLICA_TIMEOUT_MS", "MS",
+     "how long WAIT waits for --min-replicas (default 100)"},
     {"read-timeout", "SHORTCRED_READ_TIMEOUT", "S",
      "seconds a client may take to send a request (default 5)"},
     {"idle-timeout", "SHORTCRED_IDLE_TIMEOUT", "S",
@@ -112,6 +118,7 @@ std::string apply(ServiceConfig& c, const std::string& name, const std::string& 
   } else if (name == "redis") {
     std::string why;
     if (parse_redis_url(v, c.redis, why) != Errc::ok) return "--redis: " + why;
+    if (!redis::check_tls_files(c.redis, why)) return "--redis: " + why;
     c.redis_url = v;
   } else if (name == "threads") {
     if (!parse_int(v, 1, 1024, n)) return bad(name, v, "a whole number in 1-1024");
@@ -148,6 +155,12 @@ std::string apply(ServiceConfig& c, const std::string& name, const std::string& 
   } else if (name == "log-format") {
     if (v != "text" && v != "json") return bad(name, v, "text or json");
     c.log_json = v == "json";
+  } else if (name == "min-replicas") {
+    if (!parse_int(v, 0, 64, n)) return bad(name, v, "a whole number in 0-64");
+    c.min_replicas = static_cast<int>(n);
+  } else if (name == "replica-timeout-ms") {
+    if (!parse_int(v, 1, 60000, n)) return bad(name, v, "milliseconds in 1-60000");
+    c.replica_timeout_ms = static_cast<int>(n);
   } else if (name == "redis-timeout-ms") {
     if (!parse_int(v, 1, 60000, n)) return bad(name, v, "milliseconds in 1-60000");
     c.redis_timeout_ms = static_cast<int>(n);

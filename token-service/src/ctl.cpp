@@ -1,12 +1,14 @@
 #include "shortcred/tokens/ctl.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <ostream>
 
 #include "ctl_internal.hpp"
 #include "shortcred/ids.hpp"
+#include "shortcred/redis/transport.hpp"
 #include "shortcred/redis_url.hpp"
 #include "shortcred/schema.hpp"
 #include "shortcred/tokens/json_body.hpp"
@@ -23,7 +25,8 @@ const std::vector<std::string> kFlags{
 // a command, two or more spaces, what it does; continuation lines indented to
 // the description's column.
 constexpr const char* kUsage =
-    "Usage: shortcredctl [--redis URL] [--key-prefix P] [--json] [--actor NAME] COMMAND ...\n"
+    "Usage: shortcredctl [--redis URL] [--key-prefix P] [--json] [--actor NAME]\n"
+    "                    [--min-replicas N [--replica-timeout-ms MS]] COMMAND ...\n"
     "   or: shortcredctl --help | --version\n"
     "\n"
     "Administers shortcred organisations, API keys and credentials in Redis.\n"
@@ -79,6 +82,9 @@ constexpr const char* kUsage =
     "--redis defaults to $SHORTCRED_REDIS_URL, else redis://127.0.0.1:6379/0;\n"
     "--key-prefix to $SHORTCRED_KEY_PREFIX, else shortcred:.\n"
     "--actor (the operator named in audit entries) to $SUDO_USER, else $USER.\n"
+    "--min-replicas N: token mint/revoke/revoke-user wait (WAIT) for N replicas,\n"
+    "  --replica-timeout-ms (default 100) at most; fewer: exit 1, not_replicated\n"
+    "  (a minted credential is deleted again; a revocation stands: retry).\n"
     "--json prints one JSON object on stdout (errors too).\n"
     "\n"
     "Exit codes: 0 ok, 1 refused / not found / denied / Redis unavailable, 2 usage error.\n";
@@ -110,8 +116,21 @@ std::vector<std::string> Args::all(const std::string& name) const {
   return out;
 }
 
+int int_option(const Args& a, const std::string& name, int fallback, int lo, int hi) {
+  const auto v = a.get(name);
+  if (!v) return fallback;
+  int n = 0;
+  const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (v->empty() || ec != std::errc() || end != v->data() + v->size() || n < lo || n > hi) {
+    throw UsageError("--" + name + " '" + *v + "': expected an integer in " + std::to_string(lo) +
+                     "-" + std::to_string(hi));
+  }
+  return n;
+}
+
 bool global_option(const std::string& name) {
-  return name == "json" || name == "redis" || name == "key-prefix" || name == "actor";
+  return name == "json" || name == "redis" || name == "key-prefix" || name == "actor" ||
+         name == "min-replicas" || name == "replica-timeout-ms";
 }
 
 void Args::allow_only(const std::vector<std::string>& allowed) const {
@@ -171,8 +190,11 @@ redis::Client& Context::redis() {
   RedisEndpoint ep;
   std::string why;
   if (parse_redis_url(redis_url, ep, why) != Errc::ok) throw UsageError("--redis: " + why);
+  if (!redis::check_tls_files(ep, why)) throw UsageError("--redis: " + why);
   std::string e;
-  auto c = redis::Client::open(ep, std::chrono::milliseconds(2000), e);
+  // WAIT may block for --replica-timeout-ms on top of the command timeout.
+  const int wait_ms = durability.min_replicas > 0 ? durability.timeout_ms : 0;
+  auto c = redis::Client::open(ep, std::chrono::milliseconds(2000 + wait_ms), e);
   if (!c.ok()) throw Failure(Status::make(Code::unavailable, e));
   conn.emplace(std::move(c));
   return *conn;
@@ -205,6 +227,8 @@ const char* error_code(Code c) {
       return "redis_unavailable";
     case Code::internal:
       return "internal_error";
+    case Code::not_replicated:
+      return "not_replicated";
   }
   return "internal_error";
 }
@@ -262,6 +286,8 @@ int run_ctl(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
                     [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; })) {
       throw ctl::UsageError("--actor: expected 1-256 bytes without control characters");
     }
+    ctx.durability.min_replicas = ctl::int_option(ctx.args, "min-replicas", 0, 0, 64);
+    ctx.durability.timeout_ms = ctl::int_option(ctx.args, "replica-timeout-ms", 100, 1, 60000);
     const std::string& group = ctx.args.positional[0];
     if (group == "org") return ctl::cmd_org(ctx);
     if (group == "apikey") return ctl::cmd_apikey(ctx);

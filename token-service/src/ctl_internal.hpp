@@ -63,6 +63,7 @@ struct Context {
   bool json = false;
   std::string redis_url;
   std::string actor;  // --actor, else $SUDO_USER, else $USER
+  Durability durability;  // --min-replicas, --replica-timeout-ms
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
   std::optional<redis::Client> conn;
@@ -77,6 +78,9 @@ struct Context {
   // Reports a usage error the same way; returns kExitUsage.
   int usage_error(const std::string& message) const;
 };
+
+// An integer option in [lo, hi], or `fallback` when absent; throws UsageError.
+int int_option(const Args& a, const std::string& name, int fallback, int lo, int hi);
 
 int cmd_org(Context& ctx);
 int cmd_apikey(Context& ctx);

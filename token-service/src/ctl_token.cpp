@@ -49,6 +49,7 @@ int mint(Context& ctx) {
   }
   StoreConfig cfg;
   cfg.prefix = ctx.prefix;
+  cfg.durability = ctx.durability;
   Issued t;
   if (Status s = issue(ctx.redis(), cfg, req, ctx.audit(), openssl_random(), t); !s.ok()) {
     return ctx.fail(s);
@@ -133,7 +134,8 @@ int revoke(Context& ctx) {
   const std::string& id = ctx.args.positional[3];
   require_org_id(org);
   require_token_id(id);
-  if (Status s = revoke_token(ctx.redis(), ctx.prefix, org, id, ctx.audit()); !s.ok()) {
+  if (Status s = revoke_token(ctx.redis(), ctx.prefix, org, id, ctx.audit());
+      !s.ok() || !(s = wait_replicas(ctx.redis(), ctx.durability)).ok()) {
     return ctx.fail(s);
   }
   if (ctx.json) {
@@ -155,7 +157,8 @@ int revoke_all(Context& ctx) {
   require_org_id(org);
   require_user_id("USER", user);
   std::int64_t n = 0;
-  if (Status s = revoke_user(ctx.redis(), ctx.prefix, org, user, ctx.audit(), n); !s.ok()) {
+  if (Status s = revoke_user(ctx.redis(), ctx.prefix, org, user, ctx.audit(), n);
+      !s.ok() || !(s = wait_replicas(ctx.redis(), ctx.durability)).ok()) {
     return ctx.fail(s);
   }
   if (ctx.json) {

@@ -438,7 +438,11 @@ std::string metrics_text(const HttpService::Impl& svc) {
 
 HttpService::Impl::Impl(ServiceConfig c)
     : cfg(std::move(c)),
-      pool(cfg.redis, std::chrono::milliseconds(cfg.redis_timeout_ms),
+      // WAIT may block for --replica-timeout-ms: on top of the command
+      // timeout, or a missing replica would read as a frozen Redis.
+      pool(cfg.redis,
+           std::chrono::milliseconds(cfg.redis_timeout_ms +
+                                     (cfg.min_replicas > 0 ? cfg.replica_timeout_ms : 0)),
            [this] { metrics.add_redis_error(); }),
       limiter(cfg.issue_rate),
       jwks(JwksFetchOptions{cfg.jwks_ca_file, cfg.jwks_timeout_ms},
@@ -446,6 +450,7 @@ HttpService::Impl::Impl(ServiceConfig c)
   store.prefix = cfg.key_prefix;
   store.default_ttl = cfg.default_ttl;
   store.max_ttl = cfg.max_ttl;
+  store.durability = {cfg.min_replicas, cfg.replica_timeout_ms};
   store.warn = [](const std::string& what) { log_event("stored_value", what); };
 }
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "shortcred/redis/client.hpp"
+#include "shortcred/redis/sentinel.hpp"
 
 #ifndef SHORTCRED_VERSION
 #error "SHORTCRED_VERSION (the CMake project version) must be defined"
@@ -86,6 +87,18 @@ std::string Metrics::render(bool redis_up) const {
        "shortcred_redis_cluster_redirects_total{kind=\"moved\"} " +
        std::to_string(cs.moved) +
        "\nshortcred_redis_cluster_redirects_total{kind=\"ask\"} " + std::to_string(cs.ask) + "\n";
+  // Sentinel rediscovery in this process (0 on other deployments).
+  const redis::SentinelCounters sc = redis::sentinel_counters();
+  o += "# HELP shortcred_redis_sentinel_discoveries_total Masters found through Sentinel and "
+       "confirmed by ROLE.\n# TYPE shortcred_redis_sentinel_discoveries_total counter\n"
+       "shortcred_redis_sentinel_discoveries_total " + std::to_string(sc.discoveries) +
+       "\n# HELP shortcred_redis_sentinel_master_changes_total Discoveries that found the master "
+       "at a new address.\n# TYPE shortcred_redis_sentinel_master_changes_total counter\n"
+       "shortcred_redis_sentinel_master_changes_total " + std::to_string(sc.master_changes) +
+       "\n# HELP shortcred_redis_sentinel_switch_master_total +switch-master events seen.\n"
+       "# TYPE shortcred_redis_sentinel_switch_master_total counter\n"
+       "shortcred_redis_sentinel_switch_master_total " + std::to_string(sc.switch_master_events) +
+       "\n";
   o += process_metrics_text();
 
   std::lock_guard lock(mu_);

@@ -20,9 +20,19 @@ RedisPool::RedisPool(RedisEndpoint ep, std::chrono::milliseconds timeout,
     : ep_(std::move(ep)),
       timeout_(timeout),
       on_error_(std::move(on_error)),
-      prober_([this] { probe_loop(); }) {}
+      prober_([this] { probe_loop(); }) {
+  if (ep_.kind == RedisEndpoint::Kind::sentinel) {
+    watcher_ = std::make_unique<redis::SwitchMasterWatcher>(ep_, [this](const std::string&) {
+      std::lock_guard lock(mu_);
+      idle_.clear();
+      if (open_) next_probe_ = std::chrono::steady_clock::now();
+      wake_.notify_all();
+    });
+  }
+}
 
 RedisPool::~RedisPool() {
+  watcher_.reset();  // its callback takes mu_
   {
     std::lock_guard lock(mu_);
     stopping_ = true;

@@ -57,6 +57,8 @@ void respond_status(HttpService::Impl& svc, httplib::Response& res, const Status
       svc.metrics.add_redis_error();
       log_store_error(s.message);
       return send_error(res, 503, "redis_unavailable", "the credential store is unavailable");
+    case Code::not_replicated:  // the caller retries; DESIGN "Durability of what we acknowledge"
+      return send_error(res, 503, "not_replicated", s.message);
     case Code::internal:
       // An error reply about the data (WRONGTYPE…): retrying will not help,
       // so not a 503. The detail (key names, no secrets) goes to the log only.
@@ -249,6 +251,10 @@ void revoke(HttpService::Impl& svc, redis::Client& conn, const ApiKeyInfo& key,
   if (Status s = revoke_token(conn, svc.store.prefix, key.org, id, audit_for(key, req)); !s.ok()) {
     return respond_status(svc, res, s);
   }
+  // Not acknowledged unless replicated: the DEL stands, the caller retries.
+  if (Status s = wait_replicas(conn, svc.store.durability); !s.ok()) {
+    return respond_status(svc, res, s);
+  }
   svc.metrics.add_revoked();
   res.status = 204;
 }
@@ -260,6 +266,9 @@ void revoke_user_route(HttpService::Impl& svc, redis::Client& conn, const ApiKey
   std::int64_t n = 0;
   if (Status s = revoke_user(conn, svc.store.prefix, key.org, user, audit_for(key, req), n);
       !s.ok()) {
+    return respond_status(svc, res, s);
+  }
+  if (Status s = wait_replicas(conn, svc.store.durability); !s.ok()) {
     return respond_status(svc, res, s);
   }
   svc.metrics.add_revoked(n);

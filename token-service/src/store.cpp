@@ -344,6 +344,19 @@ Status commit_issue(redis::Client& c, const StoreConfig& cfg, const IssueRequest
 
 }  // namespace
 
+Status wait_replicas(redis::Client& c, const Durability& d) {
+  if (d.min_replicas <= 0) return Status::success();
+  redis::Reply r =
+      c.command({"WAIT", std::to_string(d.min_replicas), std::to_string(d.timeout_ms)});
+  if (!r) return unavailable(c);
+  if (r->type != REDIS_REPLY_INTEGER) return reply_status(c, r);
+  if (r->integer >= d.min_replicas) return Status::success();
+  return Status::make(Code::not_replicated,
+                      std::to_string(r->integer) + " of the " + std::to_string(d.min_replicas) +
+                          " replicas required (--min-replicas) confirmed the write within " +
+                          std::to_string(d.timeout_ms) + " ms; retry");
+}
+
 Status issue(redis::Client& c, const StoreConfig& cfg, const IssueRequest& req,
              const AuditInfo& who, const RandomSource& rnd, Issued& out) {
   OrgRecord org;
@@ -358,6 +371,12 @@ Status issue(redis::Client& c, const StoreConfig& cfg, const IssueRequest& req,
   const IssueWrite w = issue_write(cfg, req, who, m.id, rec, ttl, now);
   redis::Reply exec;
   if (Status s = commit_issue(c, cfg, req, w, m.id, now, cap, exec); !s.ok()) return s;
+  if (Status s = wait_replicas(c, cfg.durability); !s.ok()) {
+    // Never acknowledged, so it must not work: a failover could otherwise
+    // leave a credential the client was told failed, or lose one it holds.
+    undo_issue(c, exec, w.xadd_index, w.ckey, w.ukey, audit_key(cfg.prefix, req.org), m.id);
+    return s;
+  }
 
   out.token_id = m.id;
   out.username = req.user + "@" + req.org;

@@ -14,12 +14,20 @@
 // does not queue messages for an offline shortcred session (see the README,
 // "Browsers").
 //
+// Two ways to get the credential (?mode=…):
+//   seed      the backend logs the user in and mints it with its API key
+//             (POST /login, POST /refresh)
+//   exchange  the page gets an id token from an identity provider (the
+//             backend's IDP_URL; dev-idp.mjs here) and trades it itself at
+//             POST /v2/tokens/exchange (no API key anywhere); a refresh is a
+//             new id token traded again
 // ?refresh=off leaves the credential to expire (to see what that looks like).
 'use strict';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const autoRefresh = params.get('refresh') !== 'off';
+const mode = params.get('mode') === 'exchange' ? 'exchange' : 'seed';
 
 // MQTT 5 reason codes of CONNACK, SUBACK and DISCONNECT, in words.
 const REASONS = {
@@ -38,10 +46,11 @@ const hex = (c) => `0x${c.toString(16).padStart(2, '0').toUpperCase()}`;
 const describe = (c) => `${hex(c)} ${REASONS[c] ?? 'unknown reason code'}`;
 const clock = (ms) => new Date(ms).toLocaleTimeString();
 
-let config;          // {broker_url, other_org} from the backend
-let cred;            // the current credential (POST /login or /refresh)
+let config;          // /config.json: broker_url, other_org; idp_url, org, ttl_seconds if set
+let cred;            // the current credential (mint() or renew())
 let org;
 let user;
+let loginName;       // what the user typed (exchange mode: the provider's login)
 let client = null;
 let refreshTimer = null;
 const outbox = [];   // publishes asked for while connecting
@@ -102,9 +111,23 @@ function scheduleRefresh() {
   $('refresh').textContent = `at ${clock(at)} (recommended by ${clock(recommended)})`;
 }
 
+// A credential for `name`, the mode's way. Resolves like post().
+async function mint(name) {
+  if (mode === 'seed') return post('/login', { user: name });
+  if (!config.idp_url) return { ok: false, status: 0, body: { error: { message: 'the backend has no IDP_URL' } } };
+  // The provider's login, in a real app its SDK (Supabase, Auth0, Firebase, Clerk).
+  const idp = await post(new URL('/token', config.idp_url), { user: name });
+  if (!idp.ok) return idp;
+  return post('/v2/tokens/exchange', {
+    org: config.org, id_token: idp.body.id_token,
+    ...(config.ttl_seconds ? { ttl_seconds: config.ttl_seconds } : {}),
+  });
+}
+const renew = () => (mode === 'seed' ? post('/refresh') : mint(loginName));
+
 async function refresh() {
   log('refresh', { old_token: cred.token_id });
-  const r = await post('/refresh');
+  const r = await renew();
   if (!r.ok) {
     log('refresh-failed', { status: r.status, message: r.body.error?.message });
     // Transient (network, 429, 5xx): try again while the old one still holds.
@@ -273,10 +296,14 @@ function send(target, text) {
 // --- the forms ----------------------------------------------------------------
 
 $('user').value = params.get('user') ?? '';
+$('mode').textContent = mode === 'seed'
+  ? 'seed: the backend mints it with its API key'
+  : 'exchange: an id token from the identity provider, traded at /v2/tokens/exchange';
 $('login').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   config ??= await (await fetch('/config.json')).json();
-  const r = await post('/login', { user: $('user').value });
+  loginName = $('user').value;
+  const r = await mint(loginName);
   if (!r.ok) {
     setState('refused', `login refused: ${r.body.error?.message ?? r.status}`);
     return;

@@ -51,8 +51,20 @@ Listening start_tokend(const std::string& redis_url, const std::filesystem::path
       [](int p) { return "listening on 127.0.0.1:" + std::to_string(p); }, log);
 }
 
+BrokerEnv::BrokerEnv(support::RedisServerOptions redis_options, std::string plugin_opts,
+                     std::string extra_conf)
+    : redis(std::move(redis_options)) {
+  init(plugin_opts, extra_conf, true, {}, "");
+}
+
 BrokerEnv::BrokerEnv(std::string plugin_opts, std::string extra_conf, bool expect_running,
                      const std::vector<Account>& accounts, std::string binary) {
+  init(plugin_opts, extra_conf, expect_running, accounts, std::move(binary));
+}
+
+void BrokerEnv::init(const std::string& plugin_opts, const std::string& extra_conf,
+                     bool expect_running, const std::vector<Account>& accounts,
+                     std::string binary) {
   const auto pw = files / "passwd";
   support::write_file(pw, "");
   std::vector<Account> all{{kServiceUser, kServicePassword, "topic readwrite #\ntopic read $SYS/#\n"}};

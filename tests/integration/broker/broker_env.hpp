@@ -99,6 +99,9 @@ class BrokerEnv {
   explicit BrokerEnv(std::string plugin_opts = "", std::string extra_conf = "",
                      bool expect_running = true, const std::vector<Account>& accounts = {},
                      std::string binary = "");
+  // As above on a Redis started with `redis_options` (e.g. TLS only).
+  BrokerEnv(support::RedisServerOptions redis_options, std::string plugin_opts,
+            std::string extra_conf = "");
 
   // The config a broker of this env uses (plugin + service account).
   std::string config(const std::string& plugin_opts, const std::string& extra_conf) const;
@@ -148,6 +151,10 @@ class BrokerEnv {
   std::unique_ptr<support::MosquittoServer> mosq;
   shortcred::redis::Connection rc;
   std::vector<std::string> minted_passwords;
+
+ private:
+  void init(const std::string& plugin_opts, const std::string& extra_conf, bool expect_running,
+            const std::vector<Account>& accounts, std::string binary);
 };
 
 }  // namespace broker_test

@@ -4,10 +4,10 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
-#include <regex>
 #include <thread>
 
 #include "broker_env.hpp"
+#include "tokend_process.hpp"
 #include "support/http_client.hpp"
 #include "support/ports.hpp"
 #include "support/process.hpp"
@@ -212,17 +212,6 @@ TEST_CASE("an org's disabled=1 disconnects its clients at the next refresh", "[r
   MqttClient again(e.client(e.mint("orgE", "ed"), "ed-2"));
   CHECK(again.connect(e.port()) == kNotAuthorized);
 }
-
-namespace {
-
-// One string field of a flat JSON object (the token service's replies).
-std::string json_field(const std::string& body, const std::string& name) {
-  std::smatch m;
-  const std::regex re("\"" + name + "\"\\s*:\\s*\"([^\"]*)\"");
-  return std::regex_search(body, m, re) ? m.str(1) : std::string();
-}
-
-}  // namespace
 
 TEST_CASE("DELETE /v2/tokens/<id> on the token service disconnects within 500 ms without the will",
           "[revocation]") {

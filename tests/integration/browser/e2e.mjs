@@ -5,9 +5,11 @@
 // the build tree. One argument, a JSON object:
 //   {"page_url", "tokend_url", "api_key", "broker_url", "ca", "server_cert",
 //    "chromium", "out_dir"}
-// Two pages, each in its own browser context (its own login cookie):
+// Three pages, each in its own browser context (its own login cookie):
 //   alice refreshes her 60 s credential (the page's own schedule), bob leaves
-//   his to expire (?refresh=off).
+//   his to expire (?refresh=off), carol gets hers by the exchange mode (an id
+//   token from the test's provider traded at /v2/tokens/exchange) and
+//   refreshes it the same way.
 // Prints one JSON object per line: {"event", "t" (Unix ms), ...}; exits 0
 // when it got through (the assertions are the C++ test's), 1 on an error.
 import crypto from 'node:crypto';
@@ -88,8 +90,10 @@ async function main() {
   try {
     const alice = await openPage(browser, 'alice', '');
     const bob = await openPage(browser, 'bob', '?refresh=off');
+    const carol = await openPage(browser, 'carol', '?mode=exchange');
     const a = alice.page;
     const b = bob.page;
+    const c = carol.page;
 
     const first = await shownSeconds(a);
     await sleep(1100);
@@ -100,8 +104,9 @@ async function main() {
     await a.selectOption('#target', 'room');
     await a.fill('#text', 'hello from alice');
     await a.click('#send button');
-    await b.waitForSelector('#messages li:has-text("hello from alice")', { timeout: 5000 });
-    await a.waitForSelector('#messages li:has-text("hello from alice")', { timeout: 5000 });
+    for (const page of [b, c, a]) {
+      await page.waitForSelector('#messages li:has-text("hello from alice")', { timeout: 5000 });
+    }
     emit('roundtrip', { ms: Date.now() - t0 });
 
     await a.waitForSelector('#probe[data-code]', { timeout: 5000 });
@@ -177,6 +182,16 @@ async function main() {
       text: await a.textContent('#reason'), state: await a.getAttribute('#state', 'data-state'),
     });
 
+    // Carol's exchanged credential, renewed by a new id token and exchange.
+    await waitEvent(c, 'refreshed', carol.expiresAt - Date.now() + 2000);
+    const carolRefreshed = await event(c, 'refreshed');
+    emit('exchange', {
+      mode: await c.textContent('#mode'), who: await c.textContent('#who'),
+      old_token: carolRefreshed.old_token, token: carolRefreshed.token,
+      before_expiry_ms: carol.expiresAt - carolRefreshed.t,
+      state: await c.getAttribute('#state', 'data-state'),
+    });
+
     // Bob's credential runs out.
     await b.waitForSelector('#reason:not([data-code=""])', { timeout: bob.expiresAt - Date.now() + 5000 });
     const expired = await event(b, 'broker-disconnect');
@@ -185,7 +200,7 @@ async function main() {
       state: await b.getAttribute('#state', 'data-state'), shown: await b.textContent('#expiry'),
     });
 
-    for (const [name, page] of [['alice', a], ['bob', b]]) {
+    for (const [name, page] of [['alice', a], ['bob', b], ['carol', c]]) {
       const file = path.join(cfg.out_dir, `browser-${name}.png`);
       await page.screenshot({ path: file, fullPage: true });
       emit('screenshot', { path: file });

@@ -7,7 +7,9 @@
 //
 // One test: alice's 60 s credential (the API's minimum lifetime) is refreshed
 // by the page at 85–90 % of it while messages flow both ways, then revoked;
-// bob's, in parallel, is left to expire. About 65 s.
+// bob's, in parallel, is left to expire; carol's comes from the exchange mode
+// (an id token of the example's stand-in provider, dev-idp.mjs, traded at
+// POST /v2/tokens/exchange) and is refreshed that way. About 65 s.
 #include <json/json.h>
 
 #include <catch2/catch.hpp>
@@ -92,7 +94,7 @@ void require_tools() {
 
 }  // namespace
 
-TEST_CASE("the browser example over WSS in headless Chromium: connect, round trip, cross-org "
+TEST_CASE("the browser example over WSS in headless Chromium: seed and exchange logins, round trip, cross-org "
           "refusal, a refresh without a lost message, revocation and expiry shown",
           "[browser]") {
   require_tools();
@@ -117,9 +119,22 @@ TEST_CASE("the browser example over WSS in headless Chromium: connect, round tri
   REQUIRE(api_key.rfind("sk_", 0) == 0);
 
   const Listening tokend = start_tokend(env.redis.url(), dir / "tokend.log");
+  const fs::path example = SHORTCRED_BROWSER_EXAMPLE_DIR;
+  // The exchange mode's identity provider: the example's stand-in, acme's "dev".
+  const Listening idp = start_listening(
+      [&](int p) {
+        return std::vector<std::string>{SHORTCRED_NODE_PATH, example / "dev-idp.mjs",
+                                        "127.0.0.1:" + std::to_string(p)};
+      },
+      [](int p) { return "listening on http://127.0.0.1:" + std::to_string(p) + "/"; },
+      dir / "idp.log");
+  const std::string idp_url = "http://127.0.0.1:" + std::to_string(idp.port);
+  const auto idp_set = ctl({"idp", "set", "--org", "acme", "dev", "--issuer", idp_url, "--jwks-url",
+                            idp_url + "/.well-known/jwks.json", "--audience", "shortcred-example"});
+  INFO(idp_set.out << idp_set.err);
+  REQUIRE(idp_set.exit_code == 0);
   const std::string tokend_url = "http://127.0.0.1:" + std::to_string(tokend.port);
   const std::string broker_url = "wss://localhost:" + std::to_string(wss_port);
-  const fs::path example = SHORTCRED_BROWSER_EXAMPLE_DIR;
   const fs::path backend_log = dir / "backend.log";
   const Listening backend = start_listening(
       [&](int p) {
@@ -129,7 +144,8 @@ TEST_CASE("the browser example over WSS in headless Chromium: connect, round tri
       [](int p) { return "listening on https://127.0.0.1:" + std::to_string(p) + "/"; },
       backend_log, {"SHORTCRED_API_KEY=" + api_key, "SHORTCRED_TOKEND_URL=" + tokend_url,
                     "SHORTCRED_BROKER_URL=" + broker_url, "TLS_CERT=" + certs.server_cert,
-                    "TLS_KEY=" + certs.server_key, "TOKEN_TTL_S=60", "OTHER_ORG=globex"});
+                    "TLS_KEY=" + certs.server_key, "TOKEN_TTL_S=60", "OTHER_ORG=globex",
+                    "IDP_URL=" + idp_url, "SHORTCRED_ORG=acme"});
 
   Json::Value cfg;
   cfg["page_url"] = "https://localhost:" + std::to_string(backend.port) + "/";
@@ -192,6 +208,16 @@ TEST_CASE("the browser example over WSS in headless Chromium: connect, round tri
         "DISCONNECT 0x98 Administrative action: the credential was revoked");
   CHECK((*revoked)["state"].asString() == "disconnected");
 
+  // Carol, by the exchange: connected as carol@acme (she saw the round trip),
+  // and her refresh (a new id token, exchanged again) switched before expiry.
+  const auto exchanged = ev.first("exchange");
+  REQUIRE(exchanged);
+  CHECK((*exchanged)["who"].asString() == "carol of acme");
+  CHECK((*exchanged)["mode"].asString().rfind("exchange", 0) == 0);
+  CHECK((*exchanged)["token"].asString() != (*exchanged)["old_token"].asString());
+  CHECK((*exchanged)["before_expiry_ms"].asInt64() >= 6000 - 1000);
+  CHECK((*exchanged)["state"].asString() == "connected");
+
   // Bob's credential expired: the page says so, whatever code the broker sent.
   const auto expired = ev.first("expired");
   REQUIRE(expired);
@@ -216,7 +242,7 @@ TEST_CASE("the browser example over WSS in headless Chromium: connect, round tri
     std::cout << "screenshot: " << path << "\n";
     ++screenshots;
   }
-  CHECK(screenshots == 2);
+  CHECK(screenshots == 3);
 
   // The backend logs token ids, never a password or the API key.
   CHECK_FALSE(has_secret(support::read_file(backend_log), api_key));

@@ -172,6 +172,8 @@ TEST_CASE("configuration errors stop startup and name the option", "[tokend]") {
       "--redis: verify=none is refused: the host is not a loopback address");
   bad({"--redis", "redis-sentinel://s1,s2"}, "--redis: a Sentinel URL needs ?master=NAME");
   bad({"--bogus", "1"}, "--bogus");
+  bad({"--min-replicas", "-1"}, "--min-replicas");
+  bad({"--replica-timeout-ms", "0"}, "--replica-timeout-ms");
   bad({"--key-prefix", "a{b}:"}, "--key-prefix");
   bad({"--key-prefix", "x}"}, "--key-prefix");
   bad({}, "SHORTCRED_THREADS", {"SHORTCRED_THREADS=many"});

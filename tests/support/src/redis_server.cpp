@@ -10,15 +10,30 @@
 
 namespace support {
 
-RedisServer::RedisServer() : dir_("shortcred-redis"), port_(free_port()) { start(); }
+RedisServer::RedisServer() : RedisServer(RedisServerOptions{}) {}
+
+RedisServer::RedisServer(RedisServerOptions options)
+    : options_(std::move(options)), dir_("shortcred-redis"), port_(free_port()) {
+  if (options_.tls) certs_ = make_test_certs(dir_.path());
+  start();
+}
 
 RedisServer::~RedisServer() { stop(); }
 
 void RedisServer::start() {
-  proc_ = Process({"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                   "--dir", dir_.path().string(), "--save", "", "--appendonly", "no",
-                   "--daemonize", "no", "--protected-mode", "no"},
-                  dir_ / "redis.log");
+  std::vector<std::string> args{"redis-server", "--bind", "127.0.0.1", "--dir",
+                                dir_.path().string(), "--save", "", "--appendonly", "no",
+                                "--daemonize", "no", "--protected-mode", "no"};
+  if (certs_) {
+    args.insert(args.end(), {"--port", "0", "--tls-port", std::to_string(port_), "--tls-cert-file",
+                             certs_->server_cert, "--tls-key-file", certs_->server_key,
+                             "--tls-ca-cert-file", certs_->ca_cert, "--tls-auth-clients",
+                             options_.require_client_cert ? "yes" : "no"});
+  } else {
+    args.insert(args.end(), {"--port", std::to_string(port_)});
+  }
+  args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
+  proc_ = Process(args, dir_ / "redis.log");
   const bool up = wait_until(
       [&] {
         auto c = connect();
@@ -40,13 +55,17 @@ void RedisServer::freeze() { proc_.signal(SIGSTOP); }
 void RedisServer::thaw() { proc_.signal(SIGCONT); }
 
 std::string RedisServer::url() const {
-  return "redis://127.0.0.1:" + std::to_string(port_) + "/0";
+  if (!certs_) return "redis://127.0.0.1:" + std::to_string(port_) + "/0";
+  return "rediss://127.0.0.1:" + std::to_string(port_) + "/0?ca_file=" + certs_->ca_cert +
+         "&cert_file=" + certs_->client_cert + "&key_file=" + certs_->client_key;
 }
 
 shortcred::redis::Connection RedisServer::connect() const {
   shortcred::RedisEndpoint ep;
-  ep.port = port_;
   std::string err;
+  if (shortcred::parse_redis_url(url(), ep, err) != shortcred::Errc::ok) {
+    throw std::runtime_error("fixture URL does not parse: " + err);
+  }
   return shortcred::redis::Connection::open(ep, std::chrono::milliseconds(1000), err);
 }
 

@@ -22,7 +22,7 @@ void openssl(std::vector<std::string> args) {
 
 TestCerts make_test_certs(const std::filesystem::path& dir) {
   const auto p = [&](const char* name) { return (dir / name).string(); };
-  TestCerts c{p("ca.crt"), p("server.crt"), p("server.key")};
+  TestCerts c{p("ca.crt"), p("server.crt"), p("server.key"), p("client.crt"), p("client.key")};
   const std::vector<std::string> ec{"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                                     "-nodes"};
   auto with = [](std::vector<std::string> a, const std::vector<std::string>& b) {
@@ -41,6 +41,15 @@ TestCerts make_test_certs(const std::filesystem::path& dir) {
              "extendedKeyUsage = serverAuth\n");
   openssl({"x509", "-req", "-days", "2", "-in", p("server.csr"), "-CA", c.ca_cert, "-CAkey",
            p("ca.key"), "-CAcreateserial", "-extfile", p("server.ext"), "-out", c.server_cert});
+  openssl(with({"req", "-subj", "/CN=shortcred-client", "-keyout", c.client_key, "-out",
+                p("client.csr")},
+               ec));
+  write_file(dir / "client.ext",
+             "basicConstraints = CA:FALSE\n"
+             "keyUsage = digitalSignature\n"
+             "extendedKeyUsage = clientAuth\n");
+  openssl({"x509", "-req", "-days", "2", "-in", p("client.csr"), "-CA", c.ca_cert, "-CAkey",
+           p("ca.key"), "-CAcreateserial", "-extfile", p("client.ext"), "-out", c.client_cert});
   return c;
 }
 

@@ -29,6 +29,8 @@ struct ServiceConfig {
   std::string tls_cert, tls_key;
   bool log_json = false;
   int redis_timeout_ms = 500;  // connect and command timeout
+  int min_replicas = 0;        // WAIT for this many replicas after issue/revoke
+  int replica_timeout_ms = 100;
   int read_timeout_s = 5;      // a request (head and body) must arrive completely within
                                // this, from its first byte (connection_watchdog.hpp)
   int idle_timeout_s = 5;      // keep-alive connections idle longer are closed

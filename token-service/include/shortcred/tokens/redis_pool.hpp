@@ -23,6 +23,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -30,6 +31,7 @@
 #include <vector>
 
 #include "shortcred/redis/client.hpp"
+#include "shortcred/redis/sentinel.hpp"
 #include "shortcred/redis_url.hpp"
 
 namespace shortcred::tokens {
@@ -90,7 +92,11 @@ class RedisPool {
   std::chrono::steady_clock::time_point next_probe_{};
   std::chrono::steady_clock::time_point last_ok_{};  // a connection came back fine
   bool answered_ = false;                            // Redis has answered once
-  std::thread prober_;  // last: started once everything above exists
+  std::thread prober_;  // started once everything above exists
+  // Sentinel: a +switch-master drops the idle connections and, with the
+  // breaker open, makes the prober try the new master at once instead of
+  // after its backoff. Last, so it stops first.
+  std::unique_ptr<redis::SwitchMasterWatcher> watcher_;
 };
 
 }  // namespace shortcred::tokens

@@ -19,6 +19,7 @@ enum class Code : std::uint8_t {
   unavailable,    // Redis did not answer: unreachable, timeout, I/O (HTTP 503)
   busy,           // Redis answered "cannot serve now": LOADING, BUSY, OOM… (HTTP 503)
   internal,       // Redis answered an error about the data (WRONGTYPE…) (HTTP 500)
+  not_replicated,  // fewer replicas than --min-replicas confirmed the write (HTTP 503)
 };
 
 struct Status {

@@ -34,8 +34,23 @@ namespace shortcred::tokens {
 // own --max-ttl limit), so now + ttl * 1000 cannot overflow.
 inline constexpr std::int64_t kTtlCeiling = 365LL * 86400;
 
+// --min-replicas / --replica-timeout-ms: how many replicas must confirm a
+// write (WAIT) before it is acknowledged. 0: none.
+struct Durability {
+  int min_replicas = 0;
+  int timeout_ms = 100;
+};
+
+// WAIT for d.min_replicas replicas to confirm everything this connection
+// wrote: ok, not_replicated (fewer confirmed in time; the write stands on the
+// master) or unavailable.
+Status wait_replicas(redis::Client& c, const Durability& d);
+
 struct StoreConfig {
   std::string prefix{kDefaultKeyPrefix};
+  // An issue that fewer replicas confirmed is deleted again and answered
+  // not_replicated, so no acknowledged credential vanishes in a failover.
+  Durability durability;
   std::int64_t default_ttl = 3600;  // used when neither request nor org sets one
   std::int64_t max_ttl = 86400;     // used when the org hash has no max_ttl
   // Live credentials per user when the org hash has no max_tokens_per_user.
