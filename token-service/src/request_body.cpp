@@ -2,10 +2,9 @@
 
 #include <json/json.h>
 
-#include <memory>
-#include <stdexcept>
 
 #include "shortcred/ids.hpp"
+#include "shortcred/jose/strict_json.hpp"
 #include "shortcred/tokens/validation.hpp"
 
 namespace shortcred::tokens {
@@ -17,78 +16,21 @@ BodyError error(int status, std::string code, std::string message) {
 
 BodyError from_status(const Status& s) { return error(422, "invalid_field", s.message); }
 
-// The strict reader, built once. Every leniency jsoncpp offers is off and
-// listed, so none depends on a library default. strictRoot stays off only
-// because a root that is not an object is answered below with the more
-// specific `invalid_body`; either way it is refused.
-const Json::CharReaderBuilder& strict_reader() {
-  static const Json::CharReaderBuilder b = [] {
-    Json::CharReaderBuilder r;
-    r["collectComments"] = false;
-    r["allowComments"] = false;
-    r["allowTrailingCommas"] = false;
-    r["strictRoot"] = false;
-    r["allowDroppedNullPlaceholders"] = false;
-    r["allowNumericKeys"] = false;
-    r["allowSingleQuotes"] = false;
-    r["stackLimit"] = 1000;
-    r["failIfExtra"] = true;
-    r["rejectDupKeys"] = true;
-    r["allowSpecialFloats"] = false;
-    r["skipBom"] = false;
-    Json::Value unknown;
-    if (!r.validate(&unknown)) throw std::logic_error("jsoncpp rejects a reader setting");
-    return r;
-  }();
-  return b;
-}
-
-// jsoncpp 1.9.5 skips a comment inside an object or array even with
-// allowComments off (its readObject/readArray loop over comment tokens), so
-// `{"user_id":"a" /* ,"scope":["read #"] */}` parses: a parser differential
-// waiting to happen. In JSON a '/' outside a string is never valid, so one
-// such byte means a comment (or garbage): refuse it before parsing.
-bool has_slash_outside_strings(std::string_view body) {
-  bool in_string = false;
-  for (std::size_t i = 0; i < body.size(); ++i) {
-    const char c = body[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;  // the escaped byte cannot end the string
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '/') {
-      return true;
-    }
-  }
-  return false;
-}
-
 // Strict JSON (RFC 8259): one value, nothing after it, no comments, no
 // duplicate keys, no byte order mark (RFC 8259 §8.1: a sender must not add
 // one), no single quotes, trailing commas, NaN or numeric keys.
 std::optional<BodyError> parse_object(std::string_view body, Json::Value& root) {
   const auto invalid = [](std::string message) { return error(400, "invalid_json", message); };
-  if (body.substr(0, 3) == "\xEF\xBB\xBF") {
-    return invalid("the request body is not valid JSON: it starts with a byte order mark");
+  switch (jose::parse_strict_json_why(body, root)) {
+    case jose::JsonRefusal::byte_order_mark:
+      return invalid("the request body is not valid JSON: it starts with a byte order mark");
+    case jose::JsonRefusal::comment:
+      return invalid("the request body is not valid JSON: comments are not allowed");
+    case jose::JsonRefusal::malformed:
+      return invalid("the request body is not valid JSON");
+    case jose::JsonRefusal::none:
+      break;
   }
-  if (has_slash_outside_strings(body)) {
-    return invalid("the request body is not valid JSON: comments are not allowed");
-  }
-  std::unique_ptr<Json::CharReader> reader(strict_reader().newCharReader());
-  std::string errs;
-  bool parsed = false;
-  try {
-    parsed = !body.empty() && reader->parse(body.data(), body.data() + body.size(), &root, &errs);
-  } catch (const Json::Exception&) {
-    // jsoncpp throws instead of failing for nesting deeper than its stack
-    // limit ("Exceeded stackLimit"): still the client's malformed input.
-    parsed = false;
-  }
-  if (!parsed) return invalid("the request body is not valid JSON");
   if (!root.isObject()) return error(400, "invalid_body", "the request body must be a JSON object");
   return std::nullopt;
 }

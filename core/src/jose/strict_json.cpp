@@ -56,17 +56,23 @@ bool has_slash_outside_strings(std::string_view text) {
 
 }  // namespace
 
-bool parse_strict_json(std::string_view text, Json::Value& out) {
-  if (text.empty() || text.substr(0, 3) == "\xEF\xBB\xBF" || has_slash_outside_strings(text)) {
-    return false;
-  }
+JsonRefusal parse_strict_json_why(std::string_view text, Json::Value& out) {
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") return JsonRefusal::byte_order_mark;
+  if (has_slash_outside_strings(text)) return JsonRefusal::comment;
+  if (text.empty()) return JsonRefusal::malformed;
   std::unique_ptr<Json::CharReader> reader(strict_reader().newCharReader());
   std::string errs;
   try {
-    return reader->parse(text.data(), text.data() + text.size(), &out, &errs);
+    return reader->parse(text.data(), text.data() + text.size(), &out, &errs)
+               ? JsonRefusal::none
+               : JsonRefusal::malformed;
   } catch (const Json::Exception&) {
-    return false;  // nesting deeper than stackLimit throws instead of failing
+    return JsonRefusal::malformed;  // nesting deeper than stackLimit throws instead of failing
   }
+}
+
+bool parse_strict_json(std::string_view text, Json::Value& out) {
+  return parse_strict_json_why(text, out) == JsonRefusal::none;
 }
 
 }  // namespace shortcred::jose

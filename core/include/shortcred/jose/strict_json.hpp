@@ -15,4 +15,8 @@ namespace shortcred::jose {
 // deep. False for anything else; never throws.
 bool parse_strict_json(std::string_view text, Json::Value& out);
 
+// The same, saying why a text was refused, for callers that answer with it.
+enum class JsonRefusal { none, byte_order_mark, comment, malformed };
+JsonRefusal parse_strict_json_why(std::string_view text, Json::Value& out);
+
 }  // namespace shortcred::jose
