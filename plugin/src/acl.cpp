@@ -2,7 +2,8 @@
 // a hash lookup by client pointer, the session's compiled policy, two token
 // buckets. No Redis, no heap allocation, no exceptions.
 //
-//   client without a session of ours → DEFER (password_file users etc.)
+//   client without a session of ours → its offline record (check_offline),
+//                                      else DEFER (password_file users etc.)
 //   UNSUBSCRIBE                     → allowed, always
 //   anything invalid or unknown     → denied (never "no opinion" for ours)
 //
@@ -85,6 +86,29 @@ int check_will(Plugin& p, mosquitto_evt_acl_check& ev) {
   return MOSQ_ERR_SUCCESS;
 }
 
+// A client of ours without a live session: a message Mosquitto is about to
+// queue for its offline persistent session (offline_sessions.hpp), judged
+// by the last credential's policy until it expires or is revoked. Only
+// READ: an offline client publishes nothing, so anything else is denied.
+// The record must name this context's own client id (a freed context's
+// pointer may be reused); anything without one is not ours.
+int check_offline(Plugin& p, const mosquitto_evt_acl_check& ev) {
+  const char* cid = mosquitto_client_id(ev.client);
+  OfflineSession* o = cid != nullptr ? p.offline.find(ev.client, cid) : nullptr;
+  if (o == nullptr) return MOSQ_ERR_PLUGIN_DEFER;
+  const auto denied = [&] {
+    ++p.counters.acl_denied_deliver;
+    if (o->org_counts != nullptr) ++o->org_counts->acl_denials;
+    return MOSQ_ERR_ACL_DENIED;
+  };
+  if (ev.access != MOSQ_ACL_READ || o->denied || !o->policy) return denied();
+  if (!p.tick_seen && !ticks_arrive(p)) return MOSQ_ERR_ACL_DENIED;
+  const std::string_view topic = ev.topic != nullptr ? ev.topic : "";
+  if (!o->policy->check_deliver(topic, wall_ms(), kBrokerValidated).allowed) return denied();
+  ++p.counters.acl_offline_queued;
+  return MOSQ_ERR_SUCCESS;
+}
+
 }  // namespace
 
 int on_acl_check(Plugin& p, mosquitto_evt_acl_check& ev) {
@@ -93,7 +117,7 @@ int on_acl_check(Plugin& p, mosquitto_evt_acl_check& ev) {
     p.closing.reset();
   }
   Session* s = p.sessions.find(ev.client);
-  if (s == nullptr) return MOSQ_ERR_PLUGIN_DEFER;
+  if (s == nullptr) return check_offline(p, ev);
   if (ev.access == MOSQ_ACL_UNSUBSCRIBE) return MOSQ_ERR_SUCCESS;
   // No tick, no expiry enforcement (per_listener_settings on 2.0): fail closed.
   if (!p.tick_seen && !ticks_arrive(p)) return MOSQ_ERR_ACL_DENIED;

@@ -33,6 +33,7 @@ namespace shortcred::plugin {
   X(acl_denied_publish, "acl/denied/publish")              \
   X(acl_denied_subscribe, "acl/denied/subscribe")          \
   X(acl_denied_deliver, "acl/denied/deliver")              \
+  X(acl_offline_queued, "acl/offline_queued")              \
   X(rate_limited, "rate_limited")                          \
   X(kicked_expired, "kicked/expired")                      \
   X(kicked_revoked, "kicked/revoked")                      \

@@ -37,6 +37,8 @@ constexpr PlainHelp kPlainHelp[] = {
     {"auth/offline_skipped", "Offline persistent sessions a SIGHUP re-check left alone."},
     {"auth/delayed", "CONNECT lookups run off the broker thread (Mosquitto 2.1 delayed auth)."},
     {"auth/abandoned", "Delayed CONNECTs whose client left before the answer."},
+    {"acl/offline_queued",
+     "Messages queued for offline persistent sessions of ours (allowed by the last credential)."},
     {"rate_limited", "Publishes dropped by the per-org or per-user publish rate."},
     {"redis/errors", "Failed Redis connects and commands (CONNECT path and background thread)."},
 };

@@ -31,6 +31,12 @@ const OfflineSession* OfflineSessions::find(const void* client) const {
   return it == by_client_.end() ? nullptr : &it->second;
 }
 
+OfflineSession* OfflineSessions::find(const void* client, std::string_view client_id) noexcept {
+  auto it = by_client_.find(client);
+  if (it == by_client_.end() || it->second.client_id != client_id) return nullptr;
+  return &it->second;
+}
+
 void OfflineSessions::drop_oldest() {
   auto oldest = std::min_element(by_client_.begin(), by_client_.end(), [](const auto& a, const auto& b) {
     return a.second.left_ms < b.second.left_ms;

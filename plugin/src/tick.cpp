@@ -10,6 +10,8 @@
 // In Mosquitto 2.0.11 with_will = false marks the context "disconnecting"
 // before do_disconnect, which is what suppresses the will.
 #include <string>
+#include <string_view>
+#include <unordered_set>
 
 #include "shortcred/redis/client.hpp"
 #include "shortcred/redis/sentinel.hpp"
@@ -22,6 +24,33 @@ void queue_kick(Plugin& p, Session& s, KickReason reason) {
   if (s.doomed) return;  // already queued
   s.doomed = true;
   p.kicks.push_back({s.client, reason});
+}
+
+// What a revocation does to offline sessions (offline_sessions.hpp): a
+// revoked token or user, or a disabled org, queues nothing more for them.
+// A kick by client id ends a connection, not a credential: an offline
+// session has none to end.
+void deny_offline(Plugin& p, const Revocation& r) {
+  std::size_t n = 0;
+  switch (r.kind) {
+    case Revocation::Kind::token:
+      n = p.offline.deny_if(
+          [&](const OfflineSession& o) { return o.org == r.org && o.token_id == r.subject; });
+      break;
+    case Revocation::Kind::user:
+      n = p.offline.deny_if(
+          [&](const OfflineSession& o) { return o.org == r.org && o.user == r.subject; });
+      break;
+    case Revocation::Kind::org:
+      n = p.offline.deny_if([&](const OfflineSession& o) { return o.org == r.org; });
+      break;
+    case Revocation::Kind::client: break;
+  }
+  if (n > 0) {
+    SC_LOG(MOSQ_LOG_NOTICE,
+           "shortcred: %zu offline session(s) of org %s revoked; nothing more is queued for them",
+           n, r.org.c_str());
+  }
 }
 
 void apply_background(Plugin& p, BackgroundEvents& ev, std::int64_t now) {
@@ -47,6 +76,7 @@ void apply_background(Plugin& p, BackgroundEvents& ev, std::int64_t now) {
   }
 
   for (const Revocation& r : ev.revocations) {
+    deny_offline(p, r);
     std::vector<Session*> hit;
     KickReason reason = KickReason::revoked;
     switch (r.kind) {
@@ -80,6 +110,9 @@ void apply_background(Plugin& p, BackgroundEvents& ev, std::int64_t now) {
     }
   }
   for (const TokenRef& t : ev.missing) {
+    p.offline.deny_if([&](const OfflineSession& o) {
+      return o.org == t.org && o.token_id == t.token_id && o.expires_at_ms > now;
+    });
     for (Session* s : p.sessions.by_token(t.org, t.token_id)) {
       // Redis deletes a credential at its expires_at (PEXPIREAT): a key that
       // went missing between the snapshot and EXISTS of a session that has
@@ -93,6 +126,7 @@ void apply_background(Plugin& p, BackgroundEvents& ev, std::int64_t now) {
     }
   }
   for (const std::string& org : ev.missing_orgs) {
+    p.offline.deny_if([&](const OfflineSession& o) { return o.org == org; });
     for (Session* s : p.sessions.by_org(org)) {
       SC_LOG(MOSQ_LOG_NOTICE, "shortcred: org %s no longer exists; disconnecting '%s'",
              s->org.c_str(), loggable(s->client_id).c_str());
@@ -101,6 +135,9 @@ void apply_background(Plugin& p, BackgroundEvents& ev, std::int64_t now) {
   }
   const std::int64_t now_ns = mono_ns();
   for (const auto& [org, record] : ev.orgs) {
+    if (record.disabled) {
+      p.offline.deny_if([&](const OfflineSession& o) { return o.org == org; });
+    }
     OrgState* os = p.sessions.find_org(org);
     if (os == nullptr) continue;
     os->apply(record, p.defaults, now_ns);
@@ -227,7 +264,19 @@ void post_revalidation(Plugin& p, std::int64_t now) {
     if (!s.doomed) tokens.push_back({s.org, s.token_id});
     if (now - s.owner_written_ms >= renew_after_ms) record_owner(p, s);
   });
-  p.sessions.for_each_org([&](OrgState& o) { orgs.push_back(o.org); });
+  // (Views of strings that stay put: the org states' and the records'.)
+  std::unordered_set<std::string_view> seen;
+  p.sessions.for_each_org([&](OrgState& o) {
+    orgs.push_back(o.org);
+    seen.insert(o.org);
+  });
+  // Offline sessions that may still have messages queued: a revocation the
+  // subscriber missed must reach them too.
+  p.offline.for_each([&](const OfflineSession& o) {
+    if (o.denied || o.expires_at_ms <= now) return;
+    tokens.push_back({o.org, o.token_id});
+    if (seen.insert(o.org).second) orgs.push_back(o.org);
+  });
   if (!tokens.empty() || !orgs.empty()) p.background->post_snapshot(std::move(tokens), std::move(orgs));
 }
 
@@ -290,10 +339,27 @@ void on_client_gone(Plugin& p, const void* client) {
   const auto* mosq = static_cast<const struct mosquitto*>(client);
   const bool kept = mosquitto_client_protocol_version(mosq) == 5 ||
                     !mosquitto_client_clean_session(mosq);
-  if (kept) {
-    p.offline.left(client, {s.client_id, s.org, s.user, s.token_id, s.secret_sha256, s.ext_auth,
-                            wall_ms()});
+  if (!kept) return;
+  OfflineSession o;
+  o.client_id = s.client_id;
+  o.org = s.org;
+  o.user = s.user;
+  o.token_id = s.token_id;
+  o.secret_sha256 = s.secret_sha256;
+  o.ext_auth = s.ext_auth;
+  o.left_ms = wall_ms();
+  // Messages queued while it is offline are judged as they would be online
+  // (acl.cpp). Copied, not moved: p.closing still judges the will. A session
+  // that was being disconnected for revocation leaves a denied record.
+  o.expires_at_ms = s.expires_at_ms;
+  o.org_counts = s.org_counts;
+  o.denied = s.doomed && p.expiry_kick != client;
+  if (!o.denied) {
+    o.has_scope = s.has_scope;
+    o.scope_rules = s.scope_rules;
+    o.policy = s.policy;
   }
+  p.offline.left(client, std::move(o));
 }
 
 }  // namespace shortcred::plugin
