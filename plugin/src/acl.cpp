@@ -96,15 +96,21 @@ int check_offline(Plugin& p, const mosquitto_evt_acl_check& ev) {
   const char* cid = mosquitto_client_id(ev.client);
   OfflineSession* o = cid != nullptr ? p.offline.find(ev.client, cid) : nullptr;
   if (o == nullptr) return MOSQ_ERR_PLUGIN_DEFER;
-  const auto denied = [&] {
-    ++p.counters.acl_denied_deliver;
+  const auto denied = [&](std::uint64_t& counter) {
+    ++counter;
     if (o->org_counts != nullptr) ++o->org_counts->acl_denials;
     return MOSQ_ERR_ACL_DENIED;
   };
-  if (ev.access != MOSQ_ACL_READ || o->denied || !o->policy) return denied();
+  // (A will with an MQTT 5 Will Delay Interval comes here as a WRITE; it
+  // was denied before these records answered, as every plugin deferred.)
+  if (ev.access == MOSQ_ACL_WRITE) return denied(p.counters.acl_denied_publish);
+  if (ev.access != MOSQ_ACL_READ) return denied(p.counters.acl_denied_subscribe);
+  if (o->denied || !o->policy) return denied(p.counters.acl_denied_deliver);
   if (!p.tick_seen && !ticks_arrive(p)) return MOSQ_ERR_ACL_DENIED;
   const std::string_view topic = ev.topic != nullptr ? ev.topic : "";
-  if (!o->policy->check_deliver(topic, wall_ms(), kBrokerValidated).allowed) return denied();
+  if (!o->policy->check_deliver(topic, wall_ms(), kBrokerValidated).allowed) {
+    return denied(p.counters.acl_denied_deliver);
+  }
   ++p.counters.acl_offline_queued;
   return MOSQ_ERR_SUCCESS;
 }

@@ -125,6 +125,29 @@ TEST_CASE("nothing is queued for an offline session whose credential was revoked
   CHECK(got == std::vector<std::string>{"before0", "marker"});
 }
 
+// From expires_at on, the last credential grants nothing.
+TEST_CASE("nothing is queued for an offline session once its credential expired", "[offline]") {
+  const support::TempDir d("shortcred-offline");
+  BrokerEnv e(plugin_opts(d));
+  const std::string topic = "org_off/users/dan/inbox";
+  const Cred first = e.mint("org_off", "dan", with_ttl(3s));
+  leave_session(e, persistent(e.client(first, "off-dan")), "org_off/users/dan/#");
+  auto pub = e.observer("nothing/here");
+  publish_n(*pub, topic, 1, "before");
+  REQUIRE(support::wait_until([&] { return now_ms() > first.expires_at_ms; }, 5s));
+  publish_n(*pub, topic, 3, "after");
+  CHECK(support::wait_until([&] { return e.last_counter("acl/denied/deliver") == 3; }, 5s));
+
+  const Cred fresh = e.mint("org_off", "dan");
+  MqttClient back(persistent(e.client(fresh, "off-dan")));
+  REQUIRE(back.connect(e.port(), kSetup) == 0);
+  REQUIRE(pub->publish(topic, "marker", 1) == 0);
+  REQUIRE(back.wait_message(topic, std::string("marker"), 5s));
+  std::vector<std::string> got;
+  for (const auto& m : back.messages()) got.push_back(m.payload);
+  CHECK(got == std::vector<std::string>{"before0", "marker"});
+}
+
 TEST_CASE("the ACL still applies to what is queued for an offline session", "[offline]") {
   const support::TempDir d("shortcred-offline");
   BrokerEnv e(plugin_opts(d));
