@@ -35,6 +35,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "sessions.hpp"  // StringMap, Policy, Rule
@@ -68,11 +69,15 @@ class OfflineSessions {
   // The record of `client` only if it also names `client_id` (allocation
   // free: the ACL path calls it).
   OfflineSession* find(const void* client, std::string_view client_id) noexcept;
-  // Marks every record `pred` selects denied; returns how many it marked.
+  // Marks the records of `org` that `pred` selects denied (revocations name
+  // an org: only its records are looked at); returns how many it marked.
   template <class Pred>
-  std::size_t deny_if(Pred&& pred) {
+  std::size_t deny_if(std::string_view org, Pred&& pred) {
+    auto o = by_org_.find(org);
+    if (o == by_org_.end()) return 0;
     std::size_t n = 0;
-    for (auto& [k, s] : by_client_) {
+    for (const void* client : o->second) {
+      OfflineSession& s = by_client_.find(client)->second;
       if (s.denied || !pred(s)) continue;
       s.denied = true;
       s.policy.reset();
@@ -90,8 +95,10 @@ class OfflineSessions {
 
  private:
   void drop_oldest();
+  void erase(std::unordered_map<const void*, OfflineSession>::iterator it);
   std::unordered_map<const void*, OfflineSession> by_client_;
   StringMap<const void*> by_id_;
+  StringMap<std::unordered_set<const void*>> by_org_;
   std::uint64_t evictions_ = 0;
 };
 

@@ -34,15 +34,14 @@ void deny_offline(Plugin& p, const Revocation& r) {
   std::size_t n = 0;
   switch (r.kind) {
     case Revocation::Kind::token:
-      n = p.offline.deny_if(
-          [&](const OfflineSession& o) { return o.org == r.org && o.token_id == r.subject; });
+      n = p.offline.deny_if(r.org,
+                            [&](const OfflineSession& o) { return o.token_id == r.subject; });
       break;
     case Revocation::Kind::user:
-      n = p.offline.deny_if(
-          [&](const OfflineSession& o) { return o.org == r.org && o.user == r.subject; });
+      n = p.offline.deny_if(r.org, [&](const OfflineSession& o) { return o.user == r.subject; });
       break;
     case Revocation::Kind::org:
-      n = p.offline.deny_if([&](const OfflineSession& o) { return o.org == r.org; });
+      n = p.offline.deny_if(r.org, [](const OfflineSession&) { return true; });
       break;
     case Revocation::Kind::client: break;
   }
@@ -110,8 +109,8 @@ void apply_background(Plugin& p, BackgroundEvents& ev, std::int64_t now) {
     }
   }
   for (const TokenRef& t : ev.missing) {
-    p.offline.deny_if([&](const OfflineSession& o) {
-      return o.org == t.org && o.token_id == t.token_id && o.expires_at_ms > now;
+    p.offline.deny_if(t.org, [&](const OfflineSession& o) {
+      return o.token_id == t.token_id && o.expires_at_ms > now;
     });
     for (Session* s : p.sessions.by_token(t.org, t.token_id)) {
       // Redis deletes a credential at its expires_at (PEXPIREAT): a key that
@@ -126,7 +125,7 @@ void apply_background(Plugin& p, BackgroundEvents& ev, std::int64_t now) {
     }
   }
   for (const std::string& org : ev.missing_orgs) {
-    p.offline.deny_if([&](const OfflineSession& o) { return o.org == org; });
+    p.offline.deny_if(org, [](const OfflineSession&) { return true; });
     for (Session* s : p.sessions.by_org(org)) {
       SC_LOG(MOSQ_LOG_NOTICE, "shortcred: org %s no longer exists; disconnecting '%s'",
              s->org.c_str(), loggable(s->client_id).c_str());
@@ -136,7 +135,7 @@ void apply_background(Plugin& p, BackgroundEvents& ev, std::int64_t now) {
   const std::int64_t now_ns = mono_ns();
   for (const auto& [org, record] : ev.orgs) {
     if (record.disabled) {
-      p.offline.deny_if([&](const OfflineSession& o) { return o.org == org; });
+      p.offline.deny_if(org, [](const OfflineSession&) { return true; });
     }
     OrgState* os = p.sessions.find_org(org);
     if (os == nullptr) continue;

@@ -284,21 +284,59 @@ TEST_CASE("a held credential neither uses nor needs an address's lookups", "[thr
   CHECK(t.check("nat", "org/new", 60 * s) == V::ask_redis);
 }
 
+namespace {
+OfflineSession offline_record(std::string cid, std::string org, std::string user,
+                              std::string token, bool ext_auth, std::int64_t left_ms) {
+  OfflineSession s;
+  s.client_id = std::move(cid);
+  s.org = std::move(org);
+  s.user = std::move(user);
+  s.token_id = std::move(token);
+  s.secret_sha256 = "sha";
+  s.ext_auth = ext_auth;
+  s.left_ms = left_ms;
+  return s;
+}
+}  // namespace
+
 TEST_CASE("offline session records are found by their context and forgotten when it is reused",
           "[offline]") {
   OfflineSessions o;
   int a, b;
-  o.left(&a, {"cid-a", "org", "alice", "tok1", "sha", false, 1000});
-  o.left(&b, {"cid-b", "org", "bob", "tok2", "sha", true, 1000});
+  o.left(&a, offline_record("cid-a", "org", "alice", "tok1", false, 1000));
+  o.left(&b, offline_record("cid-b", "org", "bob", "tok2", true, 1000));
   REQUIRE(o.find(&a) != nullptr);
   CHECK(o.find(&a)->token_id == "tok1");
   o.forget_client(&a);  // a new CONNECT on that pointer
   CHECK(o.find(&a) == nullptr);
   o.forget_id("cid-b");  // the id connected again
   CHECK(o.find(&b) == nullptr);
-  o.left(&a, {"cid-a", "org", "alice", "tok1", "sha", false, 1000});
-  o.left(&b, {"cid-a", "org", "alice", "tok1", "sha", false, 2000});  // same id, new context
+  o.left(&a, offline_record("cid-a", "org", "alice", "tok1", false, 1000));
+  o.left(&b, offline_record("cid-a", "org", "alice", "tok1", false, 2000));  // same id, new context
   CHECK(o.find(&a) == nullptr);
   CHECK(o.size() == 1);
   CHECK(o.evictions() == 0);
+}
+
+// The ACL path matches a record by its context AND its client id; a
+// revocation marks only the named org's records denied.
+TEST_CASE("offline records match their own client id, and revocations deny per org", "[offline]") {
+  OfflineSessions o;
+  int a, b, c;
+  o.left(&a, offline_record("cid-a", "org1", "alice", "tok1", false, 1000));
+  o.left(&b, offline_record("cid-b", "org1", "bob", "tok2", false, 1000));
+  o.left(&c, offline_record("cid-c", "org2", "alice", "tok1", false, 1000));
+  CHECK(o.find(&a, "cid-a") != nullptr);
+  CHECK(o.find(&a, "cid-b") == nullptr);  // a reused pointer under another id
+  const auto token1 = [](const OfflineSession& s) { return s.token_id == "tok1"; };
+  CHECK(o.deny_if("org1", token1) == 1);
+  CHECK(o.find(&a)->denied);
+  CHECK_FALSE(o.find(&b)->denied);
+  CHECK_FALSE(o.find(&c)->denied);  // same token id, other org
+  CHECK(o.deny_if("org1", token1) == 0);  // already denied
+  o.forget_client(&b);
+  o.forget_id("cid-c");
+  CHECK(o.deny_if("org2", [](const OfflineSession&) { return true; }) == 0);
+  CHECK(o.deny_if("org1", [](const OfflineSession&) { return true; }) == 0);
+  CHECK(o.size() == 1);
 }
