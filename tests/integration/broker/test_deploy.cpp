@@ -172,7 +172,8 @@ void on_message(mosquitto*, void* obj, const mosquitto_message* m, const mosquit
 // README "Refreshing credentials", the libmosquitto recipe, call for call: a
 // new password, a clean disconnect, the loop thread joined, reconnect. The
 // session (clean start off, session expiry in the first CONNECT) survives:
-// its subscription delivers without a new SUBSCRIBE.
+// its subscription delivers without a new SUBSCRIBE, and the QoS 1 messages
+// published while it was away arrive after the reconnect.
 TEST_CASE("the README's libmosquitto refresh recipe reconnects with the new credential into the "
           "same session",
           "[deploy]") {
@@ -205,15 +206,21 @@ TEST_CASE("the README's libmosquitto refresh recipe reconnects with the new cred
   mosquitto_disconnect_v5(m, 0, nullptr);
   mosquitto_loop_stop(m, false);
   REQUIRE(st.wait([&] { return st.disconnected; }));
+  // Published while it is away: queued for the session, none lost.
+  for (int i = 0; i < 5; ++i) {
+    CHECK(svc->publish("org_ref/users/rae/in", "away-" + std::to_string(i), 1) == 0);
+  }
   REQUIRE(mosquitto_reconnect(m) == MOSQ_ERR_SUCCESS);
   REQUIRE(mosquitto_loop_start(m) == MOSQ_ERR_SUCCESS);
   REQUIRE(st.wait([&] { return st.connacks.size() == 2; }));
   CHECK(st.connacks[1] == 0);
+  CHECK(st.wait([&] { return st.payloads.size() == 5; }));
   CHECK(svc->publish("org_ref/users/rae/in", "after-refresh", 1) == 0);
-  CHECK(st.wait([&] { return st.payloads.size() == 1; }));
+  CHECK(st.wait([&] { return st.payloads.size() == 6; }));
   {
     std::lock_guard l(st.mu);
-    CHECK(st.payloads == std::vector<std::string>{"after-refresh"});
+    CHECK(st.payloads == std::vector<std::string>{"away-0", "away-1", "away-2", "away-3", "away-4",
+                                                  "after-refresh"});
   }
   // It is the new credential's session now.
   CHECK(support::wait_until(
