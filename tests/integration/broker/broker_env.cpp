@@ -53,13 +53,27 @@ Listening start_tokend(const std::string& redis_url, const std::filesystem::path
 
 BrokerEnv::BrokerEnv(support::RedisServerOptions redis_options, std::string plugin_opts,
                      std::string extra_conf)
-    : redis(std::move(redis_options)) {
+    : redis(std::in_place, std::move(redis_options)) {
   init(plugin_opts, extra_conf, true, {}, "");
 }
 
 BrokerEnv::BrokerEnv(std::string plugin_opts, std::string extra_conf, bool expect_running,
-                     const std::vector<Account>& accounts, std::string binary) {
+                     const std::vector<Account>& accounts, std::string binary)
+    : redis(std::in_place) {
   init(plugin_opts, extra_conf, expect_running, accounts, std::move(binary));
+}
+
+BrokerEnv::BrokerEnv(const support::RedisCluster& c, std::string plugin_opts) : cluster(&c) {
+  std::string err;
+  cluster_rc_ = shortcred::redis::Client::open(c.endpoint(), std::chrono::seconds(2), err);
+  if (!cluster_rc_.ok()) throw std::runtime_error("cannot open the cluster: " + err);
+  init(plugin_opts, "", true, {}, "");
+}
+
+std::string BrokerEnv::redis_url() const { return cluster != nullptr ? cluster->url() : redis->url(); }
+
+shortcred::redis::Reply BrokerEnv::command(const std::vector<std::string>& argv) {
+  return cluster != nullptr ? cluster_rc_.command(argv) : rc.command(argv);
 }
 
 void BrokerEnv::init(const std::string& plugin_opts, const std::string& extra_conf,
@@ -76,7 +90,7 @@ void BrokerEnv::init(const std::string& plugin_opts, const std::string& extra_co
     acl += "user " + a.user + "\n" + a.acl;
   }
   support::write_file(files / "mosquitto.acl", acl);
-  rc = redis.connect();
+  if (redis) rc = redis->connect();
   mosq = std::make_unique<support::MosquittoServer>(config(plugin_opts, extra_conf), true,
                                                     std::move(binary));
   if (expect_running && !mosq->running()) {
@@ -92,7 +106,7 @@ std::string BrokerEnv::config(const std::string& plugin_opts, const std::string&
   c += "password_file " + (files / "passwd").string() + "\n";
   c += "acl_file " + (files / "mosquitto.acl").string() + "\n";
   c += "plugin " SHORTCRED_PLUGIN_PATH "\n";
-  c += "plugin_opt_redis_url " + redis.url() + "\n";
+  c += "plugin_opt_redis_url " + redis_url() + "\n";
   c += plugin_opts;
   if (!c.empty() && c.back() != '\n') c += '\n';
   return c;
@@ -114,10 +128,10 @@ Cred BrokerEnv::mint(const std::string& org, const std::string& user, const Mint
     argv.push_back(v);
   }
   // Every credential belongs to an existing org (a missing org hash refuses).
-  rc.command({"HSETNX", shortcred::org_key(shortcred::kDefaultKeyPrefix, org), "name", org});
-  auto r1 = rc.command(argv);
-  auto r2 = o.redis_expiry ? rc.command({"PEXPIREAT", key, std::to_string(rec.expires_at_ms)})
-                           : rc.command({"PERSIST", key});
+  command({"HSETNX", shortcred::org_key(shortcred::kDefaultKeyPrefix, org), "name", org});
+  auto r1 = command(argv);
+  auto r2 = o.redis_expiry ? command({"PEXPIREAT", key, std::to_string(rec.expires_at_ms)})
+                           : command({"PERSIST", key});
   if (shortcred::redis::is_error(r1) || shortcred::redis::is_error(r2)) {
     throw std::runtime_error("cannot write credential");
   }
@@ -133,11 +147,23 @@ void BrokerEnv::set_org(const std::string& org,
     argv.push_back(k);
     argv.push_back(v);
   }
-  if (shortcred::redis::is_error(rc.command(argv))) throw std::runtime_error("cannot write org");
+  if (shortcred::redis::is_error(command(argv))) throw std::runtime_error("cannot write org");
 }
 
 shortcred::redis::Reply BrokerEnv::redis_cmd(std::initializer_list<std::string_view> argv) {
-  return rc.command(argv);
+  return command(std::vector<std::string>(argv.begin(), argv.end()));
+}
+
+void BrokerEnv::redis_cmd_on_masters(const std::vector<std::string>& argv) {
+  if (cluster == nullptr) {
+    if (shortcred::redis::is_error(rc.command(argv))) throw std::runtime_error(argv[0] + " failed");
+    return;
+  }
+  for (int m : cluster->masters()) {
+    if (shortcred::redis::is_error(cluster->connect(m).command(argv))) {
+      throw std::runtime_error(argv[0] + " failed on a cluster master");
+    }
+  }
 }
 
 support::MqttClient::Options BrokerEnv::client(const Cred& c, std::string client_id,
@@ -201,12 +227,21 @@ long BrokerEnv::last_counter(const std::string& counter) const {
 }
 
 std::uint64_t BrokerEnv::redis_calls(const std::string& command) {
-  auto r = rc.command({"INFO", "commandstats"});
-  if (!r) throw std::runtime_error("INFO commandstats failed");
-  const std::string info = shortcred::redis::to_string(r.get());
-  const std::string key = "cmdstat_" + command + ":calls=";
-  const auto at = info.find(key);
-  return at == std::string::npos ? 0 : std::stoull(info.substr(at + key.size()));
+  const auto calls = [&](shortcred::redis::Connection& c) -> std::uint64_t {
+    auto r = c.command({"INFO", "commandstats"});
+    if (!r) throw std::runtime_error("INFO commandstats failed");
+    const std::string info = shortcred::redis::to_string(r.get());
+    const std::string key = "cmdstat_" + command + ":calls=";
+    const auto at = info.find(key);
+    return at == std::string::npos ? 0 : std::stoull(info.substr(at + key.size()));
+  };
+  if (cluster == nullptr) return calls(rc);
+  std::uint64_t sum = 0;
+  for (int m : cluster->masters()) {
+    auto c = cluster->connect(m);
+    sum += calls(c);
+  }
+  return sum;
 }
 
 std::string BrokerEnv::secret_in_log(const std::vector<std::string>& also) const {

@@ -13,10 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "shortcred/redis/client.hpp"
 #include "shortcred/redis/connection.hpp"
 #include "support/mosquitto_server.hpp"
 #include "support/mqtt_client.hpp"
 #include "support/process.hpp"
+#include "support/redis_cluster.hpp"
 #include "support/redis_server.hpp"
 #include "support/tls_certs.hpp"
 #include "support/wait.hpp"
@@ -102,6 +104,15 @@ class BrokerEnv {
   // As above on a Redis started with `redis_options` (e.g. TLS only).
   BrokerEnv(support::RedisServerOptions redis_options, std::string plugin_opts,
             std::string extra_conf = "");
+  // As above on a Redis Cluster the test owns and keeps alive longer than
+  // this env (one cluster can serve several envs in turn): no redis-server
+  // of its own (`redis` is empty), the plugin gets the cluster's URL, and
+  // mint(), set_org() and redis_cmd() route by key slot.
+  BrokerEnv(const support::RedisCluster& cluster, std::string plugin_opts);
+
+  // The URL of the Redis deployment (own server or cluster), for the plugin,
+  // tokend and shortcredctl.
+  std::string redis_url() const;
 
   // The config a broker of this env uses (plugin + service account).
   std::string config(const std::string& plugin_opts, const std::string& extra_conf) const;
@@ -109,6 +120,9 @@ class BrokerEnv {
   Cred mint(const std::string& org, const std::string& user, const MintOptions& o = {});
   void set_org(const std::string& org, const std::vector<std::pair<std::string, std::string>>& fields);
   shortcred::redis::Reply redis_cmd(std::initializer_list<std::string_view> argv);
+  // A command without keys (SCRIPT FLUSH, CONFIG SET…) on every master: the
+  // server itself, or each master of the cluster.
+  void redis_cmd_on_masters(const std::vector<std::string>& argv);
 
   support::MqttClient::Options client(const Cred& c, std::string client_id, int protocol = 5) const;
   std::unique_ptr<support::MqttClient> connect(const Cred& c, std::string client_id,
@@ -138,7 +152,7 @@ class BrokerEnv {
   // periodic counters log line (plugin_opt_sys_interval), or -1 if none yet.
   long last_counter(const std::string& counter) const;
   // How many times Redis ran `command` (lower case, e.g. "hgetall"), from
-  // INFO commandstats.
+  // INFO commandstats (summed over the masters of a cluster).
   std::uint64_t redis_calls(const std::string& command);
 
   // The first secret found in the mosquitto log, or "" if none: a full
@@ -147,14 +161,17 @@ class BrokerEnv {
   std::string secret_in_log(const std::vector<std::string>& also = {}) const;
 
   support::TempDir files{"shortcred-broker-test"};
-  support::RedisServer redis;
+  std::optional<support::RedisServer> redis;  // empty on a cluster
+  const support::RedisCluster* cluster = nullptr;
   std::unique_ptr<support::MosquittoServer> mosq;
-  shortcred::redis::Connection rc;
+  shortcred::redis::Connection rc;  // to `redis`
   std::vector<std::string> minted_passwords;
 
  private:
   void init(const std::string& plugin_opts, const std::string& extra_conf, bool expect_running,
             const std::vector<Account>& accounts, std::string binary);
+  shortcred::redis::Reply command(const std::vector<std::string>& argv);
+  shortcred::redis::Client cluster_rc_;  // to `cluster`, routed by slot
 };
 
 }  // namespace broker_test

@@ -62,7 +62,7 @@ TEST_CASE("a client that leaves during its CONNECT lookup leaves no session, and
   auto holder = e.connect(first, "lena-phone");
   REQUIRE(holder->connected());
   {
-    support::FrozenRedis frozen(e.redis);
+    support::FrozenRedis frozen(*e.redis);
     MqttClient leaving(e.client(second, "lena-phone"));
     CHECK(leaving.connect(e.port(), 300ms) == MqttClient::kTimeout);
   }  // the client is gone; then Redis answers

@@ -165,7 +165,7 @@ TEST_CASE("counters are published under $SYS/broker/shortcred, by reason", "[cou
 
   // Redis gone: a CONNECT cannot be checked (closed without a CONNACK).
   const Cred pending = e.mint("orgA", "pat");
-  e.redis.stop();
+  e.redis->stop();
   CHECK(e.redis_refusal(MqttClient(e.client(pending, "pat-sys")).connect(e.port())));
   shows("auth/failed/redis_unavailable", 1);
   CHECK(support::wait_until([&] { return latest(*obs, base + "redis/errors") >= 1; }, 3s, 20ms));

@@ -29,7 +29,7 @@ std::string snippet_for(const BrokerEnv& e) {
   s = std::regex_replace(s, std::regex("^plugin .*$", std::regex::multiline),
                          "plugin " SHORTCRED_PLUGIN_PATH);
   s = std::regex_replace(s, std::regex("^plugin_opt_redis_url .*$", std::regex::multiline),
-                         "plugin_opt_redis_url " + e.redis.url());
+                         "plugin_opt_redis_url " + e.redis->url());
   return s;
 }
 
@@ -78,7 +78,7 @@ TEST_CASE("a broker started while Redis is down runs, refuses shortcred clients 
           "[deploy]") {
   BrokerEnv e("plugin_opt_sys_interval 1\n");
   e.mosq->stop();
-  e.redis.stop();
+  e.redis->stop();
   REQUIRE(e.mosq->start());
   CHECK(e.mosq->log().find("shortcred: loaded") != std::string::npos);
   // password_file accounts are Mosquitto's own: they work throughout.
@@ -96,9 +96,9 @@ TEST_CASE("a broker started while Redis is down runs, refuses shortcred clients 
       [&] { return e.mosq->log().find("revocation subscriber cannot reach Redis") != std::string::npos; },
       3s));
 
-  e.redis.start();
+  e.redis->start();
   const auto started = std::chrono::steady_clock::now();
-  e.rc = e.redis.connect();
+  e.rc = e.redis->connect();
   const Cred c = e.mint("org_down", "dora");
   std::unique_ptr<MqttClient> in;
   const bool admitted = support::wait_until(

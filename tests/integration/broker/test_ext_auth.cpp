@@ -84,7 +84,7 @@ void wait_revocation_subscriber() {
 }
 
 int ctl_revoke(const Cred& c) {
-  return support::run({SHORTCRED_CTL_PATH, "--redis", env().redis.url(), "token", "revoke", c.org,
+  return support::run({SHORTCRED_CTL_PATH, "--redis", env().redis->url(), "token", "revoke", c.org,
                        c.token_id})
       .exit_code;
 }

@@ -153,7 +153,7 @@ TEST_CASE("shortcredctl token revoke disconnects within 500 ms without the will"
   REQUIRE(support::wait_until([&] { return e.mosq->log().find("subscribed to shortcred:revoked") !=
                                            std::string::npos; },
                               3s));
-  auto r = support::run({SHORTCRED_CTL_PATH, "--redis", e.redis.url(), "token", "revoke", "orgA",
+  auto r = support::run({SHORTCRED_CTL_PATH, "--redis", e.redis->url(), "token", "revoke", "orgA",
                          c.token_id});
   const auto revoked_at = Clock::now();
   REQUIRE(r.exit_code == 0);
@@ -195,7 +195,7 @@ TEST_CASE("a redis-cli DEL disconnects within revalidate_interval_s + 1 s", "[re
   const Cred c = e.mint("orgA", "dora");
   auto cl = e.connect(c, "dora-1");
   REQUIRE(cl->connected());
-  auto r = support::run({"redis-cli", "-p", std::to_string(e.redis.port()), "DEL",
+  auto r = support::run({"redis-cli", "-p", std::to_string(e.redis->port()), "DEL",
                          "shortcred:{orgA}:cred:" + c.token_id});
   REQUIRE(r.exit_code == 0);
   CHECK(cl->wait_disconnected(2000ms));
@@ -217,14 +217,14 @@ TEST_CASE("DELETE /v2/tokens/<id> on the token service disconnects within 500 ms
           "[revocation]") {
   auto& e = env();
   auto ctl = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {SHORTCRED_CTL_PATH, "--redis", e.redis.url()});
+    args.insert(args.begin(), {SHORTCRED_CTL_PATH, "--redis", e.redis->url()});
     return support::run(args);
   };
   REQUIRE(ctl({"org", "create", "--id", "orgH"}).exit_code == 0);
   const auto key = ctl({"--json", "apikey", "create", "--org", "orgH", "--name", "broker-test"});
   REQUIRE(key.exit_code == 0);
   const std::string auth = "Authorization: Bearer " + json_field(key.out, "api_key");
-  const Listening tokend = start_tokend(e.redis.url(), e.files / "tokend.log");
+  const Listening tokend = start_tokend(e.redis->url(), e.files / "tokend.log");
   support::HttpClient http("http://127.0.0.1:" + std::to_string(tokend.port));
 
   const auto issued = http.request("POST", "/v2/tokens", R"({"user_id":"hal"})", {auth});

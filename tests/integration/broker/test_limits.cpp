@@ -147,7 +147,7 @@ TEST_CASE("Redis unresponsive - the breaker refuses new connects fast and live c
 
   // SIGSTOP: TCP connects still succeed and every command waits for
   // redis_timeout_ms.
-  support::FrozenRedis frozen(e.redis);
+  support::FrozenRedis frozen(*e.redis);
   CHECK(live->publish("orgA/users/liv/t", "during outage", 1) == 0);
   CHECK(obs->wait_message("orgA/users/liv/t", "during outage"));
 
@@ -203,7 +203,7 @@ TEST_CASE("Redis restarted under a running broker - live clients keep working, n
   REQUIRE(live->connected());
   const Cred pending = e.mint("orgA", "pat");
 
-  e.redis.kill_hard();
+  e.redis->kill_hard();
   CHECK(live->publish("orgA/users/liv/t", "during outage", 1) == 0);
   CHECK(obs->wait_message("orgA/users/liv/t", "during outage"));
   for (int i = 0; i < 3; ++i) {
@@ -213,8 +213,8 @@ TEST_CASE("Redis restarted under a running broker - live clients keep working, n
   CHECK(live->connected());
   CHECK(live->publish("orgA/users/liv/t", "still", 1) == 0);
 
-  e.redis.start();
-  e.rc = e.redis.connect();
+  e.redis->start();
+  e.rc = e.redis->connect();
   const Cred fresh = e.mint("orgA", "pat");
   int attempt = 0;
   CHECK(support::wait_until(

@@ -1,19 +1,30 @@
 // Many brokers on one Redis (DESIGN.md part 2, "Many brokers"): presence
 // listed across brokers, kicks by client id, connection caps and the global
 // publish rate counted across brokers, and a broker cut off from Redis that
-// catches up on what it missed. Three real brokers, one real Redis; the
-// presence interval is 1 s so staleness shows within seconds.
+// catches up on what it missed. Three real brokers; the presence interval is
+// 1 s so staleness shows within seconds.
+//
+// Every scenario runs twice (MANY_BROKERS_CASE): on one redis-server, and
+// tagged [cluster] on a Redis Cluster of 3 masters (no replicas: nothing here
+// fails over) that every cluster case of the process shares — CMake runs the
+// [cluster] cases as one CTest entry, so the cluster starts once. The orgs
+// of a scenario are named so their `{<org>}` slots fall on different masters
+// (redis-cli gives 3 masters the slot thirds 0-5460, 5461-10922,
+// 10923-16383), and the cluster cases check that they do.
 #include <json/json.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <set>
 #include <thread>
 
 #include "broker_env.hpp"
+#include "shortcred/cluster_slots.hpp"
 #include "support/http_client.hpp"
 #include "support/ports.hpp"
 #include "support/process.hpp"
+#include "support/redis_cluster.hpp"
 #include "support/tcp_proxy.hpp"
 #include "support/text.hpp"
 
@@ -37,27 +48,68 @@ Json::Value parse_json(const std::string& text) {
   return v;
 }
 
+enum class Deployment { single, cluster };
+
+support::RedisCluster& shared_cluster() {
+  static support::RedisCluster cluster(3, 0);
+  return cluster;
+}
+
 std::string hostname() {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   return host;
 }
 
+BrokerEnv make_env(Deployment d, const std::string& opts) {
+  if (d == Deployment::single) return BrokerEnv(opts);
+  return BrokerEnv(shared_cluster(), opts);
+}
+
 // Broker 1 is the BrokerEnv's own; brokers 2 and 3 share its Redis, password
 // file and plugin options (plus `extra[i]` for broker i+2).
 struct Brokers {
-  // proxy_for_3: broker 3 reaches Redis through `proxy`, which a test can cut.
-  explicit Brokers(const std::string& opts, std::vector<std::string> extra = {"", ""},
-                   bool proxy_for_3 = false)
-      : e(opts) {
+  // proxy_for_3: broker 3 reaches Redis through `proxies`, which a test can
+  // cut: one to the server, or on a cluster one per master as broker 3's
+  // seeds. CLUSTER SLOTS names the nodes' own ports, so on a cluster only
+  // what goes through the seeds is cut — the revocation subscriber (it
+  // connects to the first seed that answers) and any new slot-map read —
+  // while the data connections opened from the map stay up.
+  Brokers(Deployment d, const std::string& opts, std::vector<std::string> extra = {"", ""},
+          bool proxy_for_3 = false)
+      : e(make_env(d, opts)) {
     if (proxy_for_3) {
-      proxy = std::make_unique<support::TcpProxy>(e.redis.port());
-      extra[1] += "plugin_opt_redis_url redis://127.0.0.1:" + std::to_string(proxy->port()) + "/0\n";
+      std::string url = e.cluster != nullptr ? "redis-cluster://" : "redis://";
+      const std::vector<int> targets = e.cluster != nullptr ? master_ports() : std::vector{e.redis->port()};
+      for (int target : targets) {
+        proxies.push_back(std::make_unique<support::TcpProxy>(target));
+        url += (proxies.size() > 1 ? ",127.0.0.1:" : "127.0.0.1:") + std::to_string(proxies.back()->port());
+      }
+      extra[1] += "plugin_opt_redis_url " + url + (e.cluster != nullptr ? "\n" : "/0\n");
     }
     for (int i = 0; i < 2; ++i) {
       more.push_back(std::make_unique<support::MosquittoServer>(e.config(opts + extra[i], "")));
       if (!more.back()->running()) throw std::runtime_error("broker did not start:\n" + more.back()->log());
     }
+  }
+  std::vector<int> master_ports() const {
+    std::vector<int> ports;
+    for (int m : e.cluster->masters()) ports.push_back(e.cluster->port(m));
+    return ports;
+  }
+  void cut() {
+    for (auto& p : proxies) p->cut();
+  }
+  void restore() {
+    for (auto& p : proxies) p->restore();
+  }
+  // On a cluster, that `orgs` are served by as many different masters.
+  void check_spread(const std::vector<std::string>& orgs) const {
+    if (e.cluster == nullptr) return;
+    std::set<int> masters;
+    for (const auto& org : orgs) masters.insert(e.cluster->master_of(shortcred::key_slot(org)));
+    masters.erase(-1);
+    CHECK(masters.size() == orgs.size());
   }
   support::MosquittoServer& broker(int n) { return n == 1 ? *e.mosq : *more[n - 2]; }
   int port(int n) { return broker(n).port(); }
@@ -84,7 +136,7 @@ struct Brokers {
     return cl;
   }
   support::RunResult ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), {SHORTCRED_CTL_PATH, "--redis", e.redis.url()});
+    args.insert(args.begin(), {SHORTCRED_CTL_PATH, "--redis", e.redis_url()});
     return support::run(args);
   }
   // `shortcredctl session list --json` of `org`: client id → its entry.
@@ -97,7 +149,7 @@ struct Brokers {
     return out;
   }
   BrokerEnv e;
-  std::unique_ptr<support::TcpProxy> proxy;
+  std::vector<std::unique_ptr<support::TcpProxy>> proxies;
   std::vector<std::unique_ptr<support::MosquittoServer>> more;
 };
 
@@ -108,7 +160,7 @@ struct Tokend {
     for (int attempt = 0; attempt < 3 && port == 0; ++attempt) {
       const int p = support::free_port();
       proc = support::Process({SHORTCRED_TOKEND_PATH, "--listen", "127.0.0.1:" + std::to_string(p),
-                               "--redis", e.redis.url(), "--presence-interval", "1"},
+                               "--redis", e.redis_url(), "--presence-interval", "1"},
                               log);
       const std::string ready = "listening on 127.0.0.1:" + std::to_string(p);
       support::wait_until([&] { return !proc.running() ||
@@ -131,9 +183,19 @@ std::string api_key(Brokers& b, const std::string& org) {
 
 }  // namespace
 
-TEST_CASE("sessions are listed with their broker across brokers, and a crashed broker's go stale",
-          "[presence]") {
-  Brokers b(kPresence, {"plugin_opt_broker_id b-two\n", ""});
+// A scenario `fn(Deployment)` as two test cases: on one redis-server, and
+// with " (Redis Cluster)" and [cluster] on the shared cluster.
+#define MANY_BROKERS_CASE(name, tags, fn)                                        \
+  static void fn(Deployment d);                                                  \
+  TEST_CASE(name, tags) { fn(Deployment::single); }                              \
+  TEST_CASE(name " (Redis Cluster)", tags "[cluster]") { fn(Deployment::cluster); } \
+  static void fn(Deployment d)
+
+MANY_BROKERS_CASE("sessions are listed with their broker across brokers, and a crashed broker's go "
+                  "stale",
+                  "[presence]", presence_across_brokers) {
+  Brokers b(d, kPresence, {"plugin_opt_broker_id b-two\n", ""});
+  b.check_spread({"orgP", "orgOther"});
   const Cred ann = b.e.mint("orgP", "ann");
   const Cred bob = b.e.mint("orgP", "bob");
   auto a1 = b.connect(1, ann, "ann-1");
@@ -184,10 +246,11 @@ TEST_CASE("sessions are listed with their broker across brokers, and a crashed b
         REDIS_REPLY_NIL);
 }
 
-TEST_CASE("a kick by client id disconnects it on its broker within 500 ms, and other orgs cannot "
-          "see or kick it",
-          "[presence][kick]") {
-  Brokers b(kPresence);
+MANY_BROKERS_CASE("a kick by client id disconnects it on its broker within 500 ms, and other orgs "
+                  "cannot see or kick it",
+                  "[presence][kick]", kick_by_client_id) {
+  Brokers b(d, kPresence);
+  b.check_spread({"orgK", "orgX"});
   const std::string auth = api_key(b, "orgK");
   const std::string other = api_key(b, "orgX");
   Tokend t(b.e);
@@ -235,9 +298,10 @@ TEST_CASE("a kick by client id disconnects it on its broker within 500 ms, and o
   CHECK(metrics.body.find("shortcred_sessions_kicked_total 1") != std::string::npos);
 }
 
-TEST_CASE("max_connections and user_max_connections count live sessions of every broker",
-          "[presence][limits]") {
-  Brokers b(kPresence);
+MANY_BROKERS_CASE("max_connections and user_max_connections count live sessions of every broker",
+                  "[presence][limits]", caps_across_brokers) {
+  Brokers b(d, kPresence);
+  b.check_spread({"orgC", "orgU"});
   b.e.set_org("orgC", {{"max_connections", "3"}});
   const Cred cat = b.e.mint("orgC", "cat");
   const Cred dan = b.e.mint("orgC", "dan");
@@ -286,8 +350,14 @@ std::vector<std::size_t> publish_everywhere(Brokers& b, const std::string& org, 
   for (int n : {1, 2, 3}) {
     obs.push_back(b.observer(n, org + "/#"));
     const Cred c = b.e.mint(org, "p" + std::to_string(n));
-    pubs.push_back(b.connect(n, c, "pub-" + std::to_string(n)));
-    if (!pubs.back()->connected()) throw std::runtime_error("publisher cannot connect");
+    int rc = -1;
+    // Per org: client ids stay owned by their user a while, and the cluster
+    // cases share one Redis.
+    pubs.push_back(b.connect(n, c, "pub-" + org + "-" + std::to_string(n), &rc));
+    if (!pubs.back()->connected()) {
+      throw std::runtime_error("publisher cannot connect to broker " + std::to_string(n) + ": " +
+                               std::to_string(rc) + "\n" + b.broker(n).log());
+    }
   }
   const auto t0 = Clock::now();
   std::vector<std::thread> threads;
@@ -322,9 +392,9 @@ std::vector<std::size_t> publish_everywhere(Brokers& b, const std::string& org, 
 
 }  // namespace
 
-TEST_CASE("pub_rate_scope global holds an org's publishes on all brokers to one budget",
-          "[presence][rate]") {
-  Brokers b(kPresence);
+MANY_BROKERS_CASE("pub_rate_scope global holds an org's publishes on all brokers to one budget",
+                  "[presence][rate]", global_rate) {
+  Brokers b(d, kPresence);
   REQUIRE(b.ctl({"org", "create", "--id", "orgG"}).exit_code == 0);
   REQUIRE(b.ctl({"org", "set", "orgG", "--pub-rate", "100", "--pub-rate-scope", "global"}).exit_code == 0);
   CHECK(b.ctl({"org", "set", "orgG", "--pub-rate-scope", "everywhere"}).exit_code == 2);
@@ -340,7 +410,7 @@ TEST_CASE("pub_rate_scope global holds an org's publishes on all brokers to one 
   for (std::size_t s : seen) CHECK(s > 0);  // every broker got a share
   CHECK(b.e.redis_cmd({"HEXISTS", "shortcred:{orgG}:quota", "tokens"})->integer == 1);
   // The script is loaded once per broker and reloaded after a SCRIPT FLUSH.
-  b.e.redis_cmd({"SCRIPT", "FLUSH"});
+  b.e.redis_cmd_on_masters({"SCRIPT", "FLUSH"});
   const auto loads = [&] { return b.e.redis_calls("script|load") + b.e.redis_calls("script"); };
   const std::uint64_t before = loads();
   const Cred again = b.e.mint("orgG", "again");
@@ -357,8 +427,9 @@ TEST_CASE("pub_rate_scope global holds an org's publishes on all brokers to one 
   CHECK(b.e.last_counter("presence/writes") > 0);
 }
 
-TEST_CASE("pub_rate_scope broker (the default) limits each broker on its own", "[presence][rate]") {
-  Brokers b(kPresence);
+MANY_BROKERS_CASE("pub_rate_scope broker (the default) limits each broker on its own",
+                  "[presence][rate]", broker_rate) {
+  Brokers b(d, kPresence);
   b.e.set_org("orgB", {{"pub_rate", "100"}});
   double secs = 0;
   const auto seen = publish_everywhere(b, "orgB", 1000, 3s, secs);
@@ -370,10 +441,10 @@ TEST_CASE("pub_rate_scope broker (the default) limits each broker on its own", "
   CHECK(b.e.redis_cmd({"EXISTS", "shortcred:{orgB}:quota"})->integer == 0);
 }
 
-TEST_CASE("a revocation published while a broker is cut off from Redis disconnects its client once "
-          "it is back",
-          "[presence][outage]") {
-  Brokers b(std::string(kPresence) + "plugin_opt_revalidate_interval_s 60\n", {"", ""},
+MANY_BROKERS_CASE("a revocation published while a broker is cut off from Redis disconnects its "
+                  "client once it is back",
+                  "[presence][outage]", revocation_after_outage) {
+  Brokers b(d, std::string(kPresence) + "plugin_opt_revalidate_interval_s 60\n", {"", ""},
             /*proxy_for_3=*/true);
   const Cred gil = b.e.mint("orgO", "gil");
   const Cred hal = b.e.mint("orgO", "hal");
@@ -382,7 +453,7 @@ TEST_CASE("a revocation published while a broker is cut off from Redis disconnec
   REQUIRE(g3->connected());
   REQUIRE(support::wait_until([&] { return b.sessions("orgO").size() == 2; }, 2s, 20ms));
 
-  b.proxy->cut();
+  b.cut();
   REQUIRE(support::wait_until(
       [&] { return b.broker(3).log().find("revocation subscriber lost Redis") != std::string::npos; },
       2s, 20ms));
@@ -393,7 +464,7 @@ TEST_CASE("a revocation published while a broker is cut off from Redis disconnec
   CHECK_FALSE(g3->wait_disconnected(500ms));  // cached rights while Redis is away
   CHECK(h1->connected());
 
-  b.proxy->restore();
+  b.restore();
   const auto t0 = Clock::now();
   // Back within the subscriber's backoff (at most 2 s), then every session
   // is revalidated at once (not after revalidate_interval_s, 60 s here).

@@ -213,7 +213,7 @@ TEST_CASE("a stopped Redis opens the reported breaker from the background view w
   auto sys = e.observer("$SYS/broker/shortcred/breaker/#");
   REQUIRE(m.shows("shortcred_broker_redis_up{connection=\"background\"}", 1));
   CHECK(m.value("shortcred_broker_breaker_open") == 0);
-  e.redis.stop();
+  e.redis->stop();
   // The subscriber sees the connection drop at once; a snapshot a second.
   CHECK(m.shows("shortcred_broker_breaker_open", 1, 3s));
   CHECK(m.value("shortcred_broker_redis_up{connection=\"background\"}") == 0);
@@ -221,7 +221,7 @@ TEST_CASE("a stopped Redis opens the reported breaker from the background view w
   CHECK(sys->wait_message("$SYS/broker/shortcred/breaker/state", "open", 3s));
   CHECK(sys->wait_message("$SYS/broker/shortcred/breaker/background", "open", 3s));
   CHECK(e.mosq->log().find("breaker=open") != std::string::npos);
-  e.redis.start();
+  e.redis->start();
   // Resubscribed within the subscriber's backoff (at most 2 s).
   CHECK(m.shows("shortcred_broker_breaker_open", 0, 5s));
   CHECK(sys->wait_message("$SYS/broker/shortcred/breaker/state", "closed", 3s));
@@ -234,7 +234,7 @@ TEST_CASE("a frozen Redis opens the reported breaker without any CONNECT: the qu
   BrokerEnv e(metrics_opts(port));
   Scraper m(port);
   REQUIRE(m.shows("shortcred_broker_redis_up{connection=\"background\"}", 1));
-  support::FrozenRedis frozen(e.redis);
+  support::FrozenRedis frozen(*e.redis);
   const auto frozen_at = std::chrono::steady_clock::now();
   // At most 2 s of quiet before the PING, 1 s for its answer, a snapshot a
   // second: 4 s, and a margin for a loaded machine.

@@ -133,7 +133,7 @@ TEST_CASE("Redis unavailable is server unavailable for MQTT 5 clients where the 
   for (const char* mode : kModes) {
     BrokerEnv e(mode);
     const Cred c = e.mint("org_rd", "rob");
-    e.redis.stop();
+    e.redis->stop();
     for (int protocol : {5, 4}) {
       INFO(mode << "protocol " << protocol);
       // A lookup that was delayed (2.1's default) when Redis failed, or went

@@ -47,10 +47,10 @@ std::string base_url(const support::RedisServer& r) {
 TEST_CASE("over rediss:// with a client certificate: mint, CONNECT, revoke and shortcredctl work",
           "[redis_tls]") {
   BrokerEnv e(tls_redis(), "plugin_opt_revalidate_interval_s 1\n");
-  const std::string url = e.redis.url();
+  const std::string url = e.redis->url();
   REQUIRE(url.starts_with("rediss://"));
   // The server has no plaintext port at all.
-  CHECK_FALSE(open_error("redis://127.0.0.1:" + std::to_string(e.redis.port())).empty());
+  CHECK_FALSE(open_error("redis://127.0.0.1:" + std::to_string(e.redis->port())).empty());
 
   const std::string auth = make_api_key(url, "orgT");
   auto tokend = start_tokend(e.files, url);
@@ -80,7 +80,7 @@ TEST_CASE("over rediss:// with a client certificate: mint, CONNECT, revoke and s
   const auto listed = run_ctl(url, {"--json", "token", "list", "--org", "orgT"});
   CHECK(listed.exit_code == 0);
   // Logs show where Redis is, never how to log in to it.
-  CHECK(e.mosq->log().find("rediss://127.0.0.1:" + std::to_string(e.redis.port())) !=
+  CHECK(e.mosq->log().find("rediss://127.0.0.1:" + std::to_string(e.redis->port())) !=
         std::string::npos);
   CHECK(e.secret_in_log().empty());
 }

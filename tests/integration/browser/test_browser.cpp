@@ -108,7 +108,7 @@ TEST_CASE("the browser example over WSS in headless Chromium: seed and exchange 
       3s));
 
   auto ctl = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {SHORTCRED_CTL_PATH, "--redis", env.redis.url()});
+    args.insert(args.begin(), {SHORTCRED_CTL_PATH, "--redis", env.redis->url()});
     return support::run(args);
   };
   REQUIRE(ctl({"org", "create", "--id", "acme"}).exit_code == 0);
@@ -118,7 +118,7 @@ TEST_CASE("the browser example over WSS in headless Chromium: seed and exchange 
   const std::string api_key = json_field(key.out, "api_key");
   REQUIRE(api_key.rfind("sk_", 0) == 0);
 
-  const Listening tokend = start_tokend(env.redis.url(), dir / "tokend.log");
+  const Listening tokend = start_tokend(env.redis->url(), dir / "tokend.log");
   const fs::path example = SHORTCRED_BROWSER_EXAMPLE_DIR;
   // The exchange mode's identity provider: the example's stand-in, acme's "dev".
   const Listening idp = start_listening(

@@ -47,8 +47,8 @@ int free_node_port() {
 
 }  // namespace
 
-RedisCluster::RedisCluster(int masters) : dir_("shortcred-cluster") {
-  const int n = masters * 2;
+RedisCluster::RedisCluster(int masters, int replicas) : dir_("shortcred-cluster") {
+  const int n = masters * (1 + replicas);
   std::vector<std::string> create = {"redis-cli", "--cluster", "create"};
   for (int i = 0; i < n; ++i) {
     const int port = free_node_port();
@@ -74,7 +74,7 @@ RedisCluster::RedisCluster(int masters) : dir_("shortcred-cluster") {
         std::chrono::seconds(10), std::chrono::milliseconds(10));
     if (!up) throw std::runtime_error("cluster node " + std::to_string(port(i)) + " did not start");
   }
-  create.insert(create.end(), {"--cluster-replicas", "1", "--cluster-yes"});
+  create.insert(create.end(), {"--cluster-replicas", std::to_string(replicas), "--cluster-yes"});
   const RunResult r = run(create);
   if (r.exit_code != 0) throw std::runtime_error("redis-cli --cluster create failed: " + r.out + r.err);
   const bool ready = wait_until(

@@ -12,14 +12,15 @@
 
 namespace support {
 
-// A real Redis Cluster on free loopback ports: `masters` masters with one
-// replica each (`redis-cli --cluster create … --cluster-replicas 1`), no
+// A real Redis Cluster on free loopback ports: `masters` masters with
+// `replicas` replicas each (`redis-cli --cluster create … --cluster-replicas
+// N`; 0 for tests that need no failover, half the processes), no
 // persistence, cluster-node-timeout 1000 ms so a killed master's replica
 // takes over within a few seconds. Ready when every node says
 // cluster_state:ok and every replica is in sync.
 class RedisCluster {
  public:
-  explicit RedisCluster(int masters = 3);
+  explicit RedisCluster(int masters = 3, int replicas = 1);
   ~RedisCluster();
   RedisCluster(const RedisCluster&) = delete;
   RedisCluster& operator=(const RedisCluster&) = delete;
