@@ -126,7 +126,8 @@ mosquitto=${SHORTCRED_MOSQUITTO:-mosquitto}
 pids+=($!)
 wait_for 10 grep -q "shortcred: loaded version $VERSION" "$work/mosquitto.log" ||
   { cat "$work/mosquitto.log"; fail "the broker did not load the installed plugin"; }
-wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$mqtt_port" 2>/dev/null || fail "broker not listening"
+wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$mqtt_port" 2>/dev/null ||
+  { cat "$work/mosquitto.log"; fail "broker not listening on $mqtt_port"; }
 topic=org_pkg/users/alice/hello
 # Retained, so the subscriber gets it whenever its SUBSCRIBE lands.
 mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" -u "$username" -P "$password" -i org_pkg/alice/pub \
