@@ -128,6 +128,10 @@ std::string user_index_key(std::string_view prefix, std::string_view org, std::s
   return org_scoped(prefix, org, concat({":user:", user}));
 }
 
+std::string org_tokens_key(std::string_view prefix, std::string_view org) {
+  return org_scoped(prefix, org, ":tokens");
+}
+
 std::string org_key(std::string_view prefix, std::string_view org) {
   return org_scoped(prefix, org, ":org");
 }

@@ -6,6 +6,7 @@
 #include "shortcred/ids.hpp"
 #include "shortcred/secrets.hpp"
 #include "shortcred/tokens/api_keys.hpp"
+#include "shortcred/tokens/store.hpp"
 
 namespace shortcred::tokens::ctl {
 namespace {
@@ -82,6 +83,9 @@ int revoke(Context& ctx) {
       with_creds ? revoke_api_key_and_credentials(ctx.redis(), ctx.prefix, id, ctx.audit(), org, n)
                  : revoke_api_key(ctx.redis(), ctx.prefix, id, ctx.audit());
   if (!s.ok()) return ctx.fail(s);
+  // The revocation stands on the master either way; WAIT only tells
+  // whether a failover could still lose it.
+  if (Status w = wait_replicas(ctx.redis(), ctx.durability); !w.ok()) return ctx.fail(w);
   if (ctx.json) {
     Json::Value v(Json::objectValue);
     v["revoked"] = true;

@@ -7,6 +7,7 @@
 #include "shortcred/schema.hpp"
 #include "shortcred/secrets.hpp"
 #include "shortcred/tokens/orgs.hpp"
+#include "shortcred/tokens/store.hpp"
 
 namespace shortcred::tokens::ctl {
 namespace {
@@ -121,7 +122,7 @@ int set_disabled(Context& ctx, bool disabled) {
   const std::string org = org_positional(ctx.args, disabled ? "org disable ORG" : "org enable ORG");
   if (Status s =
           set_org(ctx.redis(), ctx.prefix, org, {{"disabled", disabled ? "1" : "0"}}, ctx.audit());
-      !s.ok()) {
+      !s.ok() || (disabled && !(s = wait_replicas(ctx.redis(), ctx.durability)).ok())) {
     return ctx.fail(s);
   }
   Fields now;

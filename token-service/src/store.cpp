@@ -194,10 +194,11 @@ Status watch_user_index(redis::Client& c, const std::string& ukey, std::int64_t 
 // usable. Best effort: a failure here leaves at worst an unknown cred that
 // expires with its TTL.
 void undo_issue(redis::Client& c, const redis::Reply& exec, std::size_t xadd_index,
-                const std::string& ckey, const std::string& ukey, const std::string& audit,
-                const std::string& id) {
+                const std::string& ckey, const std::string& ukey, const std::string& okey,
+                const std::string& audit, const std::string& id) {
   if (!c.ok()) return;
-  std::vector<std::vector<std::string>> cmds{{"DEL", ckey}, {"ZREM", ukey, id}};
+  std::vector<std::vector<std::string>> cmds{
+      {"DEL", ckey}, {"ZREM", ukey, id}, {"ZREM", okey, id}};
   if (exec && exec->type == REDIS_REPLY_ARRAY && exec->elements > xadd_index) {
     const redisReply* xadd = exec->element[xadd_index];
     if (xadd->type == REDIS_REPLY_STRING) cmds.push_back({"XDEL", audit, redis::to_string(xadd)});
@@ -272,7 +273,7 @@ CredentialRecord new_credential(const IssueRequest& req, const AuditInfo& who, c
 
 // The commands of one issue transaction, with the keys undo_issue needs.
 struct IssueWrite {
-  std::string ckey, ukey;
+  std::string ckey, ukey, okey;
   std::vector<std::vector<std::string>> cmds;
   // The audit XADD: undo_issue finds its entry's id here, and with
   // `replaces` the DEL of the old credential comes right after it.
@@ -285,21 +286,28 @@ IssueWrite issue_write(const StoreConfig& cfg, const IssueRequest& req, const Au
   IssueWrite w;
   w.ckey = cred_key(cfg.prefix, req.org, id);
   w.ukey = user_index_key(cfg.prefix, req.org, req.user);
+  w.okey = org_tokens_key(cfg.prefix, req.org);
   const std::string exp = std::to_string(rec.expires_at_ms);
   std::vector<std::string> hset{"HSET", w.ckey};
   for (auto& [k, v] : to_fields(rec)) {
     hset.push_back(std::move(k));
     hset.push_back(std::move(v));
   }
-  // The index expires with its latest credential: NX sets the first expiry,
-  // GT only ever extends it (Redis >= 7.0).
+  // Each index expires with its latest credential: NX sets the first
+  // expiry (GT does nothing on a key without one), GT only ever extends it
+  // (Redis >= 7.0). The org index is not WATCHed: nothing is counted in it.
+  const std::string trim_to = std::to_string(now);
   w.cmds = {
       std::move(hset),
       {"PEXPIREAT", w.ckey, exp},
       {"ZADD", w.ukey, exp, id},
-      {"ZREMRANGEBYSCORE", w.ukey, "-inf", std::to_string(now)},
+      {"ZREMRANGEBYSCORE", w.ukey, "-inf", trim_to},
       {"PEXPIREAT", w.ukey, exp, "NX"},
       {"PEXPIREAT", w.ukey, exp, "GT"},
+      {"ZADD", w.okey, exp, id},
+      {"ZREMRANGEBYSCORE", w.okey, "-inf", trim_to},
+      {"PEXPIREAT", w.okey, exp, "NX"},
+      {"PEXPIREAT", w.okey, exp, "GT"},
       audit_command(cfg.prefix, req.org, req.event, req.user, id, who, std::to_string(ttl),
                     req.audit_extra),
   };
@@ -309,6 +317,7 @@ IssueWrite issue_write(const StoreConfig& cfg, const IssueRequest& req, const Au
     // transaction, so the user never holds one more than the cap.
     w.cmds.push_back({"DEL", cred_key(cfg.prefix, req.org, req.replaces)});
     w.cmds.push_back({"ZREM", w.ukey, req.replaces});
+    w.cmds.push_back({"ZREM", w.okey, req.replaces});
     w.cmds.push_back(audit_command(cfg.prefix, req.org, "revoke", req.user, req.replaces, who));
     w.cmds.push_back({"PUBLISH", revoked_channel(cfg.prefix),
                       format_revocation({Revocation::Kind::token, req.org, req.replaces})});
@@ -334,7 +343,8 @@ Status commit_issue(redis::Client& c, const StoreConfig& cfg, const IssueRequest
     const Status s = transaction(c, w.cmds, exec);
     if (s.ok()) return s;
     if (exec && exec->type == REDIS_REPLY_NIL) continue;  // the index changed: nothing ran
-    undo_issue(c, exec, w.xadd_index, w.ckey, w.ukey, audit_key(cfg.prefix, req.org), id);
+    undo_issue(c, exec, w.xadd_index, w.ckey, w.ukey, w.okey, audit_key(cfg.prefix, req.org),
+               id);
     return s;
   }
   return Status::make(Code::busy, "the index of user " + req.user + " in " + req.org +
@@ -374,7 +384,8 @@ Status issue(redis::Client& c, const StoreConfig& cfg, const IssueRequest& req,
   if (Status s = wait_replicas(c, cfg.durability); !s.ok()) {
     // Never acknowledged, so it must not work: a failover could otherwise
     // leave a credential the client was told failed, or lose one it holds.
-    undo_issue(c, exec, w.xadd_index, w.ckey, w.ukey, audit_key(cfg.prefix, req.org), m.id);
+    undo_issue(c, exec, w.xadd_index, w.ckey, w.ukey, w.okey, audit_key(cfg.prefix, req.org),
+               m.id);
     return s;
   }
 
@@ -414,6 +425,7 @@ Status revoke_token(redis::Client& c, const std::string& prefix, const std::stri
   const std::vector<std::vector<std::string>> cmds{
       {"DEL", ckey},
       {"ZREM", user_index_key(prefix, org, u), token_id},
+      {"ZREM", org_tokens_key(prefix, org), token_id},
       audit_command(prefix, org, "revoke", u, token_id, who),
       {"PUBLISH", revoked_channel(prefix),
        format_revocation({Revocation::Kind::token, org, token_id})},
@@ -472,7 +484,8 @@ Status revoke_user(redis::Client& c, const std::string& prefix, const std::strin
     // entry.
     std::string live;
     if (n > 0) {
-      std::vector<std::string> unlink{"UNLINK"}, zrem{"ZREM", ukey};
+      std::vector<std::string> unlink{"UNLINK"}, zrem{"ZREM", ukey},
+          ozrem{"ZREM", org_tokens_key(prefix, org)};
       for (std::size_t i = 0; i < n; ++i) {
         const std::string id = redis::to_string(ids->element[2 * i]);
         std::uint64_t expires = 0;
@@ -482,9 +495,11 @@ Status revoke_user(redis::Client& c, const std::string& prefix, const std::strin
         }
         unlink.push_back(cred_key(prefix, org, id));
         zrem.push_back(id);
+        ozrem.push_back(id);
       }
       cmds.push_back(std::move(unlink));
       cmds.push_back(std::move(zrem));
+      cmds.push_back(std::move(ozrem));
     }
     if (!live.empty()) cmds.push_back(audit_command(prefix, org, "revoke_user", user, live, who));
     if (last) {
@@ -506,7 +521,7 @@ Status bad_cursor() {
   return Status::invalid("cursor is not one this listing returned (pass next_cursor unchanged)");
 }
 
-// `<expiry ms>.<token id>`, as list_user_page hands it out.
+// `<expiry ms>.<token id>`, as list_index_page hands it out.
 bool parse_user_cursor(const std::string& cursor, std::int64_t& score, std::string& id) {
   const auto dot = cursor.find('.');
   std::uint64_t v = 0;
@@ -527,7 +542,7 @@ struct IndexEntry {
 // The index is ordered by (score, member), which is the listing's order, so
 // a page starts at the cursor's score and steps over the members of that
 // score up to and including the cursor's id.
-Status list_user_page(redis::Client& c, const std::string& ukey, const ListRequest& req,
+Status list_index_page(redis::Client& c, const std::string& ukey, const ListRequest& req,
                       std::vector<IndexEntry>& out, std::string& next) {
   const std::int64_t now = now_ms();
   std::int64_t after_score = 0;
@@ -561,30 +576,6 @@ Status list_user_page(redis::Client& c, const std::string& ukey, const ListReque
   return Status::success();
 }
 
-Status list_org_page(redis::Client& c, const std::string& prefix, const std::string& org,
-                     const ListRequest& req, std::vector<std::string>& ids, std::string& next) {
-  std::string cursor = req.cursor.empty() ? "0" : req.cursor;
-  std::uint64_t parsed = 0;
-  if (!parse_u64(cursor, parsed)) return bad_cursor();
-  // No org-wide index exists (it would need trimming on every expiry), so
-  // listing a whole org walks its keys with SCAN, a bounded slice a page.
-  const std::string head = cred_key(prefix, org, "");
-  const std::string match = glob_escape(head) + "*";
-  for (int round = 0; round < kListScanRounds && ids.size() < req.limit; ++round) {
-    const std::string count = std::to_string(req.limit - ids.size());
-    redis::Reply r = c.command({"SCAN", cursor, "MATCH", match, "COUNT", count});
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) return reply_status(c, r);
-    cursor = redis::to_string(r->element[0]);
-    const redisReply* keys = r->element[1];
-    for (std::size_t i = 0; i < keys->elements; ++i) {
-      ids.push_back(redis::to_string(keys->element[i]).substr(head.size()));
-    }
-    if (cursor == "0") break;
-  }
-  if (cursor != "0") next = cursor;
-  return Status::success();
-}
-
 }  // namespace
 
 Status list_tokens(redis::Client& c, const std::string& prefix, const std::string& org,
@@ -593,23 +584,16 @@ Status list_tokens(redis::Client& c, const std::string& prefix, const std::strin
   if (req.limit < 1 || req.limit > kMaxListLimit) {
     return Status::invalid("limit must be in 1-" + std::to_string(kMaxListLimit));
   }
+  // The user's index, or the org's: both are ordered by expiry then id.
+  const std::string key =
+      req.user ? user_index_key(prefix, org, *req.user) : org_tokens_key(prefix, org);
+  std::vector<IndexEntry> entries;
+  if (Status s = list_index_page(c, key, req, entries, out.next_cursor); !s.ok()) return s;
   std::vector<std::string> ids;
-  if (req.user) {
-    std::vector<IndexEntry> entries;
-    const std::string ukey = user_index_key(prefix, org, *req.user);
-    if (Status s = list_user_page(c, ukey, req, entries, out.next_cursor); !s.ok()) return s;
-    for (auto& e : entries) ids.push_back(std::move(e.id));
-  } else if (Status s = list_org_page(c, prefix, org, req, ids, out.next_cursor); !s.ok()) {
-    return s;
-  }
-  if (Status s = fetch_credentials(c, prefix, org, ids, out.tokens); !s.ok()) return s;
-  if (req.user) return Status::success();  // already in the index's order
-  std::sort(out.tokens.begin(), out.tokens.end(), [](const TokenInfo& a, const TokenInfo& b) {
-    return a.record.expires_at_ms != b.record.expires_at_ms
-               ? a.record.expires_at_ms < b.record.expires_at_ms
-               : a.token_id < b.token_id;
-  });
-  return Status::success();
+  for (auto& e : entries) ids.push_back(std::move(e.id));
+  // A member whose hash is gone (revoked by hand, say) is skipped; it
+  // leaves the index when it expires.
+  return fetch_credentials(c, prefix, org, ids, out.tokens);
 }
 
 }  // namespace shortcred::tokens

@@ -20,6 +20,8 @@ inline constexpr std::string_view kRevokedChannelSuffix = "revoked";
 // `<prefix>{<org>}:cred:<token id>` and friends.
 std::string cred_key(std::string_view prefix, std::string_view org, std::string_view token_id);
 std::string user_index_key(std::string_view prefix, std::string_view org, std::string_view user);
+// `<prefix>{<org>}:tokens`: every live credential of the org, by expiry.
+std::string org_tokens_key(std::string_view prefix, std::string_view org);
 std::string org_key(std::string_view prefix, std::string_view org);
 // `s` with the characters SCAN MATCH treats specially (* ? [ ] \) escaped,
 // for a pattern built from a configurable prefix or an id.

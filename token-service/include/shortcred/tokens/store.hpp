@@ -129,7 +129,8 @@ Status get_credential(redis::Client& c, const std::string& prefix, const std::st
 Status revoke_token(redis::Client& c, const std::string& prefix, const std::string& org,
                     const std::string& token_id, const AuditInfo& who);
 
-// Every cred key of the org, by SCAN (no org-wide index): `visit(token id)`
+// Every cred key of the org, by SCAN (so it also finds credentials issued
+// before the org index existed, or written by hand): `visit(token id)`
 // for each; a visitor that fails stops the walk with its Status. Costs time
 // proportional to all keys of the database: for admin commands only.
 Status for_each_credential(redis::Client& c, const std::string& prefix, const std::string& org,
@@ -146,22 +147,17 @@ Status revoke_user(redis::Client& c, const std::string& prefix, const std::strin
                    const std::string& user, const AuditInfo& who, std::int64_t& revoked);
 
 // One page of active credentials, of one user (its index) or of the whole
-// org (SCAN over its cred keys). Every page is bounded work for Redis:
+// org (the org index `{<org>}:tokens`), never by SCAN. Every page is bounded
+// work for Redis: the index in its own order, expiry then token id; a page
+// is one ZRANGE BYSCORE … LIMIT of at most limit + 1 members (more only to
+// step over members that share the cursor's expiry), then one HGETALL per
+// member; next_cursor is `<expiry ms>.<token id>` of its last entry. A
+// member whose hash is gone is skipped, so a page may hold fewer than limit
+// while more remain. Credentials issued before the org index existed are not
+// in it (they expire within the max TTL).
 //
-// - with a user: the index in its own order, expiry then token id; a page is
-//   one ZRANGE BYSCORE … LIMIT of at most limit + 1 members (more only to
-//   step over members that share the cursor's expiry), and next_cursor is
-//   `<expiry ms>.<token id>` of its last entry.
-// - without: SCAN in Redis's order, COUNT = what the page still lacks, at
-//   most kListScanRounds calls; next_cursor is the SCAN cursor. SCAN returns
-//   whole hash buckets, so a page may hold a few more than limit, or fewer
-//   (even none) while more remain; each page is sorted by expiry.
-//
-// A credential revoked or expired while paging is not shown; one issued
-// while paging may or may not be. An empty next_cursor means no more.
 inline constexpr std::size_t kDefaultListLimit = 100;
 inline constexpr std::size_t kMaxListLimit = 1000;
-inline constexpr int kListScanRounds = 8;
 struct ListRequest {
   std::optional<std::string> user;
   std::size_t limit = kDefaultListLimit;  // 1..kMaxListLimit
