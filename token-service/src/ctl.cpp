@@ -82,9 +82,10 @@ constexpr const char* kUsage =
     "--redis defaults to $SHORTCRED_REDIS_URL, else redis://127.0.0.1:6379/0;\n"
     "--key-prefix to $SHORTCRED_KEY_PREFIX, else shortcred:.\n"
     "--actor (the operator named in audit entries) to $SUDO_USER, else $USER.\n"
-    "--min-replicas N: token mint/revoke/revoke-user wait (WAIT) for N replicas,\n"
-    "  --replica-timeout-ms (default 100) at most; fewer: exit 1, not_replicated\n"
-    "  (a minted credential is deleted again; a revocation stands: retry).\n"
+    "--min-replicas N: token mint/revoke/revoke-user, apikey revoke and org disable\n"
+    "  wait (WAIT) for N replicas, --replica-timeout-ms (default 100) at most;\n"
+    "  fewer: exit 1, not_replicated (a minted credential is deleted again; a\n"
+    "  revocation or disable stands: retry).\n"
     "--json prints one JSON object on stdout (errors too).\n"
     "\n"
     "Exit codes: 0 ok, 1 refused / not found / denied / Redis unavailable, 2 usage error.\n";
