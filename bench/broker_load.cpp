@@ -31,6 +31,10 @@
 //   (f) its org at pub_rate_scope global with a budget it never exhausts
 //       (its own Redis), for the publish path's cost of spending leased
 //       tokens vs no limit (d).
+// --brokers LETTERS runs only those brokers (a and d always), e.g.
+// `--brokers adef` for the many-brokers figures without (b) and (c).
+// --connect-rounds N repeats the connect part N times, interleaved, the
+// starting broker rotating; figures are the median [IQR] over the rounds.
 #include <mosquitto.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -55,7 +59,9 @@
 #include <thread>
 #include <vector>
 
+#include "mqtt311_connect.hpp"
 #include "quantiles.hpp"
+#include "shortcred/presence.hpp"
 #include "shortcred/schema.hpp"
 #include "shortcred/secrets.hpp"
 #include "support/credentials.hpp"
@@ -80,6 +86,8 @@ struct Args {
   bool pin = false;
   bool many_brokers = false;
   std::string plugin;
+  std::string only = "abcdef";  // first letters of the brokers to run
+  int connect_rounds = 1;
 };
 
 using support::Account;
@@ -312,25 +320,6 @@ long rss_kb(pid_t pid) {
   return -1;
 }
 
-// A hand-written MQTT 3.1.1 CONNECT (clean session, keepalive 0).
-std::string connect_packet(const std::string& id, const Account* a) {
-  auto str = [](const std::string& s) {
-    return std::string{static_cast<char>(s.size() >> 8), static_cast<char>(s.size() & 0xff)} + s;
-  };
-  std::string vh = str("MQTT") + '\x04' + static_cast<char>(a ? 0xC2 : 0x02) + std::string("\0\0", 2);
-  std::string pl = str(id) + (a ? str(a->username) + str(a->password) : "");
-  std::string body = vh + pl;
-  std::string pkt(1, '\x10');
-  std::size_t len = body.size();
-  do {
-    unsigned char byte = len % 128;
-    len /= 128;
-    if (len) byte |= 0x80;
-    pkt += static_cast<char>(byte);
-  } while (len);
-  return pkt + body;
-}
-
 // Opens n idle connections; returns the broker's RSS growth in kB.
 long memory_for(Broker& b, int n, std::vector<int>& fds) {
   const long before = rss_kb(b.proc.pid());
@@ -344,7 +333,7 @@ long memory_for(Broker& b, int n, std::vector<int>& fds) {
       throw std::runtime_error("connect failed at " + std::to_string(i));
     }
     const Account* a = b.accounts.empty() ? nullptr : &b.accounts[static_cast<std::size_t>(i) % b.accounts.size()];
-    const std::string pkt = connect_packet(b.name + "-m-" + std::to_string(i), a);
+    const std::string pkt = bench::mqtt311_connect(b.name + "-m-" + std::to_string(i), a);
     if (::send(fd, pkt.data(), pkt.size(), 0) != static_cast<ssize_t>(pkt.size())) throw std::runtime_error("send");
     char ack[4];
     if (::recv(fd, ack, 4, MSG_WAITALL) != 4 || ack[3] != 0) {
@@ -381,11 +370,13 @@ int main(int argc, char** argv) {
     else if (k == "--connects") args.connects = std::stoi(v);
     else if (k == "--sessions") args.sessions = std::stoi(v);
     else if (k == "--callgrind") args.callgrind = std::stol(v);
+    else if (k == "--brokers") args.only = v + "ad";
+    else if (k == "--connect-rounds") args.connect_rounds = std::stoi(v);
     else args.rounds = -1;
     if (args.rounds < 0) {
       std::cerr << "usage: broker_load --plugin PATH [--pin] [--seconds S] [--rounds N] [--publishers P] "
                    "[--subscribers S] [--connects N] [--sessions N] [--callgrind PUBLISHES] "
-                   "[--many-brokers]\n"
+                   "[--many-brokers] [--brokers LETTERS] [--connect-rounds N]\n"
                    "  --rounds 0, --connects 0, --sessions 0 skip that part\n";
       return 2;
     }
@@ -441,10 +432,14 @@ int main(int argc, char** argv) {
                                         "\nplugin_opt_redis_url " + global_redis->url() +
                                         "\nplugin_opt_redis_timeout_ms 5000\n";
   }
+  for (auto it = brokers.begin(); it != brokers.end();) {
+    it = args.only.find(it->first[0]) == std::string::npos ? brokers.erase(it) : std::next(it);
+  }
+  auto has = [&](const std::string& name) { return brokers.count(name) > 0; };
   const std::vector<std::string> broker_prefix =
       args.pin ? std::vector<std::string>{"taskset", "-c", "0"} : std::vector<std::string>{};
   for (auto& [name, b] : brokers) start(b, dir, broker_prefix);
-  {
+  if (has("c-dynsec")) {
     const std::string p = std::to_string(brokers["c-dynsec"].port);
     auto ctl = [&](std::vector<std::string> a) {
       std::vector<std::string> full{"mosquitto_ctrl", "-h", "127.0.0.1", "-p", p, "-u", "admin", "-P", "admin-password", "dynsec"};
@@ -458,11 +453,11 @@ int main(int argc, char** argv) {
     ctl({"addRoleACL", "bench", "subscribePattern", "org_bench/shared/#", "allow", "5"});
     ctl({"addClientRole", "bench", "bench", "5"});
   }
-  brokers["b-password_file"].accounts = {{"bench", "bench-password"}};
-  brokers["c-dynsec"].accounts = {{"bench", "bench-password"}};
+  if (has("b-password_file")) brokers["b-password_file"].accounts = {{"bench", "bench-password"}};
+  if (has("c-dynsec")) brokers["c-dynsec"].accounts = {{"bench", "bench-password"}};
   brokers["d-shortcred"].accounts = mint(rc, 1, "bench-tp-");
-  if (args.many_brokers) {
-    brokers["e-sc-nopresence"].accounts = mint(rc, 1, "bench-tpe-");
+  if (has("e-sc-nopresence")) brokers["e-sc-nopresence"].accounts = mint(rc, 1, "bench-tpe-");
+  if (has("f-sc-global")) {
     auto rg = global_redis->connect();
     brokers["f-sc-global"].accounts = support::write_credentials(rg, kOrg, 1, "bench-tpf-");
     rg.command({"HSET", shortcred::org_key(shortcred::kDefaultKeyPrefix, kOrg), "pub_rate",
@@ -539,15 +534,48 @@ int main(int argc, char** argv) {
   // Connect rate: shortcred with one fresh credential per connection.
   if (args.connects > 0) {
     brokers["d-shortcred"].accounts = mint(rc, args.connects, "bench-c-");
-    std::printf("\nconnects/s (%d connects on %d threads)\n", args.connects, args.connect_threads);
-    std::vector<std::string> names{"b-password_file", "c-dynsec", "d-shortcred"};
-    if (args.many_brokers) {
-      brokers["e-sc-nopresence"].accounts = mint(rc, args.connects, "bench-ce-");
-      names.push_back("e-sc-nopresence");
+    if (has("e-sc-nopresence")) brokers["e-sc-nopresence"].accounts = mint(rc, args.connects, "bench-ce-");
+    std::vector<std::string> names;
+    for (const char* n : {"b-password_file", "c-dynsec", "d-shortcred", "e-sc-nopresence"}) {
+      if (has(n)) names.emplace_back(n);
     }
+    std::map<std::string, std::vector<double>> rates;
+    for (int r = 0; r < args.connect_rounds; ++r) {
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        const std::string& n = names[(i + static_cast<std::size_t>(r)) % names.size()];
+        rates[n].push_back(connect_rate(brokers[n], args));
+        if (args.connect_rounds > 1) {
+          std::fprintf(stderr, "connect round %2d %-16s %8.0f connects/s\n", r + 1, n.c_str(), rates[n].back());
+        }
+      }
+    }
+    std::printf("\nconnects/s (%d connects on %d threads, %d interleaved round(s); median [IQR])\n",
+                args.connects, args.connect_threads, args.connect_rounds);
     for (const std::string& n : names) {
-      std::printf("  %-16s %10.0f connects/s\n", n.c_str(), connect_rate(brokers[n], args));
+      const Stats c = stats(rates[n]);
+      std::printf("  %-16s %10.0f connects/s [%7.0f .. %7.0f]\n", n.c_str(), c.median, c.q1, c.q3);
     }
+    if (has("e-sc-nopresence")) {
+      // Same round, same Redis: presence on (d) over presence off (e).
+      std::vector<double> ratio;
+      for (int r = 0; r < args.connect_rounds; ++r) {
+        ratio.push_back(rates["d-shortcred"][static_cast<std::size_t>(r)] /
+                        rates["e-sc-nopresence"][static_cast<std::size_t>(r)]);
+      }
+      const Stats q = stats(ratio);
+      std::printf("  presence on (d) / off (e), same round: %.3f [%.3f .. %.3f]\n", q.median, q.q1, q.q3);
+    }
+    std::fflush(stdout);
+  }
+  if (global_redis) {
+    // Evidence that (f) spent leased tokens: its brokers' leases so far.
+    auto rg = global_redis->connect();
+    auto q = rg.command({"HGETALL", shortcred::quota_key(shortcred::kDefaultKeyPrefix, kOrg)});
+    std::printf("\n(f) quota hash:");
+    for (std::size_t i = 0; q && q->type == REDIS_REPLY_ARRAY && i < q->elements; ++i) {
+      std::printf(" %s", shortcred::redis::to_string(q->element[i]).c_str());
+    }
+    std::printf("\n");
   }
 
   // Memory per live session: (d) minus (a) with the same number of idle clients.

@@ -55,6 +55,7 @@
 #include <thread>
 #include <vector>
 
+#include "mqtt311_connect.hpp"
 #include "quantiles.hpp"
 #include "shortcred/schema.hpp"
 #include "shortcred/secrets.hpp"
@@ -321,30 +322,12 @@ void run_loop(ReceiverLoop& loop, const std::atomic<bool>& running) {
 // ---------------------------------------------------------------------------
 // One storm connect: raw socket, MQTT 3.1.1 CONNECT, CONNACK, close.
 
-std::string connect_packet(const std::string& id, const Account& a) {
-  auto str = [](const std::string& s) {
-    return std::string{static_cast<char>(s.size() >> 8), static_cast<char>(s.size() & 0xff)} + s;
-  };
-  // Protocol "MQTT" level 4, flags: username + password + clean session, keepalive 60.
-  const std::string vh = str("MQTT") + '\x04' + static_cast<char>(0xC2) + std::string("\0\x3c", 2);
-  const std::string body = vh + str(id) + str(a.username) + str(a.password);
-  std::string pkt(1, '\x10');
-  std::size_t len = body.size();
-  do {
-    auto byte = static_cast<unsigned char>(len % 128);
-    len /= 128;
-    if (len) byte |= 0x80;
-    pkt += static_cast<char>(byte);
-  } while (len);
-  return pkt + body;
-}
-
 enum class ConnectResult { accepted, refused, failed };
 
 ConnectResult storm_connect(int port, const std::string& id, const Account& a) {
   const int fd = support::connect_loopback(port, 30);
   if (fd < 0) return ConnectResult::failed;
-  const std::string pkt = connect_packet(id, a);
+  const std::string pkt = bench::mqtt311_connect(id, &a, 60);
   ConnectResult res = ConnectResult::failed;
   unsigned char ack[4];
   if (::send(fd, pkt.data(), pkt.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(pkt.size()) &&

@@ -3,25 +3,33 @@
 // (POST /v2/tokens, K keep-alive HTTP clients for D s) and broker
 // connects/s (K threads opening fresh MQTT 3.1.1 connections with
 // pre-minted credentials over raw sockets, each waiting for its CONNACK),
-// both as ratios to plain TCP; then, where the deployment has a failover,
-// the time from `kill -9` of the master serving the bench org to the first
-// successful mint and the first accepted CONNECT. Not a test.
+// both as ratios to plain TCP in the same round; then, for the deployments
+// with a failover, the time from `kill -9` of the master serving the bench
+// org to the first successful mint and to the first accepted CONNECT
+// (polled side by side), over N fresh deployments: median and max. Not a
+// test, asserts nothing.
 //
-//   deployments [--duration S] [--clients K]
+//   deployments [--duration S] [--clients K] [--rounds R] [--failovers N]
+//               [--down-after-ms MS]
 //
-// Deployments: plain (one redis-server) and cluster (3 masters + 3
-// replicas, tests/support RedisCluster).
-#include <netinet/in.h>
+// Deployments (tests/support fixtures): plain (one redis-server), tls (one
+// redis-server on a TLS port only, client certificate required, rediss://),
+// sentinel (1 master + 1 replica + 3 sentinels, down-after-milliseconds MS)
+// and cluster (3 masters + 3 replicas, cluster-node-timeout 1000 ms). Each
+// round measures all four, the starting one rotating; --rounds 0 or
+// --failovers 0 skips that part.
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <json/json.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -29,12 +37,16 @@
 #include <thread>
 #include <vector>
 
+#include "mqtt311_connect.hpp"
+#include "quantiles.hpp"
 #include "shortcred/cluster_slots.hpp"
+#include "support/credentials.hpp"
 #include "support/http_client.hpp"
 #include "support/mosquitto_server.hpp"
 #include "support/ports.hpp"
 #include "support/process.hpp"
 #include "support/redis_cluster.hpp"
+#include "support/redis_sentinels.hpp"
 #include "support/redis_server.hpp"
 #include "support/temp_dir.hpp"
 #include "support/wait.hpp"
@@ -43,52 +55,46 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using support::Account;
 
-struct Cred {
-  std::string username, password;
-};
+const std::vector<std::string> kKinds = {"plain", "tls", "sentinel", "cluster"};
 
-// One Redis deployment: its URL, and how to kill the master serving `org`
-// (empty when it has no failover).
+// One live Redis deployment: the fixture that owns its servers, its URL, and
+// how to kill -9 the master serving `org` (empty when it has no failover).
 struct Deployment {
-  std::string name;
+  std::shared_ptr<void> servers;
   std::string url;
   std::function<void(const std::string& org)> kill_master;
 };
 
-struct Figures {
-  double tokens_per_s = 0;
-  double connects_per_s = 0;
-  long mint_errors = 0, connect_errors = 0;
-  double kill_to_mint_ms = -1, kill_to_connect_ms = -1;
-};
-
-std::string encode_string(const std::string& s) {
-  std::string out;
-  out += static_cast<char>(s.size() >> 8);
-  out += static_cast<char>(s.size() & 0xFF);
-  return out + s;
+Deployment make_deployment(const std::string& kind, int down_after_ms) {
+  Deployment d;
+  if (kind == "plain" || kind == "tls") {
+    support::RedisServerOptions o;
+    o.tls = kind == "tls";
+    auto r = std::make_shared<support::RedisServer>(o);
+    d.url = r->url();
+    d.servers = r;
+  } else if (kind == "sentinel") {
+    auto s = std::make_shared<support::RedisSentinels>(1, 3, down_after_ms);
+    d.url = s->url();
+    d.kill_master = [p = s.get()](const std::string&) { p->master().kill_hard(); };
+    d.servers = s;
+  } else {
+    auto c = std::make_shared<support::RedisCluster>(3);
+    d.url = c->url();
+    d.kill_master = [p = c.get()](const std::string& org) {
+      p->kill_hard(p->master_of(shortcred::key_slot(org)));
+    };
+    d.servers = c;
+  }
+  return d;
 }
 
 // CONNECT (MQTT 3.1.1, clean session, username + password) on a fresh
 // socket; true if the CONNACK accepts it.
-bool raw_connect(int port, const std::string& client_id, const Cred& c) {
-  std::string var = encode_string("MQTT");
-  var += '\x04';
-  var += '\xC2';
-  var += '\x00';
-  var += '\x1E';
-  const std::string payload =
-      encode_string(client_id) + encode_string(c.username) + encode_string(c.password);
-  std::size_t remaining = var.size() + payload.size();
-  std::string packet(1, '\x10');
-  do {
-    char byte = static_cast<char>(remaining % 128);
-    remaining /= 128;
-    if (remaining > 0) byte = static_cast<char>(byte | 0x80);
-    packet += byte;
-  } while (remaining > 0);
-  packet += var + payload;
+bool raw_connect(int port, const std::string& client_id, const Account& c) {
+  const std::string packet = bench::mqtt311_connect(client_id, &c, 30);
   const int fd = support::connect_loopback(port, 5);
   if (fd < 0) return false;
   bool ok = ::send(fd, packet.data(), packet.size(), MSG_NOSIGNAL) ==
@@ -113,6 +119,8 @@ Json::Value parse_json(const std::string& text) {
   return v;
 }
 
+// shortcred-tokend and a mosquitto with the plugin over one deployment, with
+// an org and an API key.
 class Stack {
  public:
   Stack(const std::string& url, const std::string& org) : url_(url), org_(org) {
@@ -122,7 +130,7 @@ class Stack {
                                 "--threads", "16", "--redis-timeout-ms", "500", "--issue-rate", "0"},
                                dir_ / "tokend.log");
     if (!support::wait_until([&] { return support::port_open(port_); }, 10s)) {
-      throw std::runtime_error("tokend did not start");
+      throw std::runtime_error("tokend did not start; see " + dir_.path().string());
     }
     broker_ = std::make_unique<support::MosquittoServer>(
         "allow_anonymous false\nplugin " SHORTCRED_PLUGIN_PATH "\nplugin_opt_redis_url " + url +
@@ -142,13 +150,13 @@ class Stack {
     return std::make_unique<support::HttpClient>("http://127.0.0.1:" + std::to_string(port_));
   }
   // 201 → the credential; otherwise nullopt.
-  std::optional<Cred> mint(support::HttpClient& h, const std::string& user) const {
+  std::optional<Account> mint(support::HttpClient& h, const std::string& user) const {
     const auto r = h.request("POST", "/v2/tokens",
                              R"({"user_id":")" + user + R"(","ttl_seconds":600})",
                              {"Authorization: Bearer " + api_key_});
     if (r.status != 201) return std::nullopt;
     const Json::Value v = parse_json(r.body);
-    return Cred{v["username"].asString(), v["password"].asString()};
+    return Account{v["username"].asString(), v["password"].asString()};
   }
   int broker_port() const { return broker_->port(); }
 
@@ -161,8 +169,8 @@ class Stack {
   std::string api_key_;
 };
 
-// Runs `work(thread index)` on `clients` threads for `duration`; returns the
-// summed counts of successes and failures.
+// Runs `work(thread index, iteration)` on `clients` threads for `duration`;
+// returns the summed counts of successes and failures.
 std::pair<long, long> run_for(int clients, std::chrono::seconds duration,
                               const std::function<bool(int, long)>& work) {
   std::atomic<bool> stop{false};
@@ -179,10 +187,13 @@ std::pair<long, long> run_for(int clients, std::chrono::seconds duration,
   return {ok.load(), failed.load()};
 }
 
-Figures measure(const Deployment& d, const std::string& org, int clients,
-                std::chrono::seconds duration) {
-  Stack s(d.url, org);
-  Figures f;
+struct Throughput {
+  double tokens_per_s = 0, connects_per_s = 0;
+  long mint_errors = 0, connect_errors = 0;
+};
+
+Throughput throughput(const Stack& s, int clients, std::chrono::seconds duration) {
+  Throughput f;
   {
     std::vector<std::unique_ptr<support::HttpClient>> https;
     for (int t = 0; t < clients; ++t) https.push_back(s.http());
@@ -193,80 +204,144 @@ Figures measure(const Deployment& d, const std::string& org, int clients,
     f.tokens_per_s = static_cast<double>(ok) / static_cast<double>(duration.count());
     f.mint_errors = failed;
   }
-  {
-    // Credentials for the CONNECT phase, minted beforehand (one per user).
-    auto h = s.http();
-    std::vector<Cred> creds;
-    for (int i = 0; i < 200; ++i) {
-      if (auto c = s.mint(*h, "c" + std::to_string(i))) creds.push_back(*c);
-    }
-    const auto [ok, failed] = run_for(clients, duration, [&](int t, long n) {
-      const Cred& c = creds[static_cast<std::size_t>((t * 31 + n) % static_cast<long>(creds.size()))];
-      return raw_connect(s.broker_port(), "b" + std::to_string(t) + "-" + std::to_string(n), c);
-    });
-    f.connects_per_s = static_cast<double>(ok) / static_cast<double>(duration.count());
-    f.connect_errors = failed;
+  // Credentials for the CONNECT phase, minted beforehand (one per user).
+  auto h = s.http();
+  std::vector<Account> creds;
+  for (int i = 0; i < 200; ++i) {
+    if (auto c = s.mint(*h, "c" + std::to_string(i))) creds.push_back(*c);
   }
-  if (d.kill_master) {
-    auto h = s.http();
-    const auto pre = s.mint(*h, "before-kill");
-    const auto killed = Clock::now();
-    d.kill_master(org);
-    std::optional<Cred> after;
-    support::wait_until([&] { return (after = s.mint(*h, "after-kill")).has_value(); }, 30s, 10ms);
-    if (after) {
-      f.kill_to_mint_ms = std::chrono::duration<double, std::milli>(Clock::now() - killed).count();
-    }
-    if (support::wait_until([&] { return pre && raw_connect(s.broker_port(), "after", *pre); }, 30s,
-                            10ms)) {
-      f.kill_to_connect_ms =
-          std::chrono::duration<double, std::milli>(Clock::now() - killed).count();
-    }
-  }
+  if (creds.empty()) throw std::runtime_error("no credential for the CONNECT phase");
+  const auto [ok, failed] = run_for(clients, duration, [&](int t, long n) {
+    const Account& c = creds[static_cast<std::size_t>((t * 31 + n) % static_cast<long>(creds.size()))];
+    return raw_connect(s.broker_port(), "b" + std::to_string(t) + "-" + std::to_string(n), c);
+  });
+  f.connects_per_s = static_cast<double>(ok) / static_cast<double>(duration.count());
+  f.connect_errors = failed;
   return f;
+}
+
+struct Failover {
+  double to_mint_ms = -1, to_connect_ms = -1;  // -1: no success within 30 s
+};
+
+// kill -9 of the org's master, then a fresh mint and a CONNECT with a
+// credential minted before the kill, each retried every 10 ms on its own
+// thread until it succeeds.
+Failover failover(const Deployment& d, const Stack& s, const std::string& org) {
+  auto h = s.http();
+  const auto pre = s.mint(*h, "before-kill");
+  if (!pre) throw std::runtime_error("no credential before the kill");
+  // Replicated before the kill, so the promoted replica has it.
+  std::this_thread::sleep_for(200ms);
+  Failover f;
+  const auto killed = Clock::now();
+  auto since_kill = [&] {
+    return std::chrono::duration<double, std::milli>(Clock::now() - killed).count();
+  };
+  d.kill_master(org);
+  std::thread connect([&] {
+    if (support::wait_until([&] { return raw_connect(s.broker_port(), "after-kill", *pre); }, 30s,
+                            10ms)) {
+      f.to_connect_ms = since_kill();
+    }
+  });
+  if (support::wait_until([&] { return s.mint(*h, "after-kill").has_value(); }, 30s, 10ms)) {
+    f.to_mint_ms = since_kill();
+  }
+  connect.join();
+  return f;
+}
+
+std::string ms(double v) {
+  return v < 0 ? std::string("none in 30 s") : std::to_string(static_cast<long>(v + 0.5)) + " ms";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  int clients = 8;
+  int clients = 8, rounds = 1, failovers = 3, down_after_ms = 1000;
   std::chrono::seconds duration(5);
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--duration") duration = std::chrono::seconds(std::atoi(argv[i + 1]));
-    else if (a == "--clients") clients = std::atoi(argv[i + 1]);
+    const int v = std::atoi(argv[i + 1]);
+    if (a == "--duration") duration = std::chrono::seconds(v);
+    else if (a == "--clients") clients = v;
+    else if (a == "--rounds") rounds = v;
+    else if (a == "--failovers") failovers = v;
+    else if (a == "--down-after-ms") down_after_ms = v;
     else {
-      std::fprintf(stderr, "usage: deployments [--duration S] [--clients K]\n");
+      std::fprintf(stderr,
+                   "usage: deployments [--duration S] [--clients K] [--rounds R] [--failovers N] "
+                   "[--down-after-ms MS]\n");
       return 2;
     }
   }
   const std::string org = "org_bench";
-  std::vector<std::pair<std::string, Figures>> rows;
 
-  {
-    support::RedisServer redis;
-    rows.emplace_back("plain", measure({"plain", redis.url(), {}}, org, clients, duration));
-  }
-  {
-    support::RedisCluster cluster;
-    Deployment d{"cluster", cluster.url(), [&](const std::string& o) {
-                   cluster.kill_hard(cluster.master_of(shortcred::key_slot(o)));
-                 }};
-    rows.emplace_back("cluster", measure(d, org, clients, duration));
+  if (rounds > 0) {
+    // Per deployment: the figures of each round and their ratios to the same
+    // round's plain figures.
+    std::map<std::string, std::vector<double>> tokens, connects, tokens_ratio, connects_ratio;
+    std::map<std::string, long> errors;
+    for (int r = 0; r < rounds; ++r) {
+      std::map<std::string, Throughput> round;
+      for (std::size_t i = 0; i < kKinds.size(); ++i) {
+        const std::string& kind = kKinds[(i + static_cast<std::size_t>(r)) % kKinds.size()];
+        const Deployment d = make_deployment(kind, down_after_ms);
+        const Stack s(d.url, org);
+        round[kind] = throughput(s, clients, duration);
+        std::fprintf(stderr, "round %d %-8s %7.0f tokens/s %7.0f connects/s\n", r + 1, kind.c_str(),
+                     round[kind].tokens_per_s, round[kind].connects_per_s);
+      }
+      for (const auto& [kind, f] : round) {
+        tokens[kind].push_back(f.tokens_per_s);
+        connects[kind].push_back(f.connects_per_s);
+        tokens_ratio[kind].push_back(f.tokens_per_s / round["plain"].tokens_per_s);
+        connects_ratio[kind].push_back(f.connects_per_s / round["plain"].connects_per_s);
+        errors[kind] += f.mint_errors + f.connect_errors;
+      }
+    }
+    std::printf("%d clients, %ld s per phase, %d round(s); median over rounds, ratio = median of "
+                "each round's ratio to plain\n\n",
+                clients, static_cast<long>(duration.count()), rounds);
+    std::printf("| deployment | tokens/s | vs plain | connects/s | vs plain | failed mints + CONNECTs |\n");
+    std::printf("| --- | ---: | ---: | ---: | ---: | ---: |\n");
+    for (const std::string& kind : kKinds) {
+      std::printf("| %s | %.0f | %.2f | %.0f | %.2f | %ld |\n", kind.c_str(), stats(tokens[kind]).median,
+                  stats(tokens_ratio[kind]).median, stats(connects[kind]).median,
+                  stats(connects_ratio[kind]).median, errors[kind]);
+    }
+    std::fflush(stdout);
   }
 
-  const Figures& plain = rows.front().second;
-  std::printf("| deployment | tokens/s | vs plain | connects/s | vs plain | kill -9 → mint | kill -9 → CONNECT |\n");
-  std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-  for (const auto& [name, f] : rows) {
-    auto ms = [](double v) { return v < 0 ? std::string("—") : std::to_string(static_cast<long>(v)) + " ms"; };
-    std::printf("| %s | %.0f | %.2f | %.0f | %.2f | %s | %s |\n", name.c_str(), f.tokens_per_s,
-                f.tokens_per_s / plain.tokens_per_s, f.connects_per_s,
-                f.connects_per_s / plain.connects_per_s, ms(f.kill_to_mint_ms).c_str(),
-                ms(f.kill_to_connect_ms).c_str());
-    if (f.mint_errors + f.connect_errors > 0) {
-      std::printf("  (%s: %ld failed mints, %ld failed CONNECTs)\n", name.c_str(), f.mint_errors,
-                  f.connect_errors);
+  if (failovers > 0) {
+    std::printf("\nkill -9 of the org's master -> first success, %d fresh deployment(s) each "
+                "(sentinel down-after-milliseconds %d, cluster-node-timeout 1000)\n\n",
+                failovers, down_after_ms);
+    std::printf("| deployment | kill -9 → mint, median | max | kill -9 → CONNECT, median | max | each (mint / CONNECT) |\n");
+    std::printf("| --- | ---: | ---: | ---: | ---: | --- |\n");
+    for (const std::string kind : {"sentinel", "cluster"}) {
+      std::vector<double> mint, connect;
+      std::string each;
+      bool all = true;
+      for (int n = 0; n < failovers; ++n) {
+        const Deployment d = make_deployment(kind, down_after_ms);
+        const Stack s(d.url, org);
+        const Failover f = failover(d, s, org);
+        all = all && f.to_mint_ms >= 0 && f.to_connect_ms >= 0;
+        if (f.to_mint_ms >= 0) mint.push_back(f.to_mint_ms);
+        if (f.to_connect_ms >= 0) connect.push_back(f.to_connect_ms);
+        each += (n == 0 ? "" : ", ") + ms(f.to_mint_ms) + " / " + ms(f.to_connect_ms);
+        std::fprintf(stderr, "failover %d %-8s mint %s, CONNECT %s\n", n + 1, kind.c_str(),
+                     ms(f.to_mint_ms).c_str(), ms(f.to_connect_ms).c_str());
+      }
+      auto max_of = [](const std::vector<double>& v) {
+        return v.empty() ? -1 : *std::max_element(v.begin(), v.end());
+      };
+      std::printf("| %s | %s | %s | %s | %s | %s%s |\n", kind.c_str(),
+                  mint.empty() ? "—" : ms(stats(mint).median).c_str(), ms(max_of(mint)).c_str(),
+                  connect.empty() ? "—" : ms(stats(connect).median).c_str(),
+                  ms(max_of(connect)).c_str(), each.c_str(), all ? "" : " (some never succeeded)");
     }
   }
   return 0;
