@@ -8,6 +8,8 @@
 #include <catch2/catch.hpp>
 
 #include <set>
+#include <string>
+#include <vector>
 
 #include "broker_env.hpp"
 
@@ -45,6 +47,22 @@ void leave_session(BrokerEnv& e, const MqttClient::Options& o, const std::string
 // broker has routed (queued or dropped) it.
 void publish_n(MqttClient& pub, const std::string& topic, int n, const std::string& tag) {
   for (int i = 0; i < n; ++i) REQUIRE(pub.publish(topic, tag + std::to_string(i), 1) == 0);
+}
+
+// `user` comes back on `cid` with a fresh credential; a marker published
+// once it is live arrives after anything that was queued. Returns every
+// payload received on `topic`, the marker last.
+std::vector<std::string> back_with_fresh_credential(BrokerEnv& e, MqttClient& pub,
+                                                    const std::string& user, const std::string& cid,
+                                                    const std::string& topic) {
+  const Cred fresh = e.mint("org_off", user);
+  MqttClient back(persistent(e.client(fresh, cid)));
+  REQUIRE(back.connect(e.port(), kSetup) == 0);
+  REQUIRE(pub.publish(topic, "marker", 1) == 0);
+  REQUIRE(back.wait_message(topic, std::string("marker"), 5s));
+  std::vector<std::string> got;
+  for (const auto& m : back.messages()) got.push_back(m.payload);
+  return got;
 }
 
 void reconnect_gets_all(int protocol) {
@@ -114,15 +132,8 @@ TEST_CASE("nothing is queued for an offline session whose credential was revoked
   publish_n(*pub, topic, 5, "after");
   CHECK(support::wait_until([&] { return e.last_counter("acl/denied/deliver") == 5; }, 5s));
 
-  const Cred fresh = e.mint("org_off", "bob");
-  MqttClient back(persistent(e.client(fresh, "off-bob")));
-  REQUIRE(back.connect(e.port(), kSetup) == 0);
-  // Live again: a marker goes through, after anything that was queued.
-  REQUIRE(pub->publish(topic, "marker", 1) == 0);
-  REQUIRE(back.wait_message(topic, std::string("marker"), 5s));
-  std::vector<std::string> got;
-  for (const auto& m : back.messages()) got.push_back(m.payload);
-  CHECK(got == std::vector<std::string>{"before0", "marker"});
+  CHECK(back_with_fresh_credential(e, *pub, "bob", "off-bob", topic) ==
+        std::vector<std::string>{"before0", "marker"});
 }
 
 // From expires_at on, the last credential grants nothing.
@@ -138,14 +149,8 @@ TEST_CASE("nothing is queued for an offline session once its credential expired"
   publish_n(*pub, topic, 3, "after");
   CHECK(support::wait_until([&] { return e.last_counter("acl/denied/deliver") == 3; }, 5s));
 
-  const Cred fresh = e.mint("org_off", "dan");
-  MqttClient back(persistent(e.client(fresh, "off-dan")));
-  REQUIRE(back.connect(e.port(), kSetup) == 0);
-  REQUIRE(pub->publish(topic, "marker", 1) == 0);
-  REQUIRE(back.wait_message(topic, std::string("marker"), 5s));
-  std::vector<std::string> got;
-  for (const auto& m : back.messages()) got.push_back(m.payload);
-  CHECK(got == std::vector<std::string>{"before0", "marker"});
+  CHECK(back_with_fresh_credential(e, *pub, "dan", "off-dan", topic) ==
+        std::vector<std::string>{"before0", "marker"});
 }
 
 TEST_CASE("the ACL still applies to what is queued for an offline session", "[offline]") {
