@@ -13,11 +13,13 @@ PLUGIN_SO="/usr/lib/$MULTIARCH/mosquitto/mosquitto_shortcred.so"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "== $*"; }
 
-# A TCP port on 127.0.0.1 that nothing listens on right now.
+# A TCP port on 127.0.0.1 that nothing listens on right now, above the
+# kernel's default ephemeral range (32768-60999) and so apart from the
+# C++ fixtures' ports (below it) that tests running beside this one take.
 free_port() {
   local p
   for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((61000 + RANDOM % 4500))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
   done
   fail "no free port found"

@@ -1,10 +1,5 @@
 #include "support/redis_cluster.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <stdexcept>
 
@@ -25,33 +20,13 @@ std::string info_field(shortcred::redis::Connection& c, const char* section,
   return text.substr(from, text.find_first_of("\r\n", from) - from);
 }
 
-bool bindable(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  if (fd >= 0) close(fd);
-  return ok;
-}
-
-// A node also listens on port + 10000 (the cluster bus): both must be free
-// and the bus port must exist.
-int free_node_port() {
-  while (true) {
-    const int port = free_port();
-    if (port + 10000 <= 65535 && bindable(port + 10000)) return port;
-  }
-}
-
 }  // namespace
 
 RedisCluster::RedisCluster(int masters, int replicas) : dir_("shortcred-cluster") {
   const int n = masters * (1 + replicas);
   std::vector<std::string> create = {"redis-cli", "--cluster", "create"};
   for (int i = 0; i < n; ++i) {
-    const int port = free_node_port();
+    const int port = support::free_port_pair(10000);
     const auto dir = dir_ / std::to_string(port);
     std::filesystem::create_directories(dir);
     ports_.push_back(port);
