@@ -25,7 +25,8 @@ Json::Value parse_json(const std::string& text) {
 
 }  // namespace
 
-ClusterStack::ClusterStack() {
+ClusterStack::ClusterStack(int replicas, support::ClusterTransport transport)
+    : cluster(3, replicas, transport) {
   tokend_port = support::free_port();
   tokend = support::Process(
       {SHORTCRED_TOKEND_PATH, "--listen", "127.0.0.1:" + std::to_string(tokend_port), "--redis",

@@ -1,6 +1,7 @@
-// The whole system on a Redis Cluster: a RedisCluster (3 masters + 3
-// replicas), shortcred-tokend and a mosquitto loading the plugin (revalidating
-// every second), both given the cluster URL, and orgs with API keys made by
+// The whole system on a Redis Cluster: a RedisCluster (3 masters, each with
+// `replicas` replicas, plain or TLS only), shortcred-tokend and a mosquitto
+// loading the plugin (revalidating every second), both given the cluster URL
+// (rediss-cluster://…?ca_file=… for TLS), and orgs with API keys made by
 // shortcredctl.
 #pragma once
 
@@ -24,7 +25,8 @@ struct Minted {
 
 class ClusterStack {
  public:
-  ClusterStack();
+  explicit ClusterStack(int replicas = 1,
+                        support::ClusterTransport transport = support::ClusterTransport::plain);
   ~ClusterStack();
 
   support::RunResult ctl(std::vector<std::string> args) const;

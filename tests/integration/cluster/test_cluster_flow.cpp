@@ -1,7 +1,8 @@
 // The whole flow on a Redis Cluster: orgs on each of the three masters,
 // minted by tokend, connected and revoked through the broker, managed by
-// shortcredctl; one org's slot migrated under traffic (ASK, then MOVED);
-// one master killed and its replica promoted; a live redis-cli reshard.
+// shortcredctl; one org's slot migrated under traffic (ASK, then MOVED) —
+// on a plain cluster and on a TLS-only one; one master killed and its
+// replica promoted; a live redis-cli reshard.
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <atomic>
@@ -39,10 +40,9 @@ int connect_rc(ClusterStack& s, const Minted& m, const std::string& client_id) {
   return c->connect(s.broker->port());
 }
 
-}  // namespace
-
-TEST_CASE("tokend, shortcredctl and the broker serve orgs on every master, through a migration") {
-  ClusterStack s;
+// tokend, shortcredctl and the broker on orgs of every master, then through
+// a migration of one org's slot: the same whatever the transport.
+void serve_every_master(ClusterStack& s) {
   const std::vector<int> masters = s.cluster.masters();
   REQUIRE(masters.size() == 3);
   const auto orgs = cluster_test::one_per_master(s.cluster, "org");
@@ -108,6 +108,29 @@ TEST_CASE("tokend, shortcredctl and the broker serve orgs on every master, throu
   const auto tokens = s.ctl({"token", "list", "--org", org, "--user", "carol"});
   CHECK(tokens.exit_code == 0);
   CHECK(tokens.out.find(late.token_id) != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("tokend, shortcredctl and the broker serve orgs on every master, through a migration") {
+  ClusterStack s;
+  serve_every_master(s);
+}
+
+// TLS everywhere: clients to nodes (client certificates required), the
+// cluster bus and replication; no replicas, as nothing here fails over.
+TEST_CASE("the same over a TLS-only cluster: rediss-cluster:// with client certificates") {
+  ClusterStack s(0, support::ClusterTransport::tls);
+  REQUIRE(s.cluster.url().rfind("rediss-cluster://", 0) == 0);
+  // TLS only: a plain client gets no answer from any node.
+  for (int node = 0; node < s.cluster.size(); ++node) {
+    shortcred::RedisEndpoint plain;
+    plain.port = s.cluster.port(node);
+    std::string err;
+    auto c = shortcred::redis::Connection::open(plain, 500ms, err);
+    CHECK_FALSE(shortcred::redis::to_string(c.command({"PING"}).get()) == "PONG");
+  }
+  serve_every_master(s);
 }
 
 TEST_CASE("a master killed: its replica takes over and mints and CONNECTs resume within 1 s") {

@@ -22,24 +22,27 @@ std::string info_field(shortcred::redis::Connection& c, const char* section,
 
 }  // namespace
 
-RedisCluster::RedisCluster(int masters, int replicas) : dir_("shortcred-cluster") {
+RedisCluster::RedisCluster(int masters, int replicas, ClusterTransport transport)
+    : dir_("shortcred-cluster") {
+  if (transport == ClusterTransport::tls) certs_ = make_test_certs(dir_.path());
   const int n = masters * (1 + replicas);
-  std::vector<std::string> create = {"redis-cli", "--cluster", "create"};
+  std::vector<std::string> create = {"redis-cli"};
+  for (auto& a : cli_tls_args()) create.push_back(std::move(a));
+  create.insert(create.end(), {"--cluster", "create"});
   for (int i = 0; i < n; ++i) {
     const int port = support::free_port_pair(10000);
     const auto dir = dir_ / std::to_string(port);
     std::filesystem::create_directories(dir);
     ports_.push_back(port);
-    procs_.emplace_back(
-        std::vector<std::string>{
-            "redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1", "--dir",
-            dir.string(), "--save", "", "--appendonly", "no", "--daemonize", "no",
-            "--protected-mode", "no", "--cluster-enabled", "yes", "--cluster-config-file",
-            (dir / "nodes.conf").string(), "--cluster-node-timeout", "1000",
-            // A replica may take over however long its link was down, and
-            // syncs at once instead of after the default 5 s delay.
-            "--cluster-replica-validity-factor", "0", "--repl-diskless-sync-delay", "0"},
-        dir / "redis.log");
+    std::vector<std::string> args{
+        "redis-server", "--bind", "127.0.0.1", "--dir", dir.string(), "--save", "", "--appendonly",
+        "no", "--daemonize", "no", "--protected-mode", "no", "--cluster-enabled", "yes",
+        "--cluster-config-file", (dir / "nodes.conf").string(), "--cluster-node-timeout", "1000",
+        // A replica may take over however long its link was down, and
+        // syncs at once instead of after the default 5 s delay.
+        "--cluster-replica-validity-factor", "0", "--repl-diskless-sync-delay", "0"};
+    for (auto& a : transport_args(port)) args.push_back(std::move(a));
+    procs_.emplace_back(args, dir / "redis.log");
     alive_.push_back(true);
     create.push_back("127.0.0.1:" + std::to_string(port));
   }
@@ -72,26 +75,48 @@ RedisCluster::~RedisCluster() {
   for (auto& p : procs_) p.stop();
 }
 
+std::vector<std::string> RedisCluster::transport_args(int port) const {
+  if (!certs_) return {"--port", std::to_string(port)};
+  return {"--port", "0", "--tls-port", std::to_string(port),
+          // The cluster bus and replication over TLS too.
+          "--tls-cluster", "yes", "--tls-replication", "yes", "--tls-cert-file",
+          certs_->server_cert, "--tls-key-file", certs_->server_key,
+          // What a node presents to the others: a clientAuth certificate.
+          "--tls-client-cert-file", certs_->client_cert, "--tls-client-key-file",
+          certs_->client_key, "--tls-ca-cert-file", certs_->ca_cert, "--tls-auth-clients", "yes"};
+}
+
+std::vector<std::string> RedisCluster::cli_tls_args() const {
+  if (!certs_) return {};
+  return {"--tls", "--cacert",        certs_->ca_cert, "--cert", certs_->client_cert,
+          "--key", certs_->client_key};
+}
+
 std::string RedisCluster::url() const {
-  std::string url = "redis-cluster://";
+  std::string url = certs_ ? "rediss-cluster://" : "redis-cluster://";
   for (std::size_t i = 0; i < ports_.size(); ++i) {
     url += (i == 0 ? "" : ",") + std::string("127.0.0.1:") + std::to_string(ports_[i]);
+  }
+  if (certs_) {
+    url += "?ca_file=" + certs_->ca_cert + "&cert_file=" + certs_->client_cert +
+           "&key_file=" + certs_->client_key;
   }
   return url;
 }
 
 shortcred::RedisEndpoint RedisCluster::endpoint() const {
   shortcred::RedisEndpoint ep;
-  ep.kind = shortcred::RedisEndpoint::Kind::cluster;
-  for (int p : ports_) ep.nodes.push_back(shortcred::RedisNode{"127.0.0.1", p});
+  std::string err;
+  if (shortcred::parse_redis_url(url(), ep, err) != shortcred::Errc::ok) {
+    throw std::runtime_error("fixture URL does not parse: " + err);
+  }
   return ep;
 }
 
 shortcred::redis::Connection RedisCluster::connect(int node) const {
-  shortcred::RedisEndpoint ep;
-  ep.port = port(node);
   std::string err;
-  return shortcred::redis::Connection::open(ep, std::chrono::milliseconds(1000), err);
+  return shortcred::redis::Connection::open(endpoint().at({"127.0.0.1", port(node)}),
+                                            std::chrono::milliseconds(1000), err);
 }
 
 std::string RedisCluster::node_id(int node) const {
