@@ -93,7 +93,7 @@ std::pair<std::string, std::string> org_field(std::string k, const std::string& 
 
 // Every option is a field: `name`, `disabled` (an on/off word, stored as 1
 // or 0) or a numeric limit. `--disabled 1` is `org disable` (same store call:
-// audit and broadcast).
+// audit, broadcast and the wait for --min-replicas).
 int set(Context& ctx) {
   const std::string org = org_positional(ctx.args, "org set ORG --FIELD VALUE...");
   Fields fields;
@@ -106,7 +106,8 @@ int set(Context& ctx) {
     fields.push_back(std::move(field));
   }
   if (fields.empty()) throw UsageError("org set: give at least one --FIELD VALUE");
-  if (Status s = set_org(ctx.redis(), ctx.prefix, org, fields, ctx.audit()); !s.ok()) {
+  if (Status s = set_org(ctx.redis(), ctx.prefix, org, fields, ctx.audit(), ctx.durability);
+      !s.ok()) {
     return ctx.fail(s);
   }
   Fields now;
@@ -116,13 +117,13 @@ int set(Context& ctx) {
 }
 
 // org disable | org enable: `disabled` 1 or 0, audited; disable also tells
-// the brokers.
+// the brokers and waits for --min-replicas.
 int set_disabled(Context& ctx, bool disabled) {
   ctx.args.allow_only({});
   const std::string org = org_positional(ctx.args, disabled ? "org disable ORG" : "org enable ORG");
-  if (Status s =
-          set_org(ctx.redis(), ctx.prefix, org, {{"disabled", disabled ? "1" : "0"}}, ctx.audit());
-      !s.ok() || (disabled && !(s = wait_replicas(ctx.redis(), ctx.durability)).ok())) {
+  if (Status s = set_org(ctx.redis(), ctx.prefix, org, {{"disabled", disabled ? "1" : "0"}},
+                         ctx.audit(), ctx.durability);
+      !s.ok()) {
     return ctx.fail(s);
   }
   Fields now;

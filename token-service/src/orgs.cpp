@@ -58,6 +58,27 @@ std::vector<std::vector<std::string>> set_commands(const std::string& prefix,
   return cmds;
 }
 
+// Whether `fields` set `disabled` to 1 (the caller stores it as 1 or 0).
+bool disables(const Fields& fields) {
+  for (const auto& [k, v] : fields) {
+    if (k == "disabled") return v == "1";
+  }
+  return false;
+}
+
+// After a disable: the brokers were told, the hash is written on the master;
+// a failover before a replica has it would enable the org again.
+Status wait_disable_replicated(redis::Client& c, const std::string& org,
+                               const Durability& durability) {
+  Status s = wait_replicas(c, durability);
+  if (s.code == Code::not_replicated) {
+    s.message =
+        "organisation " + org +
+        " is disabled on the master (brokers notified), but not yet replicated: " + s.message;
+  }
+  return s;
+}
+
 }  // namespace
 
 Status create_org(redis::Client& c, const std::string& prefix, const std::string& org,
@@ -117,7 +138,7 @@ Status list_orgs(redis::Client& c, const std::string& prefix, std::vector<OrgSum
 // WATCH the org hash while reading the old values, so the audit's old → new
 // is what the HSET replaced; retried when someone else wrote in between.
 Status set_org(redis::Client& c, const std::string& prefix, const std::string& org,
-               const Fields& fields, const AuditInfo& who) {
+               const Fields& fields, const AuditInfo& who, const Durability& durability) {
   const std::string key = org_key(prefix, org);
   for (int attempt = 0; attempt < 8; ++attempt) {
     if (redis::Reply w = c.command({"WATCH", key}); !w || w->type != REDIS_REPLY_STATUS) {
@@ -141,14 +162,15 @@ Status set_org(redis::Client& c, const std::string& prefix, const std::string& o
     }
     redis::Reply exec;
     const Status s = transaction(c, set_commands(prefix, org, fields, before, who), exec);
-    if (s.ok() || !exec || exec->type != REDIS_REPLY_NIL) return s;
+    if (s.ok()) return disables(fields) ? wait_disable_replicated(c, org, durability) : s;
+    if (!exec || exec->type != REDIS_REPLY_NIL) return s;
   }
   return Status::make(Code::busy, "organisation " + org + " kept changing; try again");
 }
 
 Status disable_org(redis::Client& c, const std::string& prefix, const std::string& org,
-                   const AuditInfo& who) {
-  return set_org(c, prefix, org, {{"disabled", "1"}}, who);
+                   const AuditInfo& who, const Durability& durability) {
+  return set_org(c, prefix, org, {{"disabled", "1"}}, who, durability);
 }
 
 namespace {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "support/wait.hpp"
 #include "tokend_env.hpp"
 
 using namespace tokens_test;
@@ -39,6 +40,19 @@ long long now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+bool org_disabled(TokendEnv& env) {
+  for (const auto& [k, v] : env.hgetall("shortcred:{org_test}:org")) {
+    if (k == "disabled") return v == "1";
+  }
+  return false;
+}
+
+support::RunResult ctl_with(TokendEnv& env, std::vector<std::string> global,
+                            const std::vector<std::string>& args) {
+  global.insert(global.end(), args.begin(), args.end());
+  return env.ctl(global);
 }
 
 }  // namespace
@@ -137,29 +151,70 @@ TEST_CASE("apikey revoke --revoke-credentials and org delete --force empty the o
   CHECK(c.command({"EXISTS", kOrgIndex})->integer == 0);
 }
 
-TEST_CASE("with --min-replicas 1 and no replica, apikey revoke and org disable fail, and stand",
-          "[ctl][orgindex]") {
+// org set --disabled 1 is the same disable as org disable: both wait.
+TEST_CASE(
+    "with --min-replicas 1 and no replica, apikey revoke, org disable and org set "
+    "--disabled 1 fail, and stand",
+    "[ctl][orgindex]") {
   TokendEnv env({"--issue-rate", "0"});
   const std::vector<std::string> durable{"--min-replicas", "1", "--replica-timeout-ms", "100"};
-  auto args = durable;
-  for (const char* a : {"apikey", "revoke"}) args.emplace_back(a);
-  args.push_back(env.key_id);
-  auto r = env.ctl(args);
-  CHECK(r.exit_code != 0);
+  auto r = ctl_with(env, durable, {"apikey", "revoke", env.key_id});
+  CHECK(r.exit_code == 1);
   CHECK(r.err.find("replicas required (--min-replicas)") != std::string::npos);
   // The revocation stands on the master: the key no longer authenticates.
   CHECK(env.call("GET", "/v2/tokens").status == 401);
 
-  args = durable;
-  for (const char* a : {"org", "disable"}) args.emplace_back(a);
-  args.push_back(env.org);
-  r = env.ctl(args);
-  CHECK(r.exit_code != 0);
-  CHECK(r.err.find("replicas required (--min-replicas)") != std::string::npos);
-  CHECK(env.hgetall("shortcred:{org_test}:org").size() > 0);
-  bool disabled = false;
-  for (const auto& [k, v] : env.hgetall("shortcred:{org_test}:org")) {
-    if (k == "disabled") disabled = v == "1";
+  for (const std::vector<std::string>& disable :
+       {std::vector<std::string>{"org", "disable", env.org},
+        std::vector<std::string>{"org", "set", env.org, "--disabled", "1"}}) {
+    INFO(disable[1]);
+    // Enabling and other fields are not waited for.
+    r = ctl_with(env, durable, {"org", "enable", env.org});
+    CHECK(r.exit_code == 0);
+    r = ctl_with(env, durable, {"org", "set", env.org, "--pub_rate", "5"});
+    CHECK(r.exit_code == 0);
+    REQUIRE_FALSE(org_disabled(env));
+    r = ctl_with(env, durable, disable);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("organisation org_test is disabled on the master (brokers notified), but "
+                     "not yet replicated: 0 of the 1 replicas required (--min-replicas)") !=
+          std::string::npos);
+    CHECK(org_disabled(env));
+    auto json = durable;
+    json.insert(json.begin(), "--json");
+    CHECK(parse_json(ctl_with(env, json, disable).out)["error"]["code"].asString() ==
+          "not_replicated");
   }
-  CHECK(disabled);
+}
+
+TEST_CASE(
+    "with --min-replicas 1 and a replica in sync, org disable and org set --disabled 1 "
+    "succeed",
+    "[ctl][orgindex]") {
+  TokendEnv env({"--issue-rate", "0"});
+  // The replica syncs at once, not after the default 5 s delay.
+  REQUIRE(shortcred::redis::is_status_ok(
+      env.redis.connect().command({"CONFIG", "SET", "repl-diskless-sync-delay", "0"})));
+  support::RedisServerOptions o;
+  o.extra_args = {"--replicaof", "127.0.0.1", std::to_string(env.redis.port())};
+  support::RedisServer replica(o);
+  REQUIRE(support::wait_until(
+      [&] {
+        auto c = replica.connect();
+        const std::string info =
+            shortcred::redis::to_string(c.command({"INFO", "replication"}).get());
+        return info.find("master_link_status:up") != std::string::npos;
+      },
+      std::chrono::seconds(5), std::chrono::milliseconds(20)));
+  const std::vector<std::string> durable{"--min-replicas", "1", "--replica-timeout-ms", "1000"};
+  for (const std::vector<std::string>& disable :
+       {std::vector<std::string>{"org", "disable", env.org},
+        std::vector<std::string>{"org", "set", env.org, "--disabled", "1"}}) {
+    INFO(disable[1]);
+    REQUIRE(ctl_with(env, durable, {"org", "enable", env.org}).exit_code == 0);
+    const auto r = ctl_with(env, durable, disable);
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(org_disabled(env));
+  }
 }

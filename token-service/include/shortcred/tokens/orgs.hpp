@@ -31,12 +31,15 @@ Status list_orgs(redis::Client& c, const std::string& prefix, std::vector<OrgSum
 // 0|1). Audited with each field's old and new value (`changes`: `pub_rate
 // 100 → 500, max_ttl (unset) → 7200`): `disabled` as org_disable /
 // org_enable, the other fields as org_set. disabled=1 also publishes `org
-// <org>` so brokers disconnect its clients.
+// <org>` so brokers disconnect its clients, and then waits for `durability`
+// (WAIT), as a revocation does: Code::not_replicated when fewer replicas
+// confirm in time (the disable stands on the master), so an acknowledged
+// disable is not undone by a failover, whichever command set it.
 Status set_org(redis::Client& c, const std::string& prefix, const std::string& org,
-               const Fields& fields, const AuditInfo& who);
+               const Fields& fields, const AuditInfo& who, const Durability& durability);
 // set_org with disabled=1.
 Status disable_org(redis::Client& c, const std::string& prefix, const std::string& org,
-                   const AuditInfo& who);
+                   const AuditInfo& who, const Durability& durability);
 
 // Deletes the org hash and its API key set. While the org still has
 // credentials or API keys it is refused (Code::forbidden, the counts named)
