@@ -280,6 +280,19 @@ struct IssueWrite {
   std::size_t xadd_index = 0;
 };
 
+// Adds credential `id` (expiring at `exp`) to a credential index, the
+// user's or the org's, and trims the index of what expired before
+// `trim_to`. The index expires with its latest credential: NX sets the first
+// expiry (GT does nothing on a key without one), GT only ever extends it
+// (Redis >= 7.0).
+void index_commands(std::vector<std::vector<std::string>>& cmds, const std::string& index_key,
+                    const std::string& exp, const std::string& id, const std::string& trim_to) {
+  cmds.push_back({"ZADD", index_key, exp, id});
+  cmds.push_back({"ZREMRANGEBYSCORE", index_key, "-inf", trim_to});
+  cmds.push_back({"PEXPIREAT", index_key, exp, "NX"});
+  cmds.push_back({"PEXPIREAT", index_key, exp, "GT"});
+}
+
 IssueWrite issue_write(const StoreConfig& cfg, const IssueRequest& req, const AuditInfo& who,
                        const std::string& id, const CredentialRecord& rec, std::int64_t ttl,
                        std::int64_t now) {
@@ -293,24 +306,13 @@ IssueWrite issue_write(const StoreConfig& cfg, const IssueRequest& req, const Au
     hset.push_back(std::move(k));
     hset.push_back(std::move(v));
   }
-  // Each index expires with its latest credential: NX sets the first
-  // expiry (GT does nothing on a key without one), GT only ever extends it
-  // (Redis >= 7.0). The org index is not WATCHed: nothing is counted in it.
+  // The org index is not WATCHed: nothing is counted in it.
   const std::string trim_to = std::to_string(now);
-  w.cmds = {
-      std::move(hset),
-      {"PEXPIREAT", w.ckey, exp},
-      {"ZADD", w.ukey, exp, id},
-      {"ZREMRANGEBYSCORE", w.ukey, "-inf", trim_to},
-      {"PEXPIREAT", w.ukey, exp, "NX"},
-      {"PEXPIREAT", w.ukey, exp, "GT"},
-      {"ZADD", w.okey, exp, id},
-      {"ZREMRANGEBYSCORE", w.okey, "-inf", trim_to},
-      {"PEXPIREAT", w.okey, exp, "NX"},
-      {"PEXPIREAT", w.okey, exp, "GT"},
-      audit_command(cfg.prefix, req.org, req.event, req.user, id, who, std::to_string(ttl),
-                    req.audit_extra),
-  };
+  w.cmds = {std::move(hset), {"PEXPIREAT", w.ckey, exp}};
+  index_commands(w.cmds, w.ukey, exp, id, trim_to);
+  index_commands(w.cmds, w.okey, exp, id, trim_to);
+  w.cmds.push_back(audit_command(cfg.prefix, req.org, req.event, req.user, id, who,
+                                 std::to_string(ttl), req.audit_extra));
   w.xadd_index = w.cmds.size() - 1;
   if (!req.replaces.empty()) {
     // Refresh with revoke_old: the old credential goes in the same
@@ -521,8 +523,9 @@ Status bad_cursor() {
   return Status::invalid("cursor is not one this listing returned (pass next_cursor unchanged)");
 }
 
-// `<expiry ms>.<token id>`, as list_index_page hands it out.
-bool parse_user_cursor(const std::string& cursor, std::int64_t& score, std::string& id) {
+// `<expiry ms>.<token id>`, as list_index_page hands it out (for the
+// user's index and the org's alike).
+bool parse_index_cursor(const std::string& cursor, std::int64_t& score, std::string& id) {
   const auto dot = cursor.find('.');
   std::uint64_t v = 0;
   if (dot == std::string::npos || !parse_u64(std::string_view(cursor).substr(0, dot), v) ||
@@ -542,19 +545,19 @@ struct IndexEntry {
 // The index is ordered by (score, member), which is the listing's order, so
 // a page starts at the cursor's score and steps over the members of that
 // score up to and including the cursor's id.
-Status list_index_page(redis::Client& c, const std::string& ukey, const ListRequest& req,
-                      std::vector<IndexEntry>& out, std::string& next) {
+Status list_index_page(redis::Client& c, const std::string& index_key, const ListRequest& req,
+                       std::vector<IndexEntry>& out, std::string& next) {
   const std::int64_t now = now_ms();
   std::int64_t after_score = 0;
   std::string after_id;
-  if (!req.cursor.empty() && !parse_user_cursor(req.cursor, after_score, after_id)) {
+  if (!req.cursor.empty() && !parse_index_cursor(req.cursor, after_score, after_id)) {
     return bad_cursor();
   }
   const bool resume = !req.cursor.empty() && after_score > now;
   const std::string from = resume ? std::to_string(after_score) : "(" + std::to_string(now);
   const std::size_t want = req.limit + 1;  // one more tells whether more remain
   for (std::size_t offset = 0;;) {
-    redis::Reply r = c.command({"ZRANGE", ukey, from, "+inf", "BYSCORE", "LIMIT",
+    redis::Reply r = c.command({"ZRANGE", index_key, from, "+inf", "BYSCORE", "LIMIT",
                                 std::to_string(offset), std::to_string(want), "WITHSCORES"});
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) return reply_status(c, r);
     for (std::size_t i = 0; i + 1 < r->elements && out.size() < want; i += 2) {
