@@ -168,11 +168,6 @@ Status set_org(redis::Client& c, const std::string& prefix, const std::string& o
   return Status::make(Code::busy, "organisation " + org + " kept changing; try again");
 }
 
-Status disable_org(redis::Client& c, const std::string& prefix, const std::string& org,
-                   const AuditInfo& who, const Durability& durability) {
-  return set_org(c, prefix, org, {{"disabled", "1"}}, who, durability);
-}
-
 namespace {
 
 Status count_credentials(redis::Client& c, const std::string& prefix, const std::string& org,

@@ -37,9 +37,6 @@ Status list_orgs(redis::Client& c, const std::string& prefix, std::vector<OrgSum
 // disable is not undone by a failover, whichever command set it.
 Status set_org(redis::Client& c, const std::string& prefix, const std::string& org,
                const Fields& fields, const AuditInfo& who, const Durability& durability);
-// set_org with disabled=1.
-Status disable_org(redis::Client& c, const std::string& prefix, const std::string& org,
-                   const AuditInfo& who, const Durability& durability);
 
 // Deletes the org hash and its API key set. While the org still has
 // credentials or API keys it is refused (Code::forbidden, the counts named)
