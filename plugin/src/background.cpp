@@ -351,23 +351,47 @@ void Background::probe_if_due() {
 }
 
 // Owner records are best effort: a write lost to an outage leaves the id
-// unrecorded until that client's next CONNECT or disconnect.
+// unrecorded until that client's next CONNECT or disconnect. They go over
+// one kept connection: every CONNECT nudges this thread (presence), so
+// batches hold one or two records, and a connection per batch was a TCP
+// (with rediss:// a TLS) setup per CONNECT.
 void Background::write_owners(std::vector<OwnerWrite> writes) {
-  std::string err;
-  redis::Client c = redis::Client::open(ep_, kIoTimeout, err);
+  const bool reused = owners_conn_.ok();
+  std::string why = send_owners(writes);
+  // A connection idle since a Redis restart fails on first use; SET again
+  // is harmless.
+  if (!why.empty() && reused && !owners_conn_.ok()) why = send_owners(writes);
   BackgroundEvents e;
-  bool ok = c.ok();
-  for (const OwnerWrite& w : writes) {
-    ok = ok && c.append({"SET", w.key, w.value, "EX", std::to_string(w.ttl_s)});
-  }
-  for (std::size_t i = 0; ok && i < writes.size(); ++i) ok = !redis::is_error(c.read_reply());
-  e.redis_reachable = ok;
-  if (!ok) {
+  e.redis_reachable = why.empty();
+  if (!why.empty()) {
     e.redis_errors += 1;
-    e.logs.emplace_back(1, "shortcred: could not record client-id owners: " +
-                               (err.empty() ? c.error() : err));
+    e.logs.emplace_back(1, "shortcred: could not record client-id owners: " + why);
   }
   push(std::move(e));
+}
+
+std::string Background::send_owners(const std::vector<OwnerWrite>& writes) {
+  auto drop = [this](std::string why) {
+    owners_conn_ = {};
+    return why;
+  };
+  std::string err;
+  if (!owners_conn_.ok()) owners_conn_ = redis::Client::open(ep_, kIoTimeout, err);
+  if (!owners_conn_.ok()) return drop(err.empty() ? owners_conn_.error() : err);
+  for (const OwnerWrite& w : writes) {
+    if (!owners_conn_.append({"SET", w.key, w.value, "EX", std::to_string(w.ttl_s)})) {
+      return drop(owners_conn_.error());
+    }
+  }
+  // Every reply is read, error replies included, so the kept connection
+  // stays in step with its commands.
+  std::string refused;
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    const redis::Reply r = owners_conn_.read_reply();
+    if (!r) return drop(owners_conn_.error());
+    if (r->type == REDIS_REPLY_ERROR && refused.empty()) refused = redis::to_string(r.get());
+  }
+  return refused;
 }
 
 void Background::revalidate(std::vector<TokenRef> tokens, std::vector<std::string> orgs) {

@@ -118,6 +118,9 @@ class Background {
     int ttl_s;
   };
   void write_owners(std::vector<OwnerWrite> writes);
+  // One pipelined SET per record on owners_conn_ (opened if needed): "" if
+  // all were written, else why not. A failed connection is dropped.
+  std::string send_owners(const std::vector<OwnerWrite>& writes);
   void probe_if_due();
   void nudge();
   // Waits for the subscriber's socket or a nudge, at most kPoll; returns
@@ -141,6 +144,7 @@ class Background {
   std::string probe_key_;  // "" = none asked for
   std::chrono::steady_clock::time_point next_probe_{};
   std::vector<OwnerWrite> owners_;  // pending owner records
+  redis::Client owners_conn_;       // this thread's, for owner records
 
   std::unique_ptr<PresenceWriter> presence_;  // null when presence is off
   QuotaLeaser leaser_;

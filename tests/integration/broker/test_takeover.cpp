@@ -6,6 +6,8 @@
 // a restarted one see it.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <string>
 #include <thread>
 
 #include "broker_env.hpp"
@@ -114,4 +116,44 @@ TEST_CASE("a connection that outlives its owner TTL keeps the id recorded", "[ta
   MqttClient bob(e.client(e.mint("org_globex", "bob"), "alice-long"));
   CHECK(bob.connect(e.port()) == kNotAuthorized);
   CHECK(cl->connected());
+}
+
+namespace {
+
+// INFO stats total_connections_received of the env's Redis (asked over the
+// env's kept connection, so asking adds nothing).
+long redis_connections_received(BrokerEnv& e) {
+  const auto info = e.redis_cmd({"INFO", "stats"});
+  REQUIRE(info);
+  REQUIRE(info->type == REDIS_REPLY_STRING);
+  const std::string text(info->str, info->len);
+  const std::string field = "total_connections_received:";
+  const auto at = text.find(field);
+  REQUIRE(at != std::string::npos);
+  return std::atol(text.c_str() + at + field.size());
+}
+
+}  // namespace
+
+// Each CONNECT posts an owner record and nudges the background thread
+// (presence), so records are written one or two at a time: a connection
+// per batch was a TCP (with rediss:// a TLS) setup per CONNECT.
+TEST_CASE("owner records of many CONNECTs go over one kept Redis connection", "[takeover]") {
+  BrokerEnv e;
+  const Cred alice = e.mint("org_acme", "alice");
+  auto first = e.connect(alice, "alice-0");
+  REQUIRE(first->connected());
+  REQUIRE(support::wait_until(
+      [&] { return e.redis_cmd({"EXISTS", "shortcred:clientid:alice-0"})->integer == 1; }, 3s));
+  const long before = redis_connections_received(e);
+  constexpr int kConnects = 10;
+  for (int i = 1; i <= kConnects; ++i) {
+    const std::string cid = "alice-" + std::to_string(i);
+    auto cl = e.connect(alice, cid);
+    REQUIRE(cl->connected());
+    REQUIRE(support::wait_until(
+        [&] { return e.redis_cmd({"EXISTS", "shortcred:clientid:" + cid})->integer == 1; }, 3s));
+  }
+  // A revalidation pass (its own short-lived connection) may fall inside.
+  CHECK(redis_connections_received(e) - before <= 1);
 }
