@@ -59,13 +59,27 @@ using support::Account;
 
 const std::vector<std::string> kKinds = {"plain", "tls", "sentinel", "cluster"};
 
-// One live Redis deployment: the fixture that owns its servers, its URL, and
-// how to kill -9 the master serving `org` (empty when it has no failover).
+// One live Redis deployment: the fixture that owns its servers, its URL, how
+// to kill -9 the master serving `org` (empty when it has no failover), and
+// the connections its one server has accepted so far (plain and tls only;
+// -1 if it cannot say).
 struct Deployment {
   std::shared_ptr<void> servers;
   std::string url;
   std::function<void(const std::string& org)> kill_master;
+  std::function<long()> connections_received;
 };
+
+// INFO stats `total_connections_received`, the asking connection included.
+long connections_received(const support::RedisServer& r) {
+  auto c = r.connect();
+  const shortcred::redis::Reply info = c.command({"INFO", "stats"});
+  if (!info || info->type != REDIS_REPLY_STRING) return -1;
+  const std::string text(info->str, info->len);
+  const std::string field = "total_connections_received:";
+  const auto at = text.find(field);
+  return at == std::string::npos ? -1 : std::atol(text.c_str() + at + field.size());
+}
 
 Deployment make_deployment(const std::string& kind, int down_after_ms) {
   Deployment d;
@@ -74,6 +88,7 @@ Deployment make_deployment(const std::string& kind, int down_after_ms) {
     o.tls = kind == "tls";
     auto r = std::make_shared<support::RedisServer>(o);
     d.url = r->url();
+    d.connections_received = [p = r.get()] { return connections_received(*p); };
     d.servers = r;
   } else if (kind == "sentinel") {
     auto s = std::make_shared<support::RedisSentinels>(1, 3, down_after_ms);
@@ -190,9 +205,14 @@ std::pair<long, long> run_for(int clients, std::chrono::seconds duration,
 struct Throughput {
   double tokens_per_s = 0, connects_per_s = 0;
   long mint_errors = 0, connect_errors = 0;
+  // Connections Redis accepted during the CONNECT phase per accepted
+  // CONNECT (-1: not known): tells whether the broker reuses its Redis
+  // connections or pays a TCP (and TLS) setup per CONNECT.
+  double redis_connections_per_connect = -1;
 };
 
-Throughput throughput(const Stack& s, int clients, std::chrono::seconds duration) {
+Throughput throughput(const Deployment& d, const Stack& s, int clients,
+                      std::chrono::seconds duration) {
   Throughput f;
   {
     std::vector<std::unique_ptr<support::HttpClient>> https;
@@ -211,12 +231,18 @@ Throughput throughput(const Stack& s, int clients, std::chrono::seconds duration
     if (auto c = s.mint(*h, "c" + std::to_string(i))) creds.push_back(*c);
   }
   if (creds.empty()) throw std::runtime_error("no credential for the CONNECT phase");
+  const long before = d.connections_received ? d.connections_received() : -1;
   const auto [ok, failed] = run_for(clients, duration, [&](int t, long n) {
     const Account& c = creds[static_cast<std::size_t>((t * 31 + n) % static_cast<long>(creds.size()))];
     return raw_connect(s.broker_port(), "b" + std::to_string(t) + "-" + std::to_string(n), c);
   });
   f.connects_per_s = static_cast<double>(ok) / static_cast<double>(duration.count());
   f.connect_errors = failed;
+  const long after = d.connections_received ? d.connections_received() : -1;
+  if (before >= 0 && after >= 0 && ok > 0) {
+    // Less the second INFO's own connection.
+    f.redis_connections_per_connect = static_cast<double>(after - before - 1) / static_cast<double>(ok);
+  }
   return f;
 }
 
@@ -281,7 +307,8 @@ int main(int argc, char** argv) {
   if (rounds > 0) {
     // Per deployment: the figures of each round and their ratios to the same
     // round's plain figures.
-    std::map<std::string, std::vector<double>> tokens, connects, tokens_ratio, connects_ratio;
+    std::map<std::string, std::vector<double>> tokens, connects, tokens_ratio, connects_ratio,
+        redis_conns;
     std::map<std::string, long> errors;
     for (int r = 0; r < rounds; ++r) {
       std::map<std::string, Throughput> round;
@@ -289,9 +316,10 @@ int main(int argc, char** argv) {
         const std::string& kind = kKinds[(i + static_cast<std::size_t>(r)) % kKinds.size()];
         const Deployment d = make_deployment(kind, down_after_ms);
         const Stack s(d.url, org);
-        round[kind] = throughput(s, clients, duration);
-        std::fprintf(stderr, "round %d %-8s %7.0f tokens/s %7.0f connects/s\n", r + 1, kind.c_str(),
-                     round[kind].tokens_per_s, round[kind].connects_per_s);
+        round[kind] = throughput(d, s, clients, duration);
+        std::fprintf(stderr, "round %d %-8s %7.0f tokens/s %7.0f connects/s %6.3f Redis connections/CONNECT\n",
+                     r + 1, kind.c_str(), round[kind].tokens_per_s, round[kind].connects_per_s,
+                     round[kind].redis_connections_per_connect);
       }
       for (const auto& [kind, f] : round) {
         tokens[kind].push_back(f.tokens_per_s);
@@ -299,17 +327,20 @@ int main(int argc, char** argv) {
         tokens_ratio[kind].push_back(f.tokens_per_s / round["plain"].tokens_per_s);
         connects_ratio[kind].push_back(f.connects_per_s / round["plain"].connects_per_s);
         errors[kind] += f.mint_errors + f.connect_errors;
+        if (f.redis_connections_per_connect >= 0) redis_conns[kind].push_back(f.redis_connections_per_connect);
       }
     }
     std::printf("%d clients, %ld s per phase, %d round(s); median over rounds, ratio = median of "
                 "each round's ratio to plain\n\n",
                 clients, static_cast<long>(duration.count()), rounds);
-    std::printf("| deployment | tokens/s | vs plain | connects/s | vs plain | failed mints + CONNECTs |\n");
-    std::printf("| --- | ---: | ---: | ---: | ---: | ---: |\n");
+    std::printf("| deployment | tokens/s | vs plain | connects/s | vs plain | Redis connections / CONNECT | failed mints + CONNECTs |\n");
+    std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for (const std::string& kind : kKinds) {
-      std::printf("| %s | %.0f | %.2f | %.0f | %.2f | %ld |\n", kind.c_str(), stats(tokens[kind]).median,
+      char conns[32] = "—";
+      if (!redis_conns[kind].empty()) std::snprintf(conns, sizeof conns, "%.3f", stats(redis_conns[kind]).median);
+      std::printf("| %s | %.0f | %.2f | %.0f | %.2f | %s | %ld |\n", kind.c_str(), stats(tokens[kind]).median,
                   stats(tokens_ratio[kind]).median, stats(connects[kind]).median,
-                  stats(connects_ratio[kind]).median, errors[kind]);
+                  stats(connects_ratio[kind]).median, conns, errors[kind]);
     }
     std::fflush(stdout);
   }
