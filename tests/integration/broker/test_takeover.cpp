@@ -157,3 +157,27 @@ TEST_CASE("owner records of many CONNECTs go over one kept Redis connection", "[
   // A revalidation pass (its own short-lived connection) may fall inside.
   CHECK(redis_connections_received(e) - before <= 1);
 }
+
+TEST_CASE("after a Redis restart the first owner record is written on a fresh connection",
+          "[takeover]") {
+  BrokerEnv e;
+  auto before = e.connect(e.mint("org_acme", "alice"), "alice-before");
+  REQUIRE(before->connected());
+  REQUIRE(support::wait_until(
+      [&] { return e.redis_cmd({"EXISTS", "shortcred:clientid:alice-before"})->integer == 1; }, 3s));
+  // The kept connection is stale now: its first use fails, the retry works.
+  e.redis->stop();
+  e.redis->start();
+  e.rc = e.redis->connect();
+  const Cred alice = e.mint("org_acme", "alice");
+  std::unique_ptr<MqttClient> after;
+  REQUIRE(support::wait_until(
+      [&] {
+        after = e.connect(alice, "alice-after");
+        return after->connected();
+      },
+      3s, 50ms));
+  CHECK(support::wait_until(
+      [&] { return e.redis_cmd({"EXISTS", "shortcred:clientid:alice-after"})->integer == 1; }, 3s));
+  CHECK(e.mosq->log().find("could not record client-id owners") == std::string::npos);
+}
