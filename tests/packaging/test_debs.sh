@@ -72,6 +72,17 @@ for t in plugin/mosquitto_shortcred.so token-service/shortcred-tokend token-serv
   grep -q '\.gnu_debuglink' <<<"$sections" || fail "$t has no debuglink"
 done
 
+step "binaries: hardened as dpkg-buildflags' hardening=+all (RELRO, BIND_NOW, stack protector, fortify)"
+for f in "$log/tokend-root/usr/sbin/shortcred-tokend" "$log/tokend-root/usr/bin/shortcredctl" \
+         "$log/plugin-root$PLUGIN_SO"; do
+  headers=$(readelf -lW "$f"); dynamic=$(readelf -dW "$f"); imports=$(nm -D --undefined-only "$f")
+  grep -q 'GNU_RELRO' <<<"$headers" || fail "$f has no RELRO segment"
+  grep -q 'BIND_NOW' <<<"$dynamic" || fail "$f is not linked with -z now"
+  grep -q ' __stack_chk_fail' <<<"$imports" || fail "$f is not built with a stack protector"
+  fortified=$(grep -v '__stack_chk' <<<"$imports" | grep -E ' __[a-z_]+_chk' || true)
+  [ -n "$fortified" ] || fail "$f calls no fortified libc function (_FORTIFY_SOURCE)"
+done
+
 step "man pages render without warnings; mosquitto-shortcred(7) names every plugin option"
 for m in usr/share/man/man8/shortcred-tokend.8.gz usr/share/man/man1/shortcredctl.1.gz; do
   out=$(MANWIDTH=80 man -l "$log/tokend-root/$m" 2>&1 >/dev/null) || fail "man $m"
