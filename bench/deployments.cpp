@@ -73,12 +73,8 @@ struct Deployment {
 // INFO stats `total_connections_received`, the asking connection included.
 long connections_received(const support::RedisServer& r) {
   auto c = r.connect();
-  const shortcred::redis::Reply info = c.command({"INFO", "stats"});
-  if (!info || info->type != REDIS_REPLY_STRING) return -1;
-  const std::string text(info->str, info->len);
-  const std::string field = "total_connections_received:";
-  const auto at = text.find(field);
-  return at == std::string::npos ? -1 : std::atol(text.c_str() + at + field.size());
+  const std::string n = support::info_field(c, "stats", "total_connections_received");
+  return n.empty() ? -1 : std::stol(n);
 }
 
 Deployment make_deployment(const std::string& kind, int down_after_ms) {

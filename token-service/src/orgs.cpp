@@ -26,6 +26,10 @@ std::string describe_changes(const Fields& fields, const std::vector<std::string
   return out;
 }
 
+// A stored `disabled` value disables unless it reads as off, as
+// org_from_fields reads it.
+bool disabling_value(const std::string& v) { return parse_flag_word(v).value_or(true); }
+
 // The transaction of set_org, given the old values of `fields`.
 std::vector<std::vector<std::string>> set_commands(const std::string& prefix,
                                                    const std::string& org, const Fields& fields,
@@ -43,7 +47,7 @@ std::vector<std::vector<std::string>> set_commands(const std::string& prefix,
       others_before.push_back(before[i]);
       continue;
     }
-    const bool disable = parse_flag_word(v).value_or(true);  // as org_from_fields reads it
+    const bool disable = disabling_value(v);
     cmds.push_back(audit_command(prefix, org, disable ? "org_disable" : "org_enable", "", "", who,
                                  "", {{"changes", describe_changes({fields[i]}, {before[i]})}}));
     if (disable) {
@@ -58,10 +62,11 @@ std::vector<std::vector<std::string>> set_commands(const std::string& prefix,
   return cmds;
 }
 
-// Whether `fields` set `disabled` to 1 (the caller stores it as 1 or 0).
+// Whether `fields` disable the org: the same reading as the audit entry and
+// broadcast of set_commands (and as org_from_fields reads the stored value).
 bool disables(const Fields& fields) {
   for (const auto& [k, v] : fields) {
-    if (k == "disabled") return v == "1";
+    if (k == "disabled") return disabling_value(v);
   }
   return false;
 }

@@ -6,7 +6,6 @@
 // a restarted one see it.
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
 #include <string>
 #include <thread>
 
@@ -123,14 +122,9 @@ namespace {
 // INFO stats total_connections_received of the env's Redis (asked over the
 // env's kept connection, so asking adds nothing).
 long redis_connections_received(BrokerEnv& e) {
-  const auto info = e.redis_cmd({"INFO", "stats"});
-  REQUIRE(info);
-  REQUIRE(info->type == REDIS_REPLY_STRING);
-  const std::string text(info->str, info->len);
-  const std::string field = "total_connections_received:";
-  const auto at = text.find(field);
-  REQUIRE(at != std::string::npos);
-  return std::atol(text.c_str() + at + field.size());
+  const std::string n = support::info_field(e.rc, "stats", "total_connections_received");
+  REQUIRE_FALSE(n.empty());
+  return std::stol(n);
 }
 
 }  // namespace

@@ -201,9 +201,7 @@ TEST_CASE(
   REQUIRE(support::wait_until(
       [&] {
         auto c = replica.connect();
-        const std::string info =
-            shortcred::redis::to_string(c.command({"INFO", "replication"}).get());
-        return info.find("master_link_status:up") != std::string::npos;
+        return support::info_field(c, "replication", "master_link_status") == "up";
       },
       std::chrono::seconds(5), std::chrono::milliseconds(20)));
   const std::vector<std::string> durable{"--min-replicas", "1", "--replica-timeout-ms", "1000"};

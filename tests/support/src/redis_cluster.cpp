@@ -4,23 +4,12 @@
 #include <stdexcept>
 
 #include "support/ports.hpp"
+#include "support/redis_server.hpp"
 #include "support/wait.hpp"
 
 namespace support {
-namespace {
 
 using shortcred::redis::to_string;
-
-std::string info_field(shortcred::redis::Connection& c, const char* section,
-                       const std::string& field) {
-  const std::string text = to_string(c.command({"INFO", section}).get());
-  const auto at = text.find(field + ":");
-  if (at == std::string::npos) return {};
-  const auto from = at + field.size() + 1;
-  return text.substr(from, text.find_first_of("\r\n", from) - from);
-}
-
-}  // namespace
 
 RedisCluster::RedisCluster(int masters, int replicas, ClusterTransport transport)
     : dir_("shortcred-cluster") {
@@ -88,8 +77,8 @@ std::vector<std::string> RedisCluster::transport_args(int port) const {
 
 std::vector<std::string> RedisCluster::cli_tls_args() const {
   if (!certs_) return {};
-  return {"--tls", "--cacert",        certs_->ca_cert, "--cert", certs_->client_cert,
-          "--key", certs_->client_key};
+  return {"--tls", "--cacert", certs_->ca_cert, "--cert", certs_->client_cert, "--key",
+          certs_->client_key};
 }
 
 std::string RedisCluster::url() const {

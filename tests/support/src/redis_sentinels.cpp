@@ -67,10 +67,7 @@ RedisSentinels::~RedisSentinels() = default;
 bool RedisSentinels::ready() const {
   for (std::size_t i = 1; i < servers_.size(); ++i) {
     auto c = connect_to(servers_[i]->port());
-    auto r = c.command({"INFO", "replication"});
-    if (shortcred::redis::to_string(r.get()).find("master_link_status:up") == std::string::npos) {
-      return false;
-    }
+    if (info_field(c, "replication", "master_link_status") != "up") return false;
   }
   for (int port : sentinel_ports_) {
     auto c = connect_to(port);

@@ -10,6 +10,18 @@
 
 namespace support {
 
+std::string info_field(shortcred::redis::Connection& c, const char* section,
+                       const std::string& field) {
+  const std::string text = shortcred::redis::to_string(c.command({"INFO", section}).get());
+  // At the start of a line, not the end of a longer field name.
+  const std::string key = field + ":";
+  std::size_t at = text.rfind(key, 0) == 0 ? 0 : text.find("\n" + key);
+  if (at == std::string::npos) return {};
+  if (at != 0) at += 1;
+  const auto from = at + key.size();
+  return text.substr(from, text.find_first_of("\r\n", from) - from);
+}
+
 RedisServer::RedisServer() : RedisServer(RedisServerOptions{}) {}
 
 RedisServer::RedisServer(RedisServerOptions options)

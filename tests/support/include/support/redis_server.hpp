@@ -20,6 +20,11 @@ struct RedisServerOptions {
   std::vector<std::string> extra_args;  // e.g. {"--replicaof", "127.0.0.1", "7000"}
 };
 
+// One field of `INFO <section>` on `c` ("" if absent), e.g.
+// info_field(c, "replication", "master_link_status") == "up".
+std::string info_field(shortcred::redis::Connection& c, const char* section,
+                       const std::string& field);
+
 // A real redis-server on a free loopback port in its own temp dir, no
 // persistence. stop()/start() keep the port, for outage tests.
 class RedisServer {
