@@ -102,22 +102,25 @@ TEST_CASE("request counters carry the method, route and status", "[tokend][metri
   REQUIRE(anon.request("PUT", "/v2/tokens", "{}").status == 405);
   const std::string ok =
       R"(shortcred_http_requests_total{method="GET",route="/v2/tokens",status="200"})";
-  // Requests are counted once answered: wait for the last one to land.
+  const std::string created =
+      R"(shortcred_http_requests_total{method="POST",route="/v2/tokens",status="201"})";
+  const std::string refused =
+      R"(shortcred_http_requests_total{method="PUT",route="/v2/tokens",status="405"})";
+  const std::string timed = R"(shortcred_http_request_duration_seconds_count{route="/v2/tokens"})";
+  // Requests are counted once answered, each by the worker thread of its own
+  // connection (env's and anon's): wait until all four have landed.
   Scrape s;
   REQUIRE(support::wait_until(
       [&] {
         s = scrape(anon);
-        return s.has(
-            R"(shortcred_http_requests_total{method="PUT",route="/v2/tokens",status="405"})");
+        return s.has(created) && s.has(ok) && s.has(refused) && s.has(timed) &&
+               s.at(ok) >= 2 && s.at(timed) >= 4;
       },
       2s, 10ms));
   CHECK(s.types.at("shortcred_http_requests_total") == "counter");
-  CHECK(s.at(R"(shortcred_http_requests_total{method="POST",route="/v2/tokens",status="201"})") ==
-        1);
+  CHECK(s.at(created) == 1);
   CHECK(s.at(ok) == 2);
-  CHECK(s.at(R"(shortcred_http_requests_total{method="PUT",route="/v2/tokens",status="405"})") ==
-        1);
-  CHECK(s.at(R"(shortcred_http_request_duration_seconds_count{route="/v2/tokens"})") >= 4);
+  CHECK(s.at(refused) == 1);
   // A method httplib does not know never becomes a label value: it is refused
   // before routing and counted as "other".
   anon.request("BREW", "/v2/tokens");
