@@ -275,10 +275,10 @@ int recheck_on_reload(Plugin& p, const mosquitto_evt_basic_auth& ev) {
 // client_id_prefix that is the part after the expanded prefix (the API
 // refuses '/' in a binding, so `org/user/app-1` is bound as `app-1`), which
 // with prefix mode assign is exactly the id the client sent. Without a
-// prefix the binding is the whole id.
+// prefix the binding is the whole id. Only ever that one reading: under a
+// prefix without '/', a binding that spells the prefixed id does not also
+// match the id itself.
 bool binding_matches(const Plugin& p, const Claim& c, std::string_view binding) {
-  if (c.client_id == binding) return true;
-  if (p.opts.client_id_prefix.empty()) return false;
   const std::string prefix = expand_prefix(p.opts.client_id_prefix, c.org, c.user);
   return c.client_id.size() == prefix.size() + binding.size() &&
          std::string_view(c.client_id).starts_with(prefix) &&

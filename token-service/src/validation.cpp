@@ -79,7 +79,13 @@ Status validate_client_id_field(std::string_view field, std::string_view id) {
     const auto b = static_cast<unsigned char>(ch);
     if (b == 0) return bad("must not contain a NUL byte");
     if (b < 0x20 || b == 0x7F) return bad("must not contain control characters");
-    if (ch == '/' || ch == '+' || ch == '#') return bad("must not contain '/', '+' or '#'");
+    // The binding is the client's own id: under a client_id_prefix such as
+    // %o/%u/ the part after it, which the broker puts together.
+    if (ch == '/') {
+      return bad("must not contain '/', '+' or '#' (it names the part after the broker's "
+                 "client_id_prefix: app-1, not org/user/app-1)");
+    }
+    if (ch == '+' || ch == '#') return bad("must not contain '/', '+' or '#'");
   }
   if (!is_valid_utf8(id)) return bad("must be well-formed UTF-8");
   return Status::success();

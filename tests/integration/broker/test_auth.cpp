@@ -328,3 +328,14 @@ TEST_CASE("client-id bindings with and without client_id_prefix", "[auth]") {
     }
   }
 }
+
+// The binding is only ever the part after the prefix, never the whole id: a
+// prefix without '/' lets a binding spell a prefixed id, which must not
+// match a second way.
+TEST_CASE("under client_id_prefix a binding never names the whole client id", "[auth]") {
+  BrokerEnv e("plugin_opt_client_id_prefix %o-%u-\n");
+  const Cred spelled = e.mint("org_bind", "bea", with_binding("org_bind-bea-app-1"));
+  auto connack = [&](const MqttClient::Options& o) { return MqttClient(o).connect(e.port()); };
+  CHECK(connack(e.client(spelled, "org_bind-bea-app-1")) == kV5NotAuthorized);
+  CHECK(connack(e.client(spelled, "org_bind-bea-org_bind-bea-app-1")) == 0);
+}

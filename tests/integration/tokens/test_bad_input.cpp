@@ -142,7 +142,7 @@ TEST_CASE("bad requests get their status and error code and change nothing in Re
       {"scope rule with invalid filter", "POST", "/v2/tokens",
        R"({"user_id":"a","scope":["read a/#/b"]})", {}, 422, "invalid_field", "scope[0]"},
       {"client_id with /", "POST", "/v2/tokens", R"({"user_id":"a","client_id":"x/y"})", {}, 422,
-       "invalid_field", "client_id"},
+       "invalid_field", "names the part after the broker's client_id_prefix"},
       {"client_id with +", "POST", "/v2/tokens", R"({"user_id":"a","client_id":"x+"})", {}, 422,
        "invalid_field", "client_id"},
       {"client_id with #", "POST", "/v2/tokens", R"({"user_id":"a","client_id":"#"})", {}, 422,
