@@ -26,6 +26,25 @@ void queue_kick(Plugin& p, Session& s, KickReason reason) {
   p.kicks.push_back({s.client, reason});
 }
 
+// Every path that finds an org disabled (its channel message, a refresh of
+// the org hash) says so in the log, naming the org, for its live sessions
+// and for its offline ones: not "token revoked", and never silently.
+void kick_org_disabled(Plugin& p, Session& s) {
+  if (s.doomed) return;  // already on its way out, already logged
+  SC_LOG(MOSQ_LOG_NOTICE, "shortcred: org %s disabled; disconnecting '%s' (token %s)",
+         s.org.c_str(), loggable(s.client_id).c_str(), s.token_id.c_str());
+  queue_kick(p, s, KickReason::org_disabled);
+}
+
+void deny_offline_of_disabled_org(Plugin& p, const std::string& org) {
+  const std::size_t n = p.offline.deny_if(org, [](const OfflineSession&) { return true; });
+  if (n > 0) {
+    SC_LOG(MOSQ_LOG_NOTICE,
+           "shortcred: org %s disabled; nothing more is queued for its %zu offline session(s)",
+           org.c_str(), n);
+  }
+}
+
 // What a revocation does to offline sessions (offline_sessions.hpp): a
 // revoked token or user, or a disabled org, queues nothing more for them.
 // A kick by client id ends a connection, not a credential: an offline
@@ -40,9 +59,7 @@ void deny_offline(Plugin& p, const Revocation& r) {
     case Revocation::Kind::user:
       n = p.offline.deny_if(r.org, [&](const OfflineSession& o) { return o.user == r.subject; });
       break;
-    case Revocation::Kind::org:
-      n = p.offline.deny_if(r.org, [](const OfflineSession&) { return true; });
-      break;
+    case Revocation::Kind::org: deny_offline_of_disabled_org(p, r.org); return;
     case Revocation::Kind::client: break;
   }
   if (n > 0) {
@@ -96,9 +113,10 @@ void apply_background(Plugin& p, BackgroundEvents& ev, std::int64_t now) {
     }
     for (Session* s : hit) {
       if (reason == KickReason::org_disabled) {
-        SC_LOG(MOSQ_LOG_NOTICE, "shortcred: org %s disabled; disconnecting '%s' (token %s)",
-               s->org.c_str(), loggable(s->client_id).c_str(), s->token_id.c_str());
-      } else if (reason == KickReason::client_kicked) {
+        kick_org_disabled(p, *s);
+        continue;
+      }
+      if (reason == KickReason::client_kicked) {
         SC_LOG(MOSQ_LOG_NOTICE, "shortcred: client '%s' (org %s, token %s) kicked; disconnecting",
                loggable(s->client_id).c_str(), s->org.c_str(), s->token_id.c_str());
       } else {
@@ -134,14 +152,12 @@ void apply_background(Plugin& p, BackgroundEvents& ev, std::int64_t now) {
   }
   const std::int64_t now_ns = mono_ns();
   for (const auto& [org, record] : ev.orgs) {
-    if (record.disabled) {
-      p.offline.deny_if(org, [](const OfflineSession&) { return true; });
-    }
+    if (record.disabled) deny_offline_of_disabled_org(p, org);
     OrgState* os = p.sessions.find_org(org);
     if (os == nullptr) continue;
     os->apply(record, p.defaults, now_ns);
     if (record.disabled) {
-      for (Session* s : p.sessions.by_org(org)) queue_kick(p, *s, KickReason::org_disabled);
+      for (Session* s : p.sessions.by_org(org)) kick_org_disabled(p, *s);
     }
   }
 }

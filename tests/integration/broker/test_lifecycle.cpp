@@ -209,6 +209,13 @@ TEST_CASE("an org's disabled=1 disconnects its clients at the next refresh", "[r
   REQUIRE(cl->connected());
   e.redis_cmd({"HSET", "shortcred:{orgE}:org", "disabled", "1"});
   CHECK(cl->wait_disconnected(2000ms));
+  // Found by revalidation, not announced: the log still names the disabled org.
+  CHECK(support::wait_until(
+      [&] {
+        return e.mosq->log().find("shortcred: org orgE disabled; disconnecting 'ed-1'") !=
+               std::string::npos;
+      },
+      1s));
   MqttClient again(e.client(e.mint("orgE", "ed"), "ed-2"));
   CHECK(again.connect(e.port()) == kNotAuthorized);
 }

@@ -136,6 +136,36 @@ TEST_CASE("nothing is queued for an offline session whose credential was revoked
         std::vector<std::string>{"before0", "marker"});
 }
 
+// A disabled org is named in the log line for its offline sessions too,
+// whether the channel announced it or a refresh of the org hash found it.
+TEST_CASE("nothing is queued for the offline sessions of a disabled org, and the log names it",
+          "[offline]") {
+  const support::TempDir d("shortcred-offline");
+  BrokerEnv e(plugin_opts(d) + "plugin_opt_revalidate_interval_s 1\n");
+  const std::string topic = "org_off/users/dan/inbox";
+  auto pub = e.observer("nothing/here");
+  REQUIRE(support::wait_until(
+      [&] { return e.mosq->log().find("subscribed to shortcred:revoked") != std::string::npos; },
+      kSetup));
+  const Cred first = e.mint("org_off", "dan");
+  leave_session(e, persistent(e.client(first, "off-dan")), "org_off/users/dan/#");
+
+  SECTION("announced on the channel") {
+    e.redis_cmd({"PUBLISH", "shortcred:revoked", "org org_off"});
+  }
+  SECTION("found by revalidation") {
+    e.redis_cmd({"HSET", "shortcred:{org_off}:org", "disabled", "1"});
+  }
+  REQUIRE(support::wait_until(
+      [&] {
+        return e.mosq->log().find("shortcred: org org_off disabled; nothing more is queued for "
+                                  "its 1 offline session(s)") != std::string::npos;
+      },
+      5s));
+  publish_n(*pub, topic, 2, "after");
+  CHECK(support::wait_until([&] { return e.last_counter("acl/denied/deliver") == 2; }, 5s));
+}
+
 // From expires_at on, the last credential grants nothing.
 TEST_CASE("nothing is queued for an offline session once its credential expired", "[offline]") {
   const support::TempDir d("shortcred-offline");
