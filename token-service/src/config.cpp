@@ -43,7 +43,7 @@ const std::vector<Flag> kFlags{
     {"tls-cert", "SHORTCRED_TLS_CERT", "F", "PEM certificate chain: serve HTTPS (needs --tls-key)"},
     {"tls-key", "SHORTCRED_TLS_KEY", "F", "PEM private key of --tls-cert"},
     {"log-format", "SHORTCRED_LOG_FORMAT", "text|json",
-     "access log format on stderr (default text)"},
+     "format of every line on stderr: access and lifecycle (default text)"},
     {"redis-timeout-ms", "SHORTCRED_REDIS_TIMEOUT_MS", "MS",
      "Redis connect and command timeout (default 500)"},
     {"min-replicas", "SHORTCRED_MIN_REPLICAS", "N",
@@ -189,6 +189,11 @@ EnvLookup process_env() {
     if (v == nullptr) return std::nullopt;
     return std::string(v);
   };
+}
+
+std::string host_port(const std::string& host, int port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 std::string help_text() {

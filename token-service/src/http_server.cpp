@@ -175,7 +175,7 @@ class WatchedTaskQueue : public httplib::TaskQueue {
 
 // httplib reports only that binding failed; errno still holds why.
 std::string bind_error(const char* flag, const std::string& host, int port, int error) {
-  std::string e = std::string(flag) + " " + host + ":" + std::to_string(port) + ": ";
+  std::string e = std::string(flag) + " " + host_port(host, port) + ": ";
   if (error == EADDRINUSE && std::string_view(flag) == "--metrics-listen") {
     return e + "address already in use; pick another port";
   }

@@ -21,10 +21,10 @@ namespace {
 using namespace shortcred::tokens;
 
 std::string listening_message(const ServiceConfig& cfg, const HttpService& service) {
-  const std::string metrics = cfg.separate_metrics() ? ", metrics on " + cfg.metrics_host + ":" +
-                                                           std::to_string(service.metrics_port())
-                                                     : "";
-  return "listening on " + cfg.listen_host + ":" + std::to_string(service.port()) +
+  const std::string metrics =
+      cfg.separate_metrics() ? ", metrics on " + host_port(cfg.metrics_host, service.metrics_port())
+                             : "";
+  return "listening on " + host_port(cfg.listen_host, service.port()) +
          (cfg.tls_cert.empty() ? " (http)" : " (https)") + ", redis " + cfg.redis.redacted() +
          ", " + std::to_string(cfg.threads) + " threads, at most " +
          std::to_string(cfg.max_conns_per_ip) + " connections per client address" +

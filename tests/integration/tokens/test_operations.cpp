@@ -100,6 +100,16 @@ TEST_CASE("a bad --reuse-port value names the option and exits 2", "[tokend][lis
   CHECK(r.err.find("--reuse-port 'maybe': expected on or off") != std::string::npos);
 }
 
+// The message names the address as it was given: an IPv6 host in brackets
+// (`:::8080` reads as nothing). ::2 is never this host's, so binding fails
+// whether or not the machine has IPv6.
+TEST_CASE("a bind error names an IPv6 --listen address in brackets", "[tokend][listen]") {
+  const std::string port = std::to_string(support::free_port());
+  const auto r = support::run({SHORTCRED_TOKEND_PATH, "--listen", "[::2]:" + port});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--listen [::2]:" + port + ": ") != std::string::npos);
+}
+
 TEST_CASE("with --log-format json every log line is a JSON object, latencies 3 decimals",
           "[tokend][log]") {
   TokendEnv env({"--log-format", "json"});

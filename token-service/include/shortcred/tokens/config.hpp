@@ -60,6 +60,9 @@ ConfigOutcome parse_config(const std::vector<std::string>& args, const EnvLookup
 
 std::string help_text();
 
+// HOST:PORT as --listen takes it: an IPv6 host in brackets ([::1]:8080).
+std::string host_port(const std::string& host, int port);
+
 // Whether the log is to be JSON by what `args` and `env` say, for the one
 // message written before parse_config succeeds (a configuration error).
 bool wants_json_log(const std::vector<std::string>& args, const EnvLookup& env);
