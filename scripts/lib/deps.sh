@@ -6,6 +6,7 @@ SHORTCRED_PACKAGES=(
   mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients
   redis-server redis-tools openssl
   catch2 libbenchmark-dev
+  python3-paho-mqtt  # the README's paho refresh recipe, run by tests/integration/broker/test_recipes.cpp
   clang libclang-rt-14-dev valgrind
   chromium  # headless, for the browser example's end-to-end test (tests/integration/browser)
   # the .deb files and their checks (tests/packaging)
