@@ -284,6 +284,22 @@ TEST_CASE("a held credential neither uses nor needs an address's lookups", "[thr
   CHECK(t.check("nat", "org/new", 60 * s) == V::ask_redis);
 }
 
+TEST_CASE("the failed-auth throttle remembers at most kMaxEntries token ids and addresses, and "
+          "what it cannot remember goes to Redis",
+          "[throttle]") {
+  AuthThrottle t(1, 60);
+  using V = AuthThrottle::Verdict;
+  const std::size_t over = AuthThrottle::kMaxEntries + 100;
+  for (std::size_t i = 0; i < over; ++i) {
+    t.failed("10.1." + std::to_string(i), "org/dead" + std::to_string(i), true, 0);
+  }
+  CHECK(t.tokens() == AuthThrottle::kMaxEntries);
+  CHECK(t.addresses() == AuthThrottle::kMaxEntries);
+  const std::string last = std::to_string(over - 1);
+  CHECK(t.check("10.1.0", "org/dead0", 1) == V::token_refused);          // remembered
+  CHECK(t.check("10.1." + last, "org/dead" + last, 1) == V::ask_redis);  // beyond the cap
+}
+
 namespace {
 OfflineSession offline_record(std::string cid, std::string org, std::string user,
                               std::string token, bool ext_auth, std::int64_t left_ms) {
