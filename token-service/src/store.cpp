@@ -33,6 +33,24 @@ Status fetch_credentials(redis::Client& c, const std::string& prefix, const std:
   return Status::success();
 }
 
+// Which of `ids` still have their credential (EXISTS also drops one past
+// its expiry), in one pipelined round trip. A credential deleted by hand
+// (redis-cli DEL, DESIGN.md) leaves its index entry behind: revoke_user
+// must not audit it as revoked.
+Status existing_credentials(redis::Client& c, const std::string& prefix, const std::string& org,
+                            const std::vector<std::string>& ids, std::vector<std::string>& out) {
+  for (const auto& id : ids) {
+    if (!c.append({"EXISTS", cred_key(prefix, org, id)})) return unavailable(c);
+  }
+  for (const auto& id : ids) {
+    redis::Reply r = c.read_reply();
+    if (!r) return unavailable(c);
+    if (r->type != REDIS_REPLY_INTEGER) return reply_status(c, r);
+    if (r->integer == 1) out.push_back(id);
+  }
+  return Status::success();
+}
+
 }  // namespace
 
 std::int64_t now_ms() {
@@ -473,28 +491,24 @@ Status revoke_user(redis::Client& c, const std::string& prefix, const std::strin
   // credential issued meanwhile keeps its entry (and is revoked by a later
   // round or stays findable).
   for (;;) {
-    redis::Reply ids = c.command({"ZRANGE", ukey, "0", batch_end, "WITHSCORES"});
-    if (!ids || ids->type != REDIS_REPLY_ARRAY || ids->elements % 2 != 0) {
-      return reply_status(c, ids);
-    }
-    const std::size_t n = ids->elements / 2;
+    redis::Reply ids = c.command({"ZRANGE", ukey, "0", batch_end});
+    if (!ids || ids->type != REDIS_REPLY_ARRAY) return reply_status(c, ids);
+    const std::size_t n = ids->elements;
     const bool last = n < kRevokeBatch;
-    const std::int64_t now = now_ms();
-    std::vector<std::vector<std::string>> cmds;
-    // The audit names what was revoked: the entries that had not expired
-    // (an expired member is only a stale index entry). Nothing revoked, no
-    // entry.
+    std::vector<std::string> batch;
+    for (std::size_t i = 0; i < n; ++i) batch.push_back(redis::to_string(ids->element[i]));
+    // The audit names what was revoked: the credentials that still existed
+    // a moment before (an expired or hand-deleted one is only a stale index
+    // entry). Nothing revoked, no entry.
+    std::vector<std::string> existing;
+    if (Status s = existing_credentials(c, prefix, org, batch, existing); !s.ok()) return s;
     std::string live;
+    for (const auto& id : existing) live += (live.empty() ? "" : " ") + id;
+    std::vector<std::vector<std::string>> cmds;
     if (n > 0) {
       std::vector<std::string> unlink{"UNLINK"}, zrem{"ZREM", ukey},
           ozrem{"ZREM", org_tokens_key(prefix, org)};
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::string id = redis::to_string(ids->element[2 * i]);
-        std::uint64_t expires = 0;
-        if (parse_u64(redis::to_string(ids->element[2 * i + 1]), expires) &&
-            expires > static_cast<std::uint64_t>(now)) {
-          live += (live.empty() ? "" : " ") + id;
-        }
+      for (const auto& id : batch) {
         unlink.push_back(cred_key(prefix, org, id));
         zrem.push_back(id);
         ozrem.push_back(id);

@@ -204,6 +204,26 @@ TEST_CASE(
   CHECK(ids.find(b["token_id"].asString()) != std::string::npos);
   CHECK(ctl.json({"token", "revoke-user", "org_r", "alice"})["revoked"].asInt() == 0);
   CHECK(ctl.audit("org_r").size() == before + 1);
+
+  // A credential deleted by hand (the redis-cli recipe) leaves its index
+  // entry: it is not audited as revoked, and alone it writes no entry.
+  const auto gone = ctl.json({"token", "mint", "--org", "org_r", "--user", "dan"});
+  const auto kept = ctl.json({"token", "mint", "--org", "org_r", "--user", "dan"});
+  auto c = ctl.redis.connect();
+  REQUIRE(c.command({"DEL", "shortcred:{org_r}:cred:" + gone["token_id"].asString()})->integer ==
+          1);
+  const auto n = ctl.audit("org_r").size();
+  CHECK(ctl.json({"token", "revoke-user", "org_r", "dan"})["revoked"].asInt() == 1);
+  REQUIRE(ctl.audit("org_r").size() == n + 1);
+  CHECK(ctl.audit("org_r").back().at("token") == kept["token_id"].asString());
+
+  const auto lone = ctl.json({"token", "mint", "--org", "org_r", "--user", "dan"});
+  REQUIRE(c.command({"DEL", "shortcred:{org_r}:cred:" + lone["token_id"].asString()})->integer ==
+          1);
+  CHECK(c.command({"ZCARD", "shortcred:{org_r}:user:dan"})->integer == 1);  // the stale entry
+  CHECK(ctl.json({"token", "revoke-user", "org_r", "dan"})["revoked"].asInt() == 0);
+  CHECK(ctl.audit("org_r").size() == n + 2);  // the mint only
+  CHECK(c.command({"EXISTS", "shortcred:{org_r}:user:dan"})->integer == 0);  // cleaned up
 }
 
 TEST_CASE(

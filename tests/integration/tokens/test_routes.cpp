@@ -240,6 +240,28 @@ TEST_CASE("DELETE /v2/users/<user>/tokens revokes all of a user's credentials", 
   CHECK(parse_json(env.call("DELETE", "/v2/users/hank/tokens").body)["revoked"].asInt() == 0);
 }
 
+TEST_CASE("DELETE /v2/users/<user>/tokens audits only what it revoked, and nothing when nothing",
+          "[tokend]") {
+  TokendEnv env;
+  auto c = env.redis.connect();
+  const auto audit_len = [&] { return c.command({"XLEN", "shortcred:{org_test}:audit"})->integer; };
+  const std::string gone = parse_json(env.issue(R"({"user_id":"jo"})").body)["token_id"].asString();
+  const std::string kept = parse_json(env.issue(R"({"user_id":"jo"})").body)["token_id"].asString();
+  REQUIRE(c.command({"DEL", cred_key(env.org, gone)})->integer == 1);  // by hand: index stays
+  auto n = audit_len();
+  CHECK(parse_json(env.call("DELETE", "/v2/users/jo/tokens").body)["revoked"].asInt() == 1);
+  CHECK(audit_len() == n + 1);
+  CHECK(env.last_audit(env.org).at("token") == kept);
+
+  n = audit_len();
+  CHECK(parse_json(env.call("DELETE", "/v2/users/nobody/tokens").body)["revoked"].asInt() == 0);
+  const std::string lone = parse_json(env.issue(R"({"user_id":"jo"})").body)["token_id"].asString();
+  REQUIRE(c.command({"DEL", cred_key(env.org, lone)})->integer == 1);
+  CHECK(parse_json(env.call("DELETE", "/v2/users/jo/tokens").body)["revoked"].asInt() == 0);
+  CHECK(audit_len() == n + 1);  // the issue only
+  CHECK(env.last_audit(env.org).at("event") == "issue");
+}
+
 TEST_CASE("healthz and readyz and metrics answer without an API key", "[tokend]") {
   TokendEnv env;
   support::HttpClient anon(env.base_url());

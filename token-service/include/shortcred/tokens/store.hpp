@@ -136,10 +136,12 @@ Status revoke_token(redis::Client& c, const std::string& prefix, const std::stri
 Status for_each_credential(redis::Client& c, const std::string& prefix, const std::string& org,
                            const std::function<Status(const std::string&)>& visit);
 
-// Deletes every credential in the user's index, kRevokeBatch per round trip
-// (ZRANGE, then MULTI: UNLINK the creds, ZREM them from the index, and an
-// audit entry `revoke_user` whose `token` lists the batch's unexpired token
-// ids, space-separated; a batch without one writes none); the last round
+// Deletes every credential in the user's index, kRevokeBatch per batch
+// (ZRANGE; EXISTS of each cred, pipelined; then MULTI: UNLINK the creds,
+// ZREM them from the index, and an audit entry `revoke_user` whose `token`
+// lists, space-separated, the batch's ids whose credential still existed,
+// so neither an expired one nor one deleted by hand with redis-cli is
+// audited as revoked; a batch without one writes none); the last round
 // publishes `user <org> <user>`. `revoked` counts the credentials that still
 // existed.
 inline constexpr std::size_t kRevokeBatch = 500;
