@@ -41,7 +41,6 @@ constexpr const char* kUsage =
     "                                         user_max_connections, max_tokens_per_user,\n"
     "                                         exchange_rate, exchange_user_rate,\n"
     "                                         pub_rate_scope broker|global\n"
-    "                                         (--pub-rate = --pub_rate)\n"
     "  org disable ORG, org enable ORG        refuse or allow its credentials again\n"
     "  org delete ORG [--force]               delete it; --force revokes its credentials\n"
     "                                         and API keys first\n"
@@ -88,6 +87,7 @@ constexpr const char* kUsage =
     "  fewer: exit 1, not_replicated (a minted credential is deleted again; a\n"
     "  revocation or disable stands: retry).\n"
     "--json prints one JSON object on stdout (errors too).\n"
+    "Every option takes - or _ alike (--pub-rate = --pub_rate).\n"
     "\n"
     "Exit codes: 0 ok, 1 refused / not found / denied / Redis unavailable, 2 usage error.\n";
 
@@ -156,12 +156,17 @@ Args parse_args(const std::vector<std::string>& argv) {
       std::string name = s.substr(2);
       std::string value;
       const auto eq = name.find('=');
-      bool is_flag = false;
-      for (const auto& f : kFlags) is_flag = is_flag || f == name;
       if (eq != std::string::npos) {
         value = name.substr(eq + 1);
         name.resize(eq);
-      } else if (!is_flag) {
+      }
+      // Every option takes `-` or `_` (`--pub-rate` = `--pub_rate`): org and
+      // provider fields are stored with `_`, the other options are spelled
+      // with `-`, and nobody should have to remember which is which.
+      std::replace(name.begin(), name.end(), '_', '-');
+      bool is_flag = false;
+      for (const auto& f : kFlags) is_flag = is_flag || f == name;
+      if (eq == std::string::npos && !is_flag) {
         if (i + 1 >= argv.size()) throw UsageError("--" + name + " needs a value");
         value = argv[++i];
       }

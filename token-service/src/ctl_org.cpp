@@ -59,17 +59,20 @@ int show(Context& ctx) {
   return kExitOk;
 }
 
-// One org field from `org set`: `--pub-rate` is `--pub_rate`. Values are
-// validated here, so redis-cli typos are the only way to store garbage.
-std::pair<std::string, std::string> org_field(std::string k, const std::string& v) {
+// One org field from `org set`: option `--pub-rate` (parse_args spells
+// every option with `-`) is field `pub_rate`. Values are validated here, so
+// redis-cli typos are the only way to store garbage.
+std::pair<std::string, std::string> org_field(const std::string& option, const std::string& v) {
+  const std::string opt = "--" + option;  // as messages name it
+  std::string k = option;
   std::replace(k.begin(), k.end(), '-', '_');
   bool numeric = false;
   for (auto n : org_numeric_fields()) numeric = numeric || n == k;
   if (!numeric && k != "name" && k != "disabled" && k != "pub_rate_scope") {
-    throw UsageError("unknown org field --" + k);
+    throw UsageError("unknown org field " + opt);
   }
   if (k == "pub_rate_scope" && v != "broker" && v != "global") {
-    throw UsageError("--pub_rate_scope must be broker (each broker on its own) or global (one "
+    throw UsageError(opt + " must be broker (each broker on its own) or global (one "
                      "budget over all brokers), got '" + v + "'");
   }
   if (k == "disabled") {
@@ -80,12 +83,12 @@ std::pair<std::string, std::string> org_field(std::string k, const std::string& 
   }
   std::uint64_t parsed = 0;
   if (numeric && !parse_u64(v, parsed)) {
-    throw UsageError("--" + k + " must be a non-negative whole number, got '" + v + "'");
+    throw UsageError(opt + " must be a non-negative whole number, got '" + v + "'");
   }
   // The service caps every TTL at kTtlCeiling whatever the hash says; a
   // bigger value here would only look as if it worked.
   if ((k == "max_ttl" || k == "default_ttl") && parsed > static_cast<std::uint64_t>(kTtlCeiling)) {
-    throw UsageError("--" + k + " " + v + " is above the cap of " + std::to_string(kTtlCeiling) +
+    throw UsageError(opt + " " + v + " is above the cap of " + std::to_string(kTtlCeiling) +
                      " seconds (365 days)");
   }
   return {k, v};
@@ -101,7 +104,7 @@ int set(Context& ctx) {
     if (global_option(k)) continue;
     auto field = org_field(k, v);
     for (const auto& [seen, unused] : fields) {
-      if (seen == field.first) throw UsageError("--" + field.first + " given more than once");
+      if (seen == field.first) throw UsageError("--" + k + " given more than once");
     }
     fields.push_back(std::move(field));
   }

@@ -157,6 +157,28 @@ TEST_CASE(
   CHECK(ctl.json({"org", "show", "org_s"})["max_ttl"].asString() == "31536000");
 }
 
+TEST_CASE("shortcredctl takes every option with - or _, and one given both ways is given twice",
+          "[ctl]") {
+  Ctl ctl;
+  REQUIRE(ctl({"--key_prefix", "shortcred:", "org", "create", "--id", "org_u"}).exit_code == 0);
+  const auto t = ctl.json({"token", "mint", "--org", "org_u", "--user", "u", "--client_id", "c1"});
+  CHECK(ctl.json({"token", "show", "org_u", t["token_id"].asString()})["client_id"].asString() ==
+        "c1");
+  CHECK(ctl({"session", "list", "--org", "org_u", "--presence_interval", "5"}).exit_code == 0);
+  auto r = ctl({"org", "set", "org_u", "--max-ttl", "31536001"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--max-ttl 31536001 is above the cap of 31536000 seconds") != std::string::npos);
+  r = ctl({"idp", "set", "--org", "org_u", "corp", "--issuer", "https://idp.example.com",
+           "--jwks_url", "https://idp.example.com/jwks", "--audience", "a", "--max-ttl", "60",
+           "--max_ttl", "120"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--max-ttl given more than once") != std::string::npos);
+  // A flag spelled with _ is still a flag, not an option wanting a value.
+  r = ctl({"apikey", "revoke", "0000000000000000", "--revoke_credentials"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("no API key 0000000000000000") != std::string::npos);
+}
+
 TEST_CASE("shortcredctl token show prints one credential and never its secret", "[ctl]") {
   Ctl ctl;
   REQUIRE(ctl({"org", "create", "--id", "org_t"}).exit_code == 0);
