@@ -1,6 +1,7 @@
 // shortcredctl audit ORG [--since T] [--limit N] [--follow]: the org's audit
 // stream (`<prefix>{<org>}:audit`) as a table, or one JSON object a line with
 // --json. The stream outlives `org delete`, so a deleted org's trail reads too.
+#include <algorithm>
 #include <ostream>
 
 #include "ctl_internal.hpp"
@@ -121,13 +122,14 @@ Status check_exists(redis::Client& c, const std::string& prefix, const std::stri
   return Status::success();
 }
 
-// Without --since the newest N (printed oldest first), with it the first N
-// from T.
-Status first_page(Context& ctx, const std::string& key, std::vector<Entry>& out) {
-  const std::string n = std::to_string(limit_option(ctx.args));
+// Without --since (`since` empty) the newest `limit` (printed oldest
+// first), with it the first `limit` from that stream id.
+Status first_page(Context& ctx, const std::string& key, const std::string& since,
+                  std::uint64_t limit, std::vector<Entry>& out) {
+  const std::string n = std::to_string(limit);
   redis::Client& c = ctx.redis();
-  if (auto since = ctx.args.get("since")) {
-    redis::Reply r = c.command({"XRANGE", key, since_id(*since), "+", "COUNT", n});
+  if (!since.empty()) {
+    redis::Reply r = c.command({"XRANGE", key, since, "+", "COUNT", n});
     if (!r || r->type != REDIS_REPLY_ARRAY) return reply_status(c, r);
     out = entries_of(r.get());
     return Status::success();
@@ -165,10 +167,15 @@ int cmd_audit(Context& ctx) {
     throw UsageError(std::string("usage: shortcredctl ") + kUsage);
   const std::string& org = ctx.args.positional[1];
   require_org_id(org);
+  // Every usage error before Redis is asked: a bad --limit is exit 2 even
+  // when Redis is down.
+  const std::uint64_t limit = limit_option(ctx.args);
+  const auto since = ctx.args.get("since");
+  const std::string since_from = since ? since_id(*since) : "";
   const std::string key = audit_key(ctx.prefix, org);
   if (Status s = check_exists(ctx.redis(), ctx.prefix, org); !s.ok()) return ctx.fail(s);
   std::vector<Entry> page;
-  if (Status s = first_page(ctx, key, page); !s.ok()) return ctx.fail(s);
+  if (Status s = first_page(ctx, key, since_from, limit, page); !s.ok()) return ctx.fail(s);
   for (const auto& e : page) print_entry(ctx, e);
   if (!ctx.args.flag("follow")) {
     if (page.empty() && !ctx.json) *ctx.out << "(no audit entries)\n";

@@ -177,6 +177,16 @@ TEST_CASE("shortcredctl reports an unreachable Redis with exit code 1", "[ctl]")
   const auto r = ctl("redis://127.0.0.1:1/0", {"token", "list", "--org", "org_x"});
   CHECK(r.exit_code == 1);
   CHECK(!r.err.empty());
+  // A usage error is found before Redis is asked, so it stays exit 2.
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"audit", "org_x", "--limit", "0"},
+        {"audit", "org_x", "--since", "yesterday"},
+        {"org", "set", "org_x", "--max-ttl", "31536001"},
+        {"apikey", "revoke", "nope", "--revoke-credentials"}}) {
+    const auto u = ctl("redis://127.0.0.1:1/0", bad);
+    INFO(bad[0] << " " << bad[2] << ": " << u.err);
+    CHECK(u.exit_code == 2);
+  }
 }
 
 TEST_CASE("shortcredctl --json prints every failure as one JSON error object on stdout", "[ctl]") {
