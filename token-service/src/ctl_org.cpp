@@ -188,10 +188,13 @@ int remove(Context& ctx) {
     v["deleted"] = org;
     v["revoked_credentials"] = Json::Int64(d.credentials);
     v["revoked_apikeys"] = Json::Int64(d.api_keys);
+    v["removed_idps"] = Json::Value(Json::arrayValue);
+    for (const auto& name : d.idps) v["removed_idps"].append(name);
     ctx.print_json(v);
   } else {
     *ctx.out << "deleted org " << org << " (revoked " << d.credentials << " credential(s), "
-             << d.api_keys << " API key(s); brokers notified; the audit stream stays)\n";
+             << d.api_keys << " API key(s); removed " << d.idps.size()
+             << " identity provider(s); brokers notified; the audit stream stays)\n";
   }
   return kExitOk;
 }

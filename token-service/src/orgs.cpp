@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "shortcred/ids.hpp"
+#include "shortcred/jose/provider.hpp"
 #include "shortcred/time.hpp"
 #include "shortcred/tokens/api_keys.hpp"
 
@@ -221,11 +222,27 @@ Status delete_org(redis::Client& c, const std::string& prefix, const std::string
                             " credential(s) and " + std::to_string(keys->integer) +
                             " API key(s); revoke them first, or pass --force to revoke them");
   }
+  // The identity providers go too: an org created again under the same id
+  // must not trust the deleted one's issuers.
+  redis::Reply idps = c.command({"SMEMBERS", jose::idps_key(prefix, org)});
+  if (!idps || idps->type != REDIS_REPLY_ARRAY) return reply_status(c, idps);
+  std::vector<std::string> del{"DEL", org_key(prefix, org), org_apikeys_key(prefix, org),
+                               jose::idps_key(prefix, org)};
+  std::string names;
+  for (std::size_t i = 0; i < idps->elements; ++i) {
+    out.idps.push_back(redis::to_string(idps->element[i]));
+  }
+  std::sort(out.idps.begin(), out.idps.end());
+  for (const auto& name : out.idps) {
+    del.push_back(jose::idp_key(prefix, org, name));
+    names += (names.empty() ? "" : " ") + name;
+  }
+  Fields counts{{"revoked_credentials", std::to_string(out.credentials)},
+                {"revoked_apikeys", std::to_string(out.api_keys)}};
+  if (!names.empty()) counts.emplace_back("removed_idps", names);
   const std::vector<std::vector<std::string>> cmds{
-      {"DEL", org_key(prefix, org), org_apikeys_key(prefix, org)},
-      audit_command(prefix, org, "org_delete", "", "", who, "",
-                    {{"revoked_credentials", std::to_string(out.credentials)},
-                     {"revoked_apikeys", std::to_string(out.api_keys)}}),
+      del,
+      audit_command(prefix, org, "org_delete", "", "", who, "", counts),
       {"PUBLISH", revoked_channel(prefix), format_revocation({Revocation::Kind::org, org, ""})},
   };
   redis::Reply exec;

@@ -123,6 +123,21 @@ TEST_CASE("shortcredctl org delete refuses while credentials or keys exist unles
 
   REQUIRE(ctl({"org", "create", "--id", "org_e"}).exit_code == 0);  // nothing in it
   CHECK(ctl({"org", "delete", "org_e"}).exit_code == 0);
+
+  // Its identity providers go with it: the same id created again trusts
+  // none of the old issuers.
+  REQUIRE(ctl({"org", "create", "--id", "org_i"}).exit_code == 0);
+  REQUIRE(ctl({"idp", "set", "--org", "org_i", "corp", "--issuer", "https://idp.example.com",
+               "--jwks-url", "https://idp.example.com/jwks", "--audience", "a"})
+              .exit_code == 0);
+  v = ctl.json({"org", "delete", "org_i"});
+  CHECK(v["removed_idps"].size() == 1);
+  CHECK(v["removed_idps"][0].asString() == "corp");
+  CHECK(ctl.audit("org_i").back().at("removed_idps") == "corp");
+  REQUIRE(ctl({"org", "create", "--id", "org_i"}).exit_code == 0);
+  CHECK(ctl.json({"idp", "list", "--org", "org_i"})["providers"].size() == 0);
+  CHECK(c.command({"EXISTS", "shortcred:{org_i}:idps", "shortcred:{org_i}:idp:corp"})->integer ==
+        0);
 }
 
 TEST_CASE(

@@ -38,7 +38,8 @@ Status list_orgs(redis::Client& c, const std::string& prefix, std::vector<OrgSum
 Status set_org(redis::Client& c, const std::string& prefix, const std::string& org,
                const Fields& fields, const AuditInfo& who, const Durability& durability);
 
-// Deletes the org hash and its API key set. While the org still has
+// Deletes the org hash, its API key set and its identity providers (named
+// in the audit entry's `removed_idps`). While the org still has
 // credentials or API keys it is refused (Code::forbidden, the counts named)
 // unless `force`: then every API key is revoked and every credential too
 // (each audited as usual) first. The org_delete entry and `PUBLISH org <org>`
@@ -47,6 +48,7 @@ Status set_org(redis::Client& c, const std::string& prefix, const std::string& o
 struct OrgDeleted {
   std::int64_t credentials = 0;  // revoked (force)
   std::int64_t api_keys = 0;     // revoked (force)
+  std::vector<std::string> idps;  // identity providers removed
 };
 Status delete_org(redis::Client& c, const std::string& prefix, const std::string& org,
                   bool force, const AuditInfo& who, OrgDeleted& out);
