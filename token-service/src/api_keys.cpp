@@ -76,15 +76,34 @@ Status revoke_api_key(redis::Client& c, const std::string& prefix, const std::st
 
 Status revoke_api_key_and_credentials(redis::Client& c, const std::string& prefix,
                                       const std::string& key_id, const AuditInfo& who,
-                                      std::string& org, std::int64_t& revoked) {
+                                      const std::string& org_hint, std::string& org,
+                                      std::int64_t& revoked, bool& key_was_live) {
   revoked = 0;
+  key_was_live = false;
   redis::Reply o = c.command({"HGET", apikey_key(prefix, key_id), "org"});
   if (!o) return reply_status(c, o);
-  if (o->type == REDIS_REPLY_NIL) return Status::make(Code::not_found, "no API key " + key_id);
-  if (o->type != REDIS_REPLY_STRING) return reply_status(c, o);
-  org = redis::to_string(o.get());
-  // The key first: from here on it issues nothing the walk below could miss.
-  if (Status s = revoke_api_key(c, prefix, key_id, who); !s.ok()) return s;
+  if (o->type == REDIS_REPLY_STRING) {
+    org = redis::to_string(o.get());
+    if (!org_hint.empty() && org_hint != org) {
+      return Status::make(Code::forbidden,
+                          "API key " + key_id + " is of organisation " + org + ", not " + org_hint);
+    }
+    // The key first: from here on it issues nothing the walk below could miss.
+    if (Status s = revoke_api_key(c, prefix, key_id, who); !s.ok()) return s;
+    key_was_live = true;
+  } else if (o->type != REDIS_REPLY_NIL) {
+    return reply_status(c, o);
+  } else if (org_hint.empty()) {
+    return Status::make(Code::not_found, "no API key " + key_id +
+                                             " (revoked already? --org ORG still revokes the "
+                                             "credentials it issued)");
+  } else {
+    // Revoked before: its org is only known from the operator.
+    org = org_hint;
+    redis::Reply ex = c.command({"EXISTS", org_key(prefix, org)});
+    if (!ex || ex->type != REDIS_REPLY_INTEGER) return reply_status(c, ex);
+    if (ex->integer == 0) return Status::make(Code::not_found, "no organisation " + org);
+  }
   std::vector<std::string> ids;
   Status walk = for_each_credential(c, prefix, org, [&](const std::string& id) {
     redis::Reply k = c.command({"HGET", cred_key(prefix, org, id), "apikey"});

@@ -68,20 +68,29 @@ int list(Context& ctx) {
 }
 
 // --revoke-credentials also revokes every live credential the key issued
-// (a leaked key: what it minted is as suspect as the key).
+// (a leaked key: what it minted is as suspect as the key), also after the
+// key itself was revoked: then --org names its org.
 int revoke(Context& ctx) {
-  ctx.args.allow_only({"revoke-credentials"});
-  ctx.args.expect_positionals(1, "apikey revoke KEY_ID [--revoke-credentials]");
+  ctx.args.allow_only({"revoke-credentials", "org"});
+  constexpr const char* kUsage = "apikey revoke KEY_ID [--revoke-credentials [--org ORG]]";
+  ctx.args.expect_positionals(1, kUsage);
   const std::string& id = ctx.args.positional[2];
   if (validate_token_id(id) != Errc::ok) {
     throw UsageError("key id '" + id + "' is not 16 characters of [0-9a-z]");
   }
   const bool with_creds = ctx.args.flag("revoke-credentials");
+  if (!with_creds && ctx.args.get("org")) {
+    throw UsageError("--org goes with --revoke-credentials (usage: shortcredctl " +
+                     std::string(kUsage) + ")");
+  }
+  const std::string hint = with_creds && ctx.args.get("org") ? org_option(ctx.args) : "";
   std::string org;
   std::int64_t n = 0;
-  const Status s =
-      with_creds ? revoke_api_key_and_credentials(ctx.redis(), ctx.prefix, id, ctx.audit(), org, n)
-                 : revoke_api_key(ctx.redis(), ctx.prefix, id, ctx.audit());
+  bool key_was_live = true;
+  const Status s = with_creds ? revoke_api_key_and_credentials(ctx.redis(), ctx.prefix, id,
+                                                               ctx.audit(), hint, org, n,
+                                                               key_was_live)
+                              : revoke_api_key(ctx.redis(), ctx.prefix, id, ctx.audit());
   if (!s.ok()) return ctx.fail(s);
   // The revocation stands on the master either way; WAIT only tells
   // whether a failover could still lose it.
@@ -89,12 +98,18 @@ int revoke(Context& ctx) {
   if (ctx.json) {
     Json::Value v(Json::objectValue);
     v["revoked"] = true;
-    if (with_creds) v["revoked_credentials"] = Json::Int64(n);
+    if (with_creds) {
+      v["org"] = org;
+      v["revoked_credentials"] = Json::Int64(n);
+      if (!key_was_live) v["key_already_revoked"] = true;
+    }
     ctx.print_json(v);
+  } else if (!with_creds) {
+    *ctx.out << "revoked API key " << id << "\n";
   } else {
-    *ctx.out << "revoked API key " << id;
-    if (with_creds) *ctx.out << " and the " << n << " credential(s) it issued in " << org;
-    *ctx.out << "\n";
+    *ctx.out << (key_was_live ? "revoked API key " : "API key ") << id
+             << (key_was_live ? "" : " was revoked already") << "; revoked the " << n
+             << " credential(s) it issued in " << org << "\n";
   }
   return kExitOk;
 }

@@ -323,15 +323,67 @@ TEST_CASE(
       parse_json(
           env.ctl({"--json", "token", "mint", "--org", env.org, "--user", "carol"}).out)["token_id"]
           .asString();
-  auto r = env.ctl(
+  // One in no index at all (issued before the indexes existed, or written
+  // by hand): the walk is a SCAN of the org's cred keys, so it is found too.
+  const std::string legacy = "shortcred:{org_test}:cred:legacy0000000001";
+  auto c = env.redis.connect();
+  REQUIRE(c.command({"HSET", legacy, "user", "old", "secret_sha256", std::string(64, '0'),
+                     "issued_at", "1", "expires_at", "99999999999999", "apikey", env.key_id}));
+  REQUIRE(c.command({"PEXPIRE", legacy, "600000"}));
+  // Another org named with a live key: refused, nothing revoked.
+  REQUIRE(env.ctl({"org", "create", "--id", "org_other"}).exit_code == 0);
+  auto r = env.ctl({"apikey", "revoke", env.key_id, "--revoke-credentials", "--org", "org_other"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("is of organisation org_test, not org_other") != std::string::npos);
+  CHECK(env.pttl("shortcred:{org_test}:cred:" + a) > 0);
+  CHECK(env.ctl({"apikey", "revoke", env.key_id, "--org", env.org}).exit_code == 2);
+
+  r = env.ctl(
       {"--json", "--actor", "ops-k", "apikey", "revoke", env.key_id, "--revoke-credentials"});
   REQUIRE(r.exit_code == 0);
-  CHECK(parse_json(r.out)["revoked_credentials"].asInt() == 2);
+  CHECK(parse_json(r.out)["revoked_credentials"].asInt() == 3);
+  CHECK(parse_json(r.out)["org"].asString() == env.org);
   CHECK(env.pttl("shortcred:{org_test}:cred:" + a) == -2);
   CHECK(env.pttl("shortcred:{org_test}:cred:" + b) == -2);
+  CHECK(env.pttl(legacy) == -2);
   CHECK(env.pttl("shortcred:{org_test}:cred:" + other) > 0);  // not this key's
   const auto last = env.last_audit(env.org);
   CHECK(last.at("event") == "revoke");
   CHECK(last.at("actor") == "ops-k");
   CHECK(env.issue(R"({"user_id":"alice"})").status == 401);
+}
+
+TEST_CASE(
+    "shortcredctl apikey revoke --revoke-credentials --org revokes what a key revoked before "
+    "issued",
+    "[ctl]") {
+  TokendEnv env;
+  const std::string a = parse_json(env.issue(R"({"user_id":"alice"})").body)["token_id"].asString();
+  REQUIRE(env.ctl({"apikey", "revoke", env.key_id}).exit_code == 0);  // the credentials stay
+  CHECK(env.pttl("shortcred:{org_test}:cred:" + a) > 0);
+
+  auto r = env.ctl({"apikey", "revoke", env.key_id, "--revoke-credentials"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("--org ORG still revokes the credentials it issued") != std::string::npos);
+  r = env.ctl({"apikey", "revoke", env.key_id, "--revoke-credentials", "--org", "org_nope"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("no organisation org_nope") != std::string::npos);
+  CHECK(env.pttl("shortcred:{org_test}:cred:" + a) > 0);
+
+  const auto before = env.last_audit(env.org);
+  r = env.ctl({"--json", "--actor", "ops-l", "apikey", "revoke", env.key_id,
+               "--revoke-credentials", "--org", env.org});
+  REQUIRE(r.exit_code == 0);
+  const auto v = parse_json(r.out);
+  CHECK(v["revoked_credentials"].asInt() == 1);
+  CHECK(v["key_already_revoked"].asBool());
+  CHECK(env.pttl("shortcred:{org_test}:cred:" + a) == -2);
+  const auto last = env.last_audit(env.org);
+  CHECK(last.at("event") == "revoke");
+  CHECK(last.at("token") == a);
+  CHECK(last.at("actor") == "ops-l");
+  r = env.ctl({"apikey", "revoke", env.key_id, "--revoke-credentials", "--org", env.org});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "API key " + env.key_id + " was revoked already; revoked the 0 credential(s) it "
+                                           "issued in org_test\n");
 }

@@ -34,11 +34,17 @@ Status list_api_keys(redis::Client& c, const std::string& prefix, const std::str
 Status revoke_api_key(redis::Client& c, const std::string& prefix, const std::string& key_id,
                       const AuditInfo& who);
 // revoke_api_key, then every live credential of the key's org that this key
-// issued (its `apikey` field), each revoked and audited like `token revoke`.
-// `org` is the key's org; `revoked` counts the credentials.
+// issued (its `apikey` field; found by SCAN of the org's cred keys, so also
+// one in no index), each revoked and audited like `token revoke`. A key
+// revoked before (`key_was_live` false) has no org left to read: then
+// `org_hint` names it (Code::not_found without one, or when that org does
+// not exist), and only the credentials are revoked. A live key of another
+// org than a non-empty `org_hint` is Code::forbidden, nothing revoked.
+// `org` is the org walked; `revoked` counts the credentials.
 Status revoke_api_key_and_credentials(redis::Client& c, const std::string& prefix,
                                       const std::string& key_id, const AuditInfo& who,
-                                      std::string& org, std::int64_t& revoked);
+                                      const std::string& org_hint, std::string& org,
+                                      std::int64_t& revoked, bool& key_was_live);
 
 // unavailable: the connection failed; busy: Redis answered "cannot serve
 // now" (LOADING, BUSY, OOM…, see transient_error); backend_error: any other
