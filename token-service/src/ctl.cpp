@@ -208,6 +208,14 @@ redis::Client& Context::redis() {
   return *conn;
 }
 
+Status empty_listing_org(Context& ctx, const std::string& org) {
+  redis::Client& c = ctx.redis();
+  redis::Reply r = c.command({"EXISTS", org_key(ctx.prefix, org)});
+  if (!r || r->type != REDIS_REPLY_INTEGER) return reply_status(c, r);
+  if (r->integer == 0) return Status::make(Code::org_not_found, "no organisation " + org);
+  return Status::success();
+}
+
 void Context::print_json(const Json::Value& v) const {
   *out << to_json_text(v) << "\n";
 }

@@ -50,6 +50,9 @@ int list(Context& ctx) {
   const std::string org = org_option(ctx.args);
   std::vector<ApiKeyInfo> keys;
   if (Status s = list_api_keys(ctx.redis(), ctx.prefix, org, keys); !s.ok()) return ctx.fail(s);
+  if (keys.empty()) {
+    if (Status s = empty_listing_org(ctx, org); !s.ok()) return ctx.fail(s);
+  }
   if (ctx.json) {
     Json::Value v(Json::objectValue);
     v["keys"] = Json::Value(Json::arrayValue);

@@ -79,6 +79,10 @@ struct Context {
   int usage_error(const std::string& message) const;
 };
 
+// For a listing that came back empty: an org that does not exist is most
+// likely a typo, so Code::org_not_found rather than an empty table.
+Status empty_listing_org(Context& ctx, const std::string& org);
+
 // An integer option in [lo, hi], or `fallback` when absent; throws UsageError.
 int int_option(const Args& a, const std::string& name, int fallback, int lo, int hi);
 

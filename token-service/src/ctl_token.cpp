@@ -84,6 +84,9 @@ int list(Context& ctx) {
   if (Status s = list_tokens(ctx.redis(), ctx.prefix, org, req, page); !s.ok()) {
     return ctx.fail(s);
   }
+  if (page.tokens.empty() && req.cursor.empty()) {
+    if (Status s = empty_listing_org(ctx, org); !s.ok()) return ctx.fail(s);
+  }
   if (ctx.json) {
     ctx.print_json(token_page_json(page));
     return kExitOk;

@@ -194,6 +194,21 @@ TEST_CASE("shortcredctl takes every option with - or _, and one given both ways 
   CHECK(r.err.find("no API key 0000000000000000") != std::string::npos);
 }
 
+TEST_CASE("shortcredctl apikey list and token list of an org that does not exist say so", "[ctl]") {
+  Ctl ctl;
+  REQUIRE(ctl({"org", "create", "--id", "org_n"}).exit_code == 0);
+  CHECK(ctl({"apikey", "list", "--org", "org_n"}).out == "(no API keys)\n");
+  CHECK(ctl({"token", "list", "--org", "org_n"}).out == "(no active credentials)\n");
+  for (const std::string group : {"apikey", "token"}) {
+    INFO(group);
+    const auto r = ctl({group, "list", "--org", "org_typo"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err == "shortcredctl: no organisation org_typo\n");
+    const auto v = ctl.json({group, "list", "--org", "org_typo"}, 1);
+    CHECK(v["error"]["code"].asString() == "org_not_found");
+  }
+}
+
 TEST_CASE("shortcredctl token show prints one credential and never its secret", "[ctl]") {
   Ctl ctl;
   REQUIRE(ctl({"org", "create", "--id", "org_t"}).exit_code == 0);
