@@ -181,6 +181,15 @@ Args parse_args(const std::vector<std::string>& argv) {
   return a;
 }
 
+void require_label(const std::string& value, std::string_view what, std::size_t min_size) {
+  if (value.size() < min_size || value.size() > 256 ||
+      std::any_of(value.begin(), value.end(),
+                  [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; })) {
+    throw UsageError(std::string(what) + ": expected " + std::to_string(min_size) +
+                     "-256 bytes without control characters");
+  }
+}
+
 void require_org_id(const std::string& org, std::string_view what) {
   if (validate_org_id(org) != Errc::ok) {
     throw UsageError(std::string(what) + " '" + org + "' is not 1-64 characters of [A-Za-z0-9_-]");
@@ -297,11 +306,7 @@ int run_ctl(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     }
     ctx.actor =
         ctx.args.get("actor").value_or(ctl::env_or("SUDO_USER", ctl::env_or("USER", "unknown")));
-    if (ctx.actor.empty() || ctx.actor.size() > 256 ||
-        std::any_of(ctx.actor.begin(), ctx.actor.end(),
-                    [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; })) {
-      throw ctl::UsageError("--actor: expected 1-256 bytes without control characters");
-    }
+    ctl::require_label(ctx.actor, "--actor", 1);
     ctx.durability.min_replicas = ctl::int_option(ctx.args, "min-replicas", 0, 0, 64);
     ctx.durability.timeout_ms = ctl::int_option(ctx.args, "replica-timeout-ms", 100, 1, 60000);
     const std::string& group = ctx.args.positional[0];

@@ -26,6 +26,7 @@ int create(Context& ctx) {
   ctx.args.expect_positionals(0, "apikey create --org ORG [--name NAME]");
   const std::string org = org_option(ctx.args);
   const std::string name = ctx.args.get("name").value_or("");
+  require_label(name, "--name", 0);
   ApiKeyInfo info;
   std::string key;
   if (Status s = create_api_key(ctx.redis(), ctx.prefix, org, name, openssl_random(), ctx.audit(),

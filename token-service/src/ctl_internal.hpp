@@ -50,6 +50,12 @@ Args parse_args(const std::vector<std::string>& argv);
 // Options every command takes (--json, --redis, --key-prefix, --actor).
 bool global_option(const std::string& name);
 
+// Throws UsageError unless `value` (an operator, an org or key name) is
+// min_size-256 bytes without control characters: it is printed in tables
+// and audit lines, where a newline would forge a line and ESC drive the
+// terminal.
+void require_label(const std::string& value, std::string_view what, std::size_t min_size);
+
 // Throws UsageError unless `org` is a valid org id; `what` names the argument
 // in the message.
 void require_org_id(const std::string& org, std::string_view what = "org id");

@@ -34,6 +34,7 @@ int create(Context& ctx) {
   const std::string org = ctx.args.get("id").value_or(generate_org_id(openssl_random()));
   require_org_id(org);
   const std::string name = ctx.args.get("name").value_or(org);
+  require_label(name, "--name", 1);
   std::string created_at;
   if (Status s = create_org(ctx.redis(), ctx.prefix, org, name, ctx.audit(), created_at); !s.ok()) {
     return ctx.fail(s);
@@ -71,6 +72,7 @@ std::pair<std::string, std::string> org_field(const std::string& option, const s
   if (!numeric && k != "name" && k != "disabled" && k != "pub_rate_scope") {
     throw UsageError("unknown org field " + opt);
   }
+  if (k == "name") require_label(v, opt, 1);
   if (k == "pub_rate_scope" && v != "broker" && v != "global") {
     throw UsageError(opt + " must be broker (each broker on its own) or global (one "
                      "budget over all brokers), got '" + v + "'");

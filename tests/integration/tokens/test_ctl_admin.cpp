@@ -209,6 +209,29 @@ TEST_CASE("shortcredctl apikey list and token list of an org that does not exist
   }
 }
 
+TEST_CASE("shortcredctl refuses a control character in an org or key name, writing nothing",
+          "[ctl]") {
+  Ctl ctl;
+  // A newline would forge a line of `org list` or `apikey list`, ESC drive
+  // the operator's terminal.
+  auto r = ctl({"org", "create", "--id", "org_c", "--name", "a\nfake  enabled"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--name: expected 1-256 bytes without control characters") !=
+        std::string::npos);
+  CHECK(ctl({"org", "list"}).out == "(no organisations)\n");
+  REQUIRE(ctl({"org", "create", "--id", "org_c", "--name", "C"}).exit_code == 0);
+  const auto trail = ctl.audit("org_c").size();
+  CHECK(ctl({"org", "set", "org_c", "--name", "x\x1b[31m"}).exit_code == 2);
+  CHECK(ctl({"org", "set", "org_c", "--name", ""}).exit_code == 2);
+  CHECK(ctl({"org", "set", "org_c", "--name", std::string(257, 'n')}).exit_code == 2);
+  CHECK(ctl.json({"org", "show", "org_c"})["name"].asString() == "C");
+  r = ctl({"apikey", "create", "--org", "org_c", "--name", "k\nfake"});
+  CHECK(r.exit_code == 2);
+  CHECK(ctl({"apikey", "list", "--org", "org_c"}).out == "(no API keys)\n");
+  CHECK(ctl.audit("org_c").size() == trail);
+  CHECK(ctl({"org", "set", "org_c", "--name", "C\xc3\xa9 \xe2\x86\x92 ok"}).exit_code == 0);
+}
+
 TEST_CASE("shortcredctl token show prints one credential and never its secret", "[ctl]") {
   Ctl ctl;
   REQUIRE(ctl({"org", "create", "--id", "org_t"}).exit_code == 0);
