@@ -155,6 +155,8 @@ TEST_CASE(
 
   REQUIRE(ctl({"org", "set", "org_s", "--pub-rate", "100"}, {"SUDO_USER=root-ann"}).exit_code == 0);
   CHECK(ctl.audit("org_s").back().at("actor") == "root-ann");
+  REQUIRE(ctl({"org", "set", "org_s", "--pub-burst", "7"}, {"SUDO_USER=", "USER="}).exit_code == 0);
+  CHECK(ctl.audit("org_s").back().at("actor") == "unknown");
   auto v = ctl.json({"--actor", "ops-bob", "org", "set", "org_s", "--pub_rate", "500",
                      "--user-max-connections", "3"});
   CHECK(v["pub_rate"].asString() == "500");
