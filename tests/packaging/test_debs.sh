@@ -83,7 +83,7 @@ for f in "$log/tokend-root/usr/sbin/shortcred-tokend" "$log/tokend-root/usr/bin/
   [ -n "$fortified" ] || fail "$f calls no fortified libc function (_FORTIFY_SOURCE)"
 done
 
-step "man pages render without warnings; mosquitto-shortcred(7) names every plugin option"
+step "man pages render without warnings; mosquitto-shortcred(7) and the conf.d snippet name every plugin option"
 for m in usr/share/man/man8/shortcred-tokend.8.gz usr/share/man/man1/shortcredctl.1.gz; do
   out=$(MANWIDTH=80 man -l "$log/tokend-root/$m" 2>&1 >/dev/null) || fail "man $m"
   [ -z "$out" ] || fail "man $m: $out"
@@ -101,6 +101,9 @@ for o in $options; do
   # A tag line of OPTIONS (indented 7 columns), e.g. "pub_rate N, pub_burst N".
   grep -Eq "^ {7}([^ ].*, )?$o( |,|\$)" "$log/seven.txt" ||
     fail "mosquitto-shortcred(7) lacks option $o (packaging/man/mosquitto-shortcred.7.md)"
+  # The conf.d snippet shows every option too, set or commented out.
+  grep -Eq "^#?plugin_opt_$o( |\$)" "$log/plugin-root/usr/share/shortcred/shortcred.conf" ||
+    fail "the conf.d snippet lacks plugin_opt_$o (conf/shortcred.conf)"
 done
 
 step "lintian (no errors)"
