@@ -83,6 +83,24 @@ for f in "$log/tokend-root/usr/sbin/shortcred-tokend" "$log/tokend-root/usr/bin/
   [ -n "$fortified" ] || fail "$f calls no fortified libc function (_FORTIFY_SOURCE)"
 done
 
+step "README \"Runtime libraries\" names the Debian packages each binary links"
+# NEEDED → the package holding it (dpkg -S), less what every C++ binary needs.
+linked_packages() {
+  readelf -dW "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | while read -r lib; do
+    dpkg -S "*/$MULTIARCH/$lib" 2>/dev/null | head -1 | cut -d: -f1
+  done | grep -vxE 'libc6|libgcc-s1|libstdc\+\+6' | sort -u | tr '\n' ' '
+}
+readme_packages() {  # the `pkg` names of the table row of binary $1
+  sed -n '/^## Runtime libraries/,/^## [^R]/p' README.md | grep -F "| \`$1\` |" | head -1 | cut -d'|' -f3 | sed 's/(libcrypto)//; s/;.*//' |
+    grep -oE '`[a-z0-9.+-]+`' | tr -d '`' | sort -u | tr '\n' ' '
+}
+for f in "$log/tokend-root/usr/sbin/shortcred-tokend" "$log/tokend-root/usr/bin/shortcredctl" \
+         "$log/plugin-root$PLUGIN_SO"; do
+  name=$(basename "$f")
+  [ "$(readme_packages "$name")" = "$(linked_packages "$f")" ] ||
+    fail "README Runtime libraries, $name: '$(readme_packages "$name")', it links '$(linked_packages "$f")'"
+done
+
 step "man pages render without warnings; mosquitto-shortcred(7) and the conf.d snippet name every plugin option"
 for m in usr/share/man/man8/shortcred-tokend.8.gz usr/share/man/man1/shortcredctl.1.gz; do
   out=$(MANWIDTH=80 man -l "$log/tokend-root/$m" 2>&1 >/dev/null) || fail "man $m"
