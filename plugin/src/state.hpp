@@ -22,7 +22,7 @@
 #include "broker_compat.hpp"
 #include "connect_lookups.hpp"
 #include "counters.hpp"
-#include "log_text.hpp"
+#include "shortcred/log_text.hpp"
 #include "metrics_server.hpp"
 #include "offline_sessions.hpp"
 #include "options.hpp"

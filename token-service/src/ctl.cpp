@@ -8,6 +8,7 @@
 
 #include "ctl_internal.hpp"
 #include "shortcred/ids.hpp"
+#include "shortcred/log_text.hpp"
 #include "shortcred/redis/transport.hpp"
 #include "shortcred/redis_url.hpp"
 #include "shortcred/schema.hpp"
@@ -61,6 +62,7 @@ constexpr const char* kUsage =
     "                                         brokers' presence interval, default 10)\n"
     "  session kick ORG CLIENT_ID [--presence-interval S]\n"
     "                                         the broker holding it disconnects it\n"
+    "                                         (audited)\n"
     "  audit ORG [--since T] [--limit N] [--follow]\n"
     "                                         the org's audit stream (T: RFC 3339 or\n"
     "                                         unix seconds)\n"
@@ -189,6 +191,10 @@ void require_label(const std::string& value, std::string_view what, std::size_t 
     throw UsageError(std::string(what) + ": expected " + std::to_string(min_size) +
                      "-256 bytes without control characters");
   }
+}
+
+std::string table_text(std::string_view value) {
+  return loggable(value, std::string_view::npos);
 }
 
 void require_org_id(const std::string& org, std::string_view what) {

@@ -63,7 +63,7 @@ std::string detail(const Fields& f) {
       continue;
     }
     if (!out.empty()) out += "  ";
-    out += k + "=" + v;
+    out += table_text(k) + "=" + table_text(v);
   }
   return out;
 }
@@ -77,9 +77,9 @@ void print_entry(Context& ctx, const Entry& e) {
     *ctx.out << to_json_text(v) << "\n";
   } else {
     const auto dash = [](const std::string& s) { return s.empty() ? std::string("-") : s; };
-    *ctx.out << entry_time(e.id) << "  " << dash(field(e.fields, "event")) << "  " << who(e.fields)
-             << "  user " << dash(field(e.fields, "user")) << "  token "
-             << dash(field(e.fields, "token"));
+    *ctx.out << entry_time(e.id) << "  " << dash(table_text(field(e.fields, "event"))) << "  "
+             << table_text(who(e.fields)) << "  user " << dash(table_text(field(e.fields, "user")))
+             << "  token " << dash(table_text(field(e.fields, "token")));
     const std::string d = detail(e.fields);
     if (!d.empty()) *ctx.out << "  " << d;
     *ctx.out << "\n";

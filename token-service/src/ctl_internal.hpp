@@ -56,6 +56,12 @@ bool global_option(const std::string& name);
 // terminal.
 void require_label(const std::string& value, std::string_view what, std::size_t min_size);
 
+// A value read from Redis as a table shows it: a client id is whatever the
+// client sent and anyone with Redis access can write an audit field, so
+// control bytes (a newline forging a row, ESC driving the terminal) print as
+// \xHH, never cut (--json has the exact bytes).
+std::string table_text(std::string_view value);
+
 // Throws UsageError unless `org` is a valid org id; `what` names the argument
 // in the message.
 void require_org_id(const std::string& org, std::string_view what = "org id");

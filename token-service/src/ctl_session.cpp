@@ -41,8 +41,9 @@ int list(Context& ctx) {
     return kExitOk;
   }
   for (const SessionInfo& s : sessions) {
-    *ctx.out << s.client_id << "  " << s.user << "  broker " << s.broker << "  token " << s.token
-             << "  since " << format_rfc3339(s.connected_at_ms / 1000) << "\n";
+    *ctx.out << table_text(s.client_id) << "  " << table_text(s.user) << "  broker "
+             << table_text(s.broker) << "  token " << table_text(s.token) << "  since "
+             << format_rfc3339(s.connected_at_ms / 1000) << "\n";
   }
   if (sessions.empty()) *ctx.out << "(no live sessions)\n";
   return kExitOk;
@@ -56,7 +57,8 @@ int kick(Context& ctx) {
   const std::string& client_id = a.positional[3];
   require_org_id(org);
   if (!valid_kick_client_id(client_id)) throw UsageError("CLIENT_ID must be 1-65535 bytes");
-  if (Status s = kick_session(ctx.redis(), ctx.prefix, org, client_id, presence_interval(a));
+  if (Status s = kick_session(ctx.redis(), ctx.prefix, org, client_id, presence_interval(a),
+                                ctx.audit());
       !s.ok()) {
     return ctx.fail(s);
   }

@@ -302,9 +302,10 @@ void sessions_list(HttpService::Impl& svc, redis::Client& conn, const ApiKeyInfo
 
 // `DELETE /v2/sessions/<client id>`: the broker holding it disconnects it.
 void session_kick(HttpService::Impl& svc, redis::Client& conn, const ApiKeyInfo& key,
-                  const std::string& client_id, httplib::Response& res) {
+                  const std::string& client_id, const httplib::Request& req,
+                  httplib::Response& res) {
   if (Status s = kick_session(conn, svc.store.prefix, key.org, client_id,
-                              svc.cfg.presence_interval_s);
+                              svc.cfg.presence_interval_s, audit_for(key, req));
       !s.ok()) {
     return respond_status(svc, res, s);
   }
@@ -514,7 +515,7 @@ void handle_route(HttpService::Impl& svc, const RouteMatch& route, const httplib
     case RouteId::sessions_list:
       return sessions_list(svc, conn, key, req, res);
     case RouteId::session_kick:
-      return session_kick(svc, conn, key, route.param, res);
+      return session_kick(svc, conn, key, route.param, req, res);
     default:
       return send_error(res, 404, "not_found", "no such route");
   }

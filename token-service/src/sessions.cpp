@@ -87,7 +87,7 @@ Status list_sessions(redis::Client& c, const std::string& prefix, const std::str
 }
 
 Status kick_session(redis::Client& c, const std::string& prefix, const std::string& org,
-                    const std::string& client_id, int interval_s) {
+                    const std::string& client_id, int interval_s, const AuditInfo& who) {
   if (!valid_kick_client_id(client_id)) {
     return Status::make(Code::not_found, "no live session with that client id");
   }
@@ -95,15 +95,28 @@ Status kick_session(redis::Client& c, const std::string& prefix, const std::stri
   if (Status s = trim_stale(c, prefix, org, cutoff); !s.ok()) return s;
   std::vector<std::pair<std::string, std::int64_t>> members;
   if (Status s = live_members(c, session_seen_key(prefix, org), cutoff, members); !s.ok()) return s;
-  const bool found = std::any_of(members.begin(), members.end(), [&](const auto& m) {
+  const auto found = std::find_if(members.begin(), members.end(), [&](const auto& m) {
     const auto parts = split_presence_field(m.first);
     return parts && parts->client_id == client_id;
   });
-  if (!found) return Status::make(Code::not_found, "no live session with that client id");
+  if (found == members.end()) {
+    return Status::make(Code::not_found, "no live session with that client id");
+  }
+  // Whose session it was, for the audit entry (gone meanwhile: still kick).
+  redis::Reply v = c.command({"HGET", sessions_key(prefix, org), found->first});
+  if (!v) return reply_status(c, v);
+  std::optional<SessionInfo> s;
+  if (v->type == REDIS_REPLY_STRING) {
+    s = parse_session(found->first, redis::to_string(v.get()), found->second);
+  }
   const Revocation kick{Revocation::Kind::client, org, client_id};
-  redis::Reply r = c.command({"PUBLISH", revoked_channel(prefix), format_revocation(kick)});
-  if (!r || r->type != REDIS_REPLY_INTEGER) return reply_status(c, r);
-  return Status::success();
+  const std::vector<std::vector<std::string>> cmds{
+      audit_command(prefix, org, "session_kick", s ? s->user : "", s ? s->token : "", who, "",
+                    {{"client_id", client_id}}),
+      {"PUBLISH", revoked_channel(prefix), format_revocation(kick)},
+  };
+  redis::Reply exec;
+  return transaction(c, cmds, exec);
 }
 
 Json::Value sessions_json(const std::vector<SessionInfo>& sessions) {

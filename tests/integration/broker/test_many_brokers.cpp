@@ -291,6 +291,26 @@ MANY_BROKERS_CASE("a kick by client id disconnects it on its broker within 500 m
   CHECK(k1->connected());
   CHECK(b.ctl({"session", "kick", "orgX", "kim-1", "--presence-interval", "1"}).exit_code == 1);
   CHECK(b.ctl({"session", "kick", "orgK", "", "--presence-interval", "1"}).exit_code == 2);
+  // Each kick is audited in the org's stream (whose session, by which key or
+  // operator); the refused ones are not.
+  std::vector<Json::Value> kicks;
+  const auto audit = b.ctl({"--json", "audit", "orgK"});
+  REQUIRE(audit.exit_code == 0);
+  std::istringstream lines(audit.out);
+  for (std::string line; std::getline(lines, line);) {
+    const Json::Value v = parse_json(line);
+    if (v["event"].asString() == "session_kick") kicks.push_back(v);
+  }
+  REQUIRE(kicks.size() == 2u);
+  CHECK(kicks[0]["client_id"].asString() == "kim/2 with space");
+  CHECK(kicks[0]["user"].asString() == "kim");
+  CHECK(kicks[0]["token"].asString() == kim.token_id);
+  CHECK_FALSE(kicks[0]["apikey"].asString().empty());
+  CHECK(kicks[1]["client_id"].asString() == "kim-3");
+  CHECK(kicks[1]["remote"].asString() == "shortcredctl");
+  CHECK_FALSE(kicks[1]["actor"].asString().empty());
+  const auto other_audit = b.ctl({"--json", "audit", "orgX"});
+  CHECK(other_audit.out.find("session_kick") == std::string::npos);
   // tokend's /metrics counts the session routes.
   const auto metrics = http.request("GET", "/metrics");
   CHECK(metrics.body.find("route=\"/v2/sessions/{client_id}\",status=\"204\"") != std::string::npos);

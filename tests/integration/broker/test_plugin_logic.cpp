@@ -7,10 +7,10 @@
 
 #include "auth_throttle.hpp"
 #include "breaker.hpp"
-#include "log_text.hpp"
 #include "offline_sessions.hpp"
 #include "options.hpp"
 #include "sessions.hpp"
+#include "shortcred/log_text.hpp"
 
 using namespace shortcred;
 using namespace shortcred::plugin;
@@ -200,7 +200,7 @@ TEST_CASE("org limits come from the org hash or else the plugin defaults", "[ses
 }
 
 TEST_CASE("loggable keeps printable ASCII and escapes everything else", "[log]") {
-  using shortcred::plugin::loggable;
+  using shortcred::loggable;
   CHECK(loggable("dev-1/a b") == "dev-1/a b");
   CHECK(loggable("a\nb\r\x1b[31m") == "a\\x0ab\\x0d\\x1b[31m");
   CHECK(loggable("back\\slash") == "back\\\\slash");
@@ -210,7 +210,7 @@ TEST_CASE("loggable keeps printable ASCII and escapes everything else", "[log]")
 }
 
 TEST_CASE("loggable cuts after 128 bytes and marks the cut", "[log]") {
-  using shortcred::plugin::loggable;
+  using shortcred::loggable;
   CHECK(loggable(std::string(128, 'a')) == std::string(128, 'a'));
   CHECK(loggable(std::string(65535, 'a')) == std::string(128, 'a') + "\u2026");
   CHECK(loggable("abcdef", 3) == "abc\u2026");

@@ -2,6 +2,7 @@
 // apikey revoke --revoke-credentials) and what they write to the audit
 // stream, against a real Redis (and a real shortcred-tokend where a key must
 // issue).
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
@@ -301,6 +302,25 @@ TEST_CASE(
   CHECK(ctl.json({"token", "revoke-user", "org_r", "dan"})["revoked"].asInt() == 0);
   CHECK(ctl.audit("org_r").size() == n + 2);  // the mint only
   CHECK(c.command({"EXISTS", "shortcred:{org_r}:user:dan"})->integer == 0);  // cleaned up
+}
+
+TEST_CASE("shortcredctl tables print control bytes of stored values escaped, JSON exactly",
+          "[ctl]") {
+  Ctl ctl;
+  REQUIRE(ctl({"org", "create", "--id", "org_esc"}).exit_code == 0);
+  // Anyone with Redis access can write an audit field; a client id in a
+  // session_kick entry is whatever the client sent.
+  const std::string nasty = "app\x1b[2J\nforged  row";
+  ctl.redis.connect().command(
+      {"XADD", "shortcred:{org_esc}:audit", "*", "event", "session_kick", "client_id", nasty});
+  const auto r = ctl({"audit", "org_esc"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find('\x1b') == std::string::npos);
+  CHECK(r.out.find("client_id=app\\x1b[2J\\x0aforged  row") != std::string::npos);
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 2);  // org_create and the kick
+  const auto lines = json_lines(ctl({"--json", "audit", "org_esc"}).out);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[1]["client_id"].asString() == nasty);
 }
 
 TEST_CASE(

@@ -16,6 +16,7 @@
 
 #include "shortcred/redis/client.hpp"
 #include "shortcred/tokens/status.hpp"
+#include "shortcred/tokens/store.hpp"
 
 namespace shortcred::tokens {
 
@@ -34,9 +35,11 @@ Status list_sessions(redis::Client& c, const std::string& prefix, const std::str
 
 // Publishes `client <org> <client id>` on the revocation channel when a live
 // session of `org` has that client id (the broker holding it disconnects it,
-// no will); not_found otherwise, so another org's client stays invisible.
+// no will), with a `session_kick` audit entry (the session's user and token,
+// `client_id`) in the same transaction; not_found otherwise, so another
+// org's client stays invisible.
 Status kick_session(redis::Client& c, const std::string& prefix, const std::string& org,
-                    const std::string& client_id, int interval_s);
+                    const std::string& client_id, int interval_s, const AuditInfo& who);
 
 // `{"sessions":[{"client_id","user","token","broker","proto","connected_at","seen_at"}]}`,
 // times in RFC 3339.

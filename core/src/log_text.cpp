@@ -1,6 +1,6 @@
-#include "log_text.hpp"
+#include "shortcred/log_text.hpp"
 
-namespace shortcred::plugin {
+namespace shortcred {
 
 std::string loggable(std::string_view text, std::size_t max) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -24,4 +24,4 @@ std::string loggable(std::string_view text, std::size_t max) {
   return out;
 }
 
-}  // namespace shortcred::plugin
+}  // namespace shortcred
