@@ -12,15 +12,16 @@
 namespace shortcred::plugin {
 namespace {
 
-// The port of the listening TCP socket with the lowest descriptor, or 0.
-int first_listener_port() {
+// The port of the listening TCP socket with the lowest descriptor other
+// than `skip_fd`, or 0.
+int first_listener_port(int skip_fd) {
   DIR* d = ::opendir("/proc/self/fd");
   if (d == nullptr) return 0;
   int best_fd = INT_MAX, port = 0;
   while (const dirent* ent = ::readdir(d)) {
     char* end = nullptr;
     const long fd = std::strtol(ent->d_name, &end, 10);
-    if (end == ent->d_name || *end != '\0' || fd >= best_fd) continue;
+    if (end == ent->d_name || *end != '\0' || fd >= best_fd || fd == skip_fd) continue;
     int listening = 0;
     socklen_t len = sizeof listening;
     if (::getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
@@ -45,7 +46,7 @@ int first_listener_port() {
 
 }  // namespace
 
-std::string default_broker_id() {
+std::string default_broker_id(int not_mqtt_fd) {
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::snprintf(host, sizeof host, "broker");
   std::string id;
@@ -54,7 +55,7 @@ std::string default_broker_id() {
                     (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '-';
     id.push_back(ok ? *c : '-');
   }
-  const std::string port = ":" + std::to_string(first_listener_port());
+  const std::string port = ":" + std::to_string(first_listener_port(not_mqtt_fd));
   if (id.size() + port.size() > 64) id.resize(64 - port.size());
   return id + port;
 }

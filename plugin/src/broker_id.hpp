@@ -14,7 +14,9 @@ namespace shortcred::plugin {
 
 // hostname:port, with hostname bytes outside [A-Za-z0-9._-] replaced by '-'
 // and the whole cut to 64 characters (the id's limit, port kept). Without
-// a listening socket the port is 0.
-std::string default_broker_id();
+// a listening socket the port is 0. `not_mqtt_fd` is a listening socket of
+// the plugin's own (the metrics endpoint, opened before Mosquitto's
+// listeners, so with the lowest descriptor) that is not a listener; -1: none.
+std::string default_broker_id(int not_mqtt_fd = -1);
 
 }  // namespace shortcred::plugin

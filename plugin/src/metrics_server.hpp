@@ -47,6 +47,9 @@ class MetricsServer {
   bool listen(const std::string& host, int port, std::string& error);
   void start();
   void stop();
+  // The listening socket (-1 before listen()), which the default broker id
+  // must not take for the broker's first listener.
+  int listen_fd() const { return listen_fd_; }
 
   // Broker thread: what the next scrapes show.
   void publish(std::shared_ptr<const MetricsSnapshot> snapshot);

@@ -16,7 +16,9 @@ constexpr std::int64_t kLeaseScanNs = 20'000'000;
 
 const std::string& broker_id(Plugin& p) {
   if (p.broker_id.empty()) {
-    p.broker_id = p.opts.broker_id.empty() ? default_broker_id() : p.opts.broker_id;
+    p.broker_id = p.opts.broker_id.empty()
+                      ? default_broker_id(p.metrics ? p.metrics->listen_fd() : -1)
+                      : p.opts.broker_id;
     p.background->set_broker_id(p.broker_id);
     SC_LOG(MOSQ_LOG_INFO, "shortcred: broker id %s (presence %s)", p.broker_id.c_str(),
            presence_on(p) ? "on" : "off");

@@ -123,6 +123,13 @@ TEST_CASE("with metrics_listen the endpoint listens and shows what a connect, a 
   CHECK(m.shows("shortcred_broker_org_rate_limited_total{org=\"orgM\"}", refused));
   CHECK(m.shows("shortcred_broker_org_rate_limited_total{org=\"other\"}", 0));
   CHECK(m.shows("shortcred_broker_breaker_open", 0));
+  // The metrics socket is opened before Mosquitto's listeners, so it has the
+  // lowest descriptor: the default broker id must still name the MQTT port.
+  const std::string id_line = "shortcred: broker id ", log = e.mosq->log();
+  const std::size_t at = log.find(id_line);
+  REQUIRE(at != std::string::npos);
+  const std::size_t from = at + id_line.size();
+  CHECK(log.substr(from, log.find(' ', from) - from).ends_with(":" + std::to_string(e.port())));
   cl->disconnect();
   CHECK(m.shows("shortcred_broker_sessions_live", 0));
 }
